@@ -1,0 +1,239 @@
+package hub
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrStreamClosed is the error a Reader reports when its Stream has been closed.
+var ErrStreamClosed = errors.New("stream closed")
+
+// ErrTooManyReaders is returned by AddReader when MaxReaders is reached.
+var ErrTooManyReaders = errors.New("too many readers")
+
+// Stream fans the units of one publish out to its readers.
+type Stream struct {
+	// Key identifies the stream in a Registry (the stream key ID).
+	Key string
+	// Tracks are the tracks known when the stream starts.
+	Tracks []*Track
+	// QueueSize is the default per-reader queue length in units (default 512).
+	QueueSize int
+	// MaxReaders limits the readers; 0 means no limit.
+	MaxReaders int
+	// Log receives drop reports; nil discards.
+	Log *slog.Logger
+
+	mu      sync.RWMutex
+	readers map[*Reader]struct{}
+	closed  bool
+	done    chan struct{}
+	written atomic.Uint64
+	bytes   atomic.Uint64
+}
+
+// Initialize prepares the stream for Write and AddReader.
+func (s *Stream) Initialize() error {
+	if len(s.Tracks) == 0 {
+		return errors.New("stream has no tracks")
+	}
+	if s.QueueSize <= 0 {
+		s.QueueSize = 512
+	}
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	s.readers = make(map[*Reader]struct{})
+	s.done = make(chan struct{})
+	return nil
+}
+
+// Close ends the stream: every reader is stopped with ErrStreamClosed after draining
+// what it has queued. Close does not wait for readers; their owners do.
+func (s *Stream) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	readers := make([]*Reader, 0, len(s.readers))
+	for r := range s.readers {
+		readers = append(readers, r)
+	}
+	s.mu.Unlock()
+	close(s.done)
+	for _, r := range readers {
+		r.streamClosed()
+	}
+}
+
+// Done is closed when the stream is closed.
+func (s *Stream) Done() <-chan struct{} { return s.done }
+
+// Write hands u to every reader without blocking. u must not be modified afterwards.
+func (s *Stream) Write(u *Unit) {
+	s.written.Add(1)
+	s.bytes.Add(uint64(len(u.Payload)))
+	s.mu.RLock()
+	for r := range s.readers {
+		r.push(u)
+	}
+	s.mu.RUnlock()
+}
+
+// Stats returns the units and payload bytes written so far.
+func (s *Stream) Stats() (units, bytes uint64) { return s.written.Load(), s.bytes.Load() }
+
+// ReaderCount returns the number of attached readers.
+func (s *Stream) ReaderCount() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.readers)
+}
+
+// AddReader attaches r and starts its goroutine. r.OnUnit must be set.
+func (s *Stream) AddReader(r *Reader) error {
+	if r.OnUnit == nil {
+		return errors.New("reader has no OnUnit")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrStreamClosed
+	}
+	if s.MaxReaders > 0 && len(s.readers) >= s.MaxReaders {
+		return ErrTooManyReaders
+	}
+	r.start(s)
+	s.readers[r] = struct{}{}
+	return nil
+}
+
+// RemoveReader detaches r and waits for its goroutine to exit. It must not be called
+// from r.OnUnit.
+func (s *Stream) RemoveReader(r *Reader) {
+	s.mu.Lock()
+	delete(s.readers, r)
+	s.mu.Unlock()
+	r.stop()
+}
+
+// Reader consumes units of a Stream on its own goroutine.
+type Reader struct {
+	// QueueSize overrides Stream.QueueSize when > 0.
+	QueueSize int
+	// SkipToKeyframe makes the reader start at the next video keyframe (for readers
+	// that decode, e.g. relay and packager). After a drop the reader always waits for
+	// the next video keyframe.
+	SkipToKeyframe bool
+	// OnUnit is called for each unit, in order, on the reader's goroutine. Returning an
+	// error stops the reader and reports the error on Err.
+	OnUnit func(*Unit) error
+	// Name is used in logs.
+	Name string
+
+	stream    *Stream
+	ring      chan *Unit
+	quit      chan struct{}
+	exited    chan struct{}
+	err       chan error
+	dropped   atomic.Uint64
+	waitKey   atomic.Bool
+	lastDrop  atomic.Int64 // unix nanos of the last drop report
+	closeOnce sync.Once
+	stopOnce  sync.Once
+	eos       chan struct{}
+}
+
+func (r *Reader) start(s *Stream) {
+	n := r.QueueSize
+	if n <= 0 {
+		n = s.QueueSize
+	}
+	r.stream = s
+	r.ring = make(chan *Unit, n)
+	r.quit = make(chan struct{})
+	r.exited = make(chan struct{})
+	r.err = make(chan error, 1)
+	r.eos = make(chan struct{})
+	r.waitKey.Store(r.SkipToKeyframe && hasVideo(s.Tracks))
+	go r.run()
+}
+
+func hasVideo(tracks []*Track) bool {
+	for _, t := range tracks {
+		if t.IsVideo() {
+			return true
+		}
+	}
+	return false
+}
+
+// push is called by Stream.Write under the stream's read lock; it never blocks.
+func (r *Reader) push(u *Unit) {
+	if r.waitKey.Load() {
+		if !u.Track.IsVideo() || !u.Key {
+			return
+		}
+		r.waitKey.Store(false)
+	}
+	select {
+	case r.ring <- u:
+	default:
+		n := r.dropped.Add(1)
+		r.waitKey.Store(hasVideo(r.stream.Tracks))
+		now := time.Now().UnixNano()
+		last := r.lastDrop.Load()
+		if now-last > int64(10*time.Second) && r.lastDrop.CompareAndSwap(last, now) {
+			r.stream.Log.Warn("reader too slow, dropping units", "reader", r.Name, "dropped", n)
+		}
+	}
+}
+
+func (r *Reader) streamClosed() {
+	r.closeOnce.Do(func() { close(r.eos) })
+}
+
+func (r *Reader) run() {
+	defer close(r.exited)
+	for {
+		select {
+		case u := <-r.ring:
+			if err := r.OnUnit(u); err != nil {
+				r.err <- err
+				return
+			}
+		case <-r.eos:
+			// drain what is queued, then report the end of the stream.
+			for {
+				select {
+				case u := <-r.ring:
+					if err := r.OnUnit(u); err != nil {
+						r.err <- err
+						return
+					}
+				default:
+					r.err <- ErrStreamClosed
+					return
+				}
+			}
+		case <-r.quit:
+			return
+		}
+	}
+}
+
+func (r *Reader) stop() {
+	r.stopOnce.Do(func() { close(r.quit) })
+	<-r.exited
+}
+
+// Err reports why the reader stopped: the OnUnit error or ErrStreamClosed.
+func (r *Reader) Err() <-chan error { return r.err }
+
+// Dropped returns how many units were dropped because the reader fell behind.
+func (r *Reader) Dropped() uint64 { return r.dropped.Load() }
