@@ -1,6 +1,9 @@
 package storage
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Records are the values kept in the store. They are plain data: control converts
 // them to API JSON at its boundary, ingest and packager read only what they need.
@@ -109,4 +112,18 @@ type Session struct {
 	No        int       `json:"no"`
 	StartedAt time.Time `json:"startedAt"`
 	EndedAt   time.Time `json:"endedAt"`
+}
+
+// Event is one outbox record (SPEC §5 Events): written in the same transaction as
+// the state change it describes, delivered after commit (SSE, webhooks) and
+// deleted once every consumer has acknowledged it. Seq is assigned by
+// Tx.AppendEvent from a bucket sequence, so it is unique and increasing across
+// restarts and doubles as the SSE id.
+type Event struct {
+	Seq       uint64          `json:"seq"`
+	AppID     uint64          `json:"appId"`
+	RoomID    uint64          `json:"roomId"` // 0 for events not about a room
+	Name      string          `json:"name"`   // e.g. "video_room.live"
+	Payload   json.RawMessage `json:"payload"`
+	CreatedAt time.Time       `json:"createdAt"`
 }

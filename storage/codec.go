@@ -1,0 +1,76 @@
+package storage
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// All record encoding and key layout lives in this file; see doc.go for the table.
+
+// u64 encodes v as an 8-byte big-endian key, so that keys sort numerically.
+func u64(v uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), v)
+}
+
+// btoi decodes an 8-byte big-endian value; anything shorter decodes as 0.
+func btoi(b []byte) uint64 {
+	if len(b) < 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+// pair encodes two big-endian uint64 values: 16 bytes.
+func pair(a, b uint64) []byte {
+	k := make([]byte, 0, 16)
+	k = binary.BigEndian.AppendUint64(k, a)
+	return binary.BigEndian.AppendUint64(k, b)
+}
+
+// triple encodes three big-endian uint64 values: 24 bytes.
+func triple(a, b, c uint64) []byte {
+	k := make([]byte, 0, 24)
+	k = binary.BigEndian.AppendUint64(k, a)
+	k = binary.BigEndian.AppendUint64(k, b)
+	return binary.BigEndian.AppendUint64(k, c)
+}
+
+// appString encodes an app ID followed by the raw bytes of s.
+func appString(appID uint64, s string) []byte {
+	k := make([]byte, 0, 8+len(s))
+	k = binary.BigEndian.AppendUint64(k, appID)
+	return append(k, s...)
+}
+
+// getJSON decodes the record stored under key in b into v.
+// It returns ErrNotFound (wrapped with what) when the key is absent.
+func getJSON(b *bolt.Bucket, key []byte, v any, what string) error {
+	data := b.Get(key)
+	if data == nil {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return decodeJSON(data, v, what)
+}
+
+// decodeJSON decodes a stored record; bbolt memory is not retained.
+func decodeJSON(data []byte, v any, what string) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode %s: %w", what, err)
+	}
+	return nil
+}
+
+// putJSON encodes v and stores it under key in b.
+func putJSON(b *bolt.Bucket, key []byte, v any, what string) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", what, err)
+	}
+	if err := b.Put(key, data); err != nil {
+		return fmt.Errorf("put %s: %w", what, err)
+	}
+	return nil
+}
