@@ -1,0 +1,90 @@
+package storage
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestMigrationHookRunsOnOlderFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "roomcast.db")
+	s, err := open(path, Options{}, migrations) // a version-1 file
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := s.InstallSecret()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	runs := 0
+	table := append(append([]migration(nil), migrations...), migration{version: 2,
+		up: func(tx *bolt.Tx) error {
+			runs++
+			_, err := tx.CreateBucket([]byte("v2"))
+			return err
+		}})
+	for range 2 { // the second open finds version 2 and runs nothing
+		s, err = open(path, Options{}, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var version uint64
+		var hasV2 bool
+		_ = s.db.View(func(tx *bolt.Tx) error {
+			version, hasV2 = schemaVersion(tx), tx.Bucket([]byte("v2")) != nil
+			return nil
+		})
+		if version != 2 || !hasV2 || string(s.InstallSecret()) != string(secret) {
+			t.Errorf("after migration: version %d, bucket v2 %v", version, hasV2)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if runs != 1 {
+		t.Errorf("migration 2 ran %d times, want 1", runs)
+	}
+
+	_, err = open(path, Options{}, migrations) // an older binary
+	if err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("old binary opened a newer file: %v", err)
+	}
+}
+
+func TestMigrationFailureLeavesVersion(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "roomcast.db")
+	s, err := open(path, Options{}, migrations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	table := append(append([]migration(nil), migrations...), migration{version: 2,
+		up: func(*bolt.Tx) error { return errTestMigration }})
+	if _, err := open(path, Options{}, table); err == nil {
+		t.Fatal("open succeeded although a migration failed")
+	}
+	s, err = open(path, Options{}, migrations)
+	if err != nil {
+		t.Fatalf("reopen after failed migration: %v", err)
+	}
+	defer s.Close()
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		if v := schemaVersion(tx); v != 1 {
+			t.Errorf("schema version %d after failed open, want 1", v)
+		}
+		return nil
+	})
+}
+
+var errTestMigration = &testError{"migration failed"}
+
+type testError struct{ s string }
+
+func (e *testError) Error() string { return e.s }
