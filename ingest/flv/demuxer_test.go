@@ -1,0 +1,122 @@
+package flv
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
+
+	"github.com/roomcast/roomcast/ingest/hub"
+)
+
+// demuxFile runs every tag of a testdata file through a Demuxer.
+func demuxFile(t testing.TB, name string) (*Demuxer, []*hub.Unit) {
+	t.Helper()
+	tags, err := ReadFile("../../testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Demuxer{}
+	var units []*hub.Unit
+	for i, tag := range tags {
+		u, err := d.Push(tag)
+		if err != nil {
+			t.Fatalf("tag %d: %v", i, err)
+		}
+		if u != nil {
+			units = append(units, u)
+		}
+	}
+	return d, units
+}
+
+func TestDemuxTestdata(t *testing.T) {
+	cases := []struct {
+		file         string
+		video, audio string // FourCC or ""
+		videoFrames  int
+		audioFrames  int
+	}{
+		{"h264_aac.flv", FourCCAVC, FourCCAAC, 300, 469},
+		{"h264.flv", FourCCAVC, "", 300, 0},
+		{"aac.flv", "", FourCCAAC, 0, 469},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			d, units := demuxFile(t, c.file)
+			checkTrack(t, d.Video(), c.video, 1)
+			checkTrack(t, d.Audio(), c.audio, 2)
+			var nv, na, keys int
+			last := map[int]*hub.Unit{}
+			for _, u := range units {
+				if u.Track.IsVideo() {
+					nv++
+					if u.Key {
+						keys++
+					}
+					if u.PTS < u.DTS {
+						t.Fatalf("PTS %v < DTS %v", u.PTS, u.DTS)
+					}
+				} else {
+					na++
+				}
+				if p := last[u.Track.ID]; p != nil && u.DTS < p.DTS {
+					t.Fatalf("DTS goes back: %v after %v", u.DTS, p.DTS)
+				}
+				last[u.Track.ID] = u
+			}
+			if nv != c.videoFrames || (c.audioFrames > 0) != (na > 0) {
+				t.Fatalf("video %d audio %d frames", nv, na)
+			}
+			if c.video != "" && keys != 5 {
+				t.Fatalf("%d key frames, want 5 (2 s GOP over 10 s)", keys)
+			}
+			if d.Repairs != 0 {
+				t.Fatalf("%d timestamp repairs on a clean file", d.Repairs)
+			}
+		})
+	}
+}
+
+func checkTrack(t *testing.T, tr *hub.Track, fourCC string, id int) {
+	t.Helper()
+	if fourCC == "" {
+		if tr != nil {
+			t.Fatalf("unexpected track %+v", tr)
+		}
+		return
+	}
+	if tr == nil || tr.FourCC != fourCC || tr.ID != id || tr.ClockRate == 0 || len(tr.Config) == 0 {
+		t.Fatalf("track %+v, want %s id %d", tr, fourCC, id)
+	}
+	switch c := tr.Codec.(type) {
+	case *codecs.H264:
+		if len(c.SPS) == 0 || len(c.PPS) == 0 {
+			t.Fatal("no SPS/PPS")
+		}
+	case *codecs.MPEG4Audio:
+		if c.Config.SampleRate != 48000 || tr.ClockRate != 48000 {
+			t.Fatalf("sample rate %d", c.Config.SampleRate)
+		}
+	}
+}
+
+func TestDemuxErrors(t *testing.T) {
+	d := &Demuxer{}
+	_, err := d.Push(Tag{Type: TagVideo, Data: []byte{0x27, 1, 0, 0, 0, 0, 0, 0, 1, 0x65}})
+	if !errors.Is(err, ErrNoSequenceHeader) {
+		t.Fatalf("frame before sequence header: %v", err)
+	}
+	_, err = d.Push(Tag{Type: TagVideo, Data: []byte{0x17, 0, 0, 0, 0, 1, 2}})
+	if !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("broken avcC: %v", err)
+	}
+	_, err = d.Push(Tag{Type: TagAudio, Data: []byte{0x2f, 0xff}})
+	if !errors.Is(err, ErrUnsupportedCodec) {
+		t.Fatalf("mp3: %v", err)
+	}
+	_, err = d.Push(Tag{Type: TagVideo, Data: []byte{0x90, 'x', 'x', 'x', 'x'}})
+	if !errors.Is(err, ErrUnsupportedCodec) {
+		t.Fatalf("unknown FourCC: %v", err)
+	}
+}
