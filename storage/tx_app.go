@@ -23,7 +23,7 @@ func (t *Tx) AppByAPIKey(key string) (App, error) {
 // replaces an app and maintains the API-key index. A key held by another app
 // yields ErrConflict. An empty APIKey is not indexed.
 func (t *Tx) PutApp(a *App) error {
-	b := t.bucket(bucketApps)
+	b := t.appendBucket(bucketApps)
 	return t.putRecord("app", b, &a.ID, a, func() error {
 		old, _, err := previous[App](b, a.ID, "app")
 		if err != nil {

@@ -15,7 +15,7 @@ func (t *Tx) AppendEvent(ev *Event) error {
 	if ev.CreatedAt.IsZero() {
 		ev.CreatedAt = time.Now().UTC()
 	}
-	b := t.bucket(bucketEvents)
+	b := t.appendBucket(bucketEvents)
 	seq, err := b.NextSequence()
 	if err != nil {
 		return fmt.Errorf("append event: %w", err)

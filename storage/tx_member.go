@@ -37,7 +37,7 @@ func (t *Tx) PutMember(m *Member) error {
 	if m.AppUserID == "" {
 		return errors.New("put member: empty appUserId")
 	}
-	b := t.bucket(bucketMembers)
+	b := t.appendBucket(bucketMembers)
 	return t.putRecord("member", b, &m.ID, m, func() error {
 		old, found, err := previous[Member](b, m.ID, "member")
 		if err != nil {

@@ -32,7 +32,7 @@ func (t *Tx) PutRoom(r *Room) error {
 	if r.UUID == "" {
 		return errors.New("put room: empty uuid")
 	}
-	b := t.bucket(bucketRooms)
+	b := t.appendBucket(bucketRooms)
 	return t.putRecord("room", b, &r.ID, r, func() error {
 		old, found, err := previous[Room](b, r.ID, "room")
 		if err != nil {
@@ -61,13 +61,13 @@ func (t *Tx) indexRoomUUID(oldUUID string, r *Room) error {
 
 // listRoom adds r to the app and member list indexes (idempotent).
 func (t *Tx) listRoom(r *Room) error {
-	if err := t.bucket(bucketRoomsByApp).Put(pair(r.AppID, r.ID), []byte{}); err != nil {
+	if err := t.appendBucket(bucketRoomsByApp).Put(pair(r.AppID, r.ID), []byte{}); err != nil {
 		return err
 	}
 	if r.MemberID == 0 {
 		return nil
 	}
-	return t.bucket(bucketRoomsByMember).Put(triple(r.AppID, r.MemberID, r.ID), []byte{})
+	return t.appendBucket(bucketRoomsByMember).Put(triple(r.AppID, r.MemberID, r.ID), []byte{})
 }
 
 // unlistRoom removes old's list entries that r no longer matches (owner change).

@@ -40,7 +40,7 @@ func (t *Tx) StreamKeyBySecret(secret string) (StreamKey, error) {
 // removed; a secret held by another key yields ErrConflict) and the publishing
 // index used by ForEachPublishingKey.
 func (t *Tx) PutStreamKey(k *StreamKey) error {
-	b := t.bucket(bucketKeys)
+	b := t.appendBucket(bucketKeys)
 	return t.putRecord("stream key", b, &k.ID, k, func() error {
 		old, _, err := previous[StreamKey](b, k.ID, "stream key")
 		if err != nil {
