@@ -40,6 +40,8 @@ func TestDemuxTestdata(t *testing.T) {
 		{"h264_aac.flv", FourCCAVC, FourCCAAC, 300, 469},
 		{"h264.flv", FourCCAVC, "", 300, 0},
 		{"aac.flv", "", FourCCAAC, 0, 469},
+		{"hevc_aac.flv", FourCCHEVC, FourCCAAC, 300, 469},
+		{"av1_aac.flv", FourCCAV1, FourCCAAC, 300, 469},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
@@ -118,5 +120,36 @@ func TestDemuxErrors(t *testing.T) {
 	_, err = d.Push(Tag{Type: TagVideo, Data: []byte{0x90, 'x', 'x', 'x', 'x'}})
 	if !errors.Is(err, ErrUnsupportedCodec) {
 		t.Fatalf("unknown FourCC: %v", err)
+	}
+}
+
+// TestMuxRoundTrip re-muxes every unit of the testdata files and demuxes it again.
+func TestMuxRoundTrip(t *testing.T) {
+	for _, name := range []string{"h264_aac.flv", "hevc_aac.flv", "av1_aac.flv"} {
+		d, units := demuxFile(t, name)
+		d2 := &Demuxer{}
+		for _, tr := range d.Tracks() {
+			typ := TagAudio
+			if tr.IsVideo() {
+				typ = TagVideo
+			}
+			if _, err := d2.Push(Tag{Type: typ, Data: AppendSequenceStart(nil, tr)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, u := range units {
+			typ := TagAudio
+			if u.Track.IsVideo() {
+				typ = TagVideo
+			}
+			body := append(AppendFrameHeader(nil, u), u.Payload...)
+			u2, err := d2.Push(Tag{Type: typ, Timestamp: Timestamp(u.DTS), Data: body})
+			if err != nil {
+				t.Fatal(i, err)
+			}
+			if u2.DTS != u.DTS || u2.PTS != u.PTS || u2.Key != u.Key || string(u2.Payload) != string(u.Payload) {
+				t.Fatalf("unit %d differs", i)
+			}
+		}
 	}
 }
