@@ -137,11 +137,11 @@ func hevcRecord(vps, sps, pps []byte, s *h265.SPS) ([]byte, error) {
 	rec = append(rec, rbsp[3:15]...) // NAL header (2) + vps_id/max_sub_layers/nesting (1)
 	rec = append(rec,
 		0xf0, 0x00, // min_spatial_segmentation_idc = 0
-		0xfc,                                        // parallelismType = 0 (unknown)
-		0xfc|byte(s.ChromaFormatIdc&3),              // chromaFormat
-		0xf8|byte(s.BitDepthLumaMinus8&7),           // bitDepthLumaMinus8
-		0xf8|byte(s.BitDepthChromaMinus8&7),         // bitDepthChromaMinus8
-		0, 0,                                        // avgFrameRate = 0 (unspecified)
+		0xfc,                                // parallelismType = 0 (unknown)
+		0xfc|byte(s.ChromaFormatIdc&3),      // chromaFormat
+		0xf8|byte(s.BitDepthLumaMinus8&7),   // bitDepthLumaMinus8
+		0xf8|byte(s.BitDepthChromaMinus8&7), // bitDepthChromaMinus8
+		0, 0,                                // avgFrameRate = 0 (unspecified)
 		byte((s.MaxSubLayersMinus1+1)&7)<<3|boolBit(s.TemporalIDNestingFlag)<<2|3, // lengthSizeMinusOne = 3
 		3, // numOfArrays
 	)
