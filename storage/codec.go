@@ -45,14 +45,20 @@ func appString(appID uint64, s string) []byte {
 	return append(k, s...)
 }
 
-// getJSON decodes the record stored under key in b into v.
-// It returns ErrNotFound (wrapped with what) when the key is absent.
-func getJSON(b *bolt.Bucket, key []byte, v any, what string) error {
-	data := b.Get(key)
+// getJSON decodes the record kind with the given ID from b into v. It returns
+// ErrNotFound (wrapped with kind and id) when the record is absent. The error
+// text is built only on failure: lookups are the hot path.
+func getJSON(b *bolt.Bucket, id uint64, v any, kind string) error {
+	var key [8]byte
+	binary.BigEndian.PutUint64(key[:], id)
+	data := b.Get(key[:])
 	if data == nil {
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
+		return fmt.Errorf("%s %d: %w", kind, id, ErrNotFound)
 	}
-	return decodeJSON(data, v, what)
+	if err := decodeJSON(data, v, kind); err != nil {
+		return fmt.Errorf("%s %d: %w", kind, id, err)
+	}
+	return nil
 }
 
 // decodeJSON decodes a stored record; bbolt memory is not retained.

@@ -1,11 +1,9 @@
 package storage
 
-import "fmt"
-
 // App returns the app with the given ID, or ErrNotFound.
 func (t *Tx) App(id uint64) (App, error) {
 	var a App
-	err := getJSON(t.bucket(bucketApps), u64(id), &a, fmt.Sprintf("app %d", id))
+	err := getJSON(t.bucket(bucketApps), id, &a, "app")
 	return a, err
 }
 

@@ -9,12 +9,11 @@ import (
 // belongs to another app).
 func (t *Tx) Member(appID, id uint64) (Member, error) {
 	var m Member
-	what := fmt.Sprintf("member %d of app %d", id, appID)
-	if err := getJSON(t.bucket(bucketMembers), u64(id), &m, what); err != nil {
+	if err := getJSON(t.bucket(bucketMembers), id, &m, "member"); err != nil {
 		return Member{}, err
 	}
 	if m.AppID != appID {
-		return Member{}, fmt.Errorf("%s: %w", what, ErrNotFound)
+		return Member{}, fmt.Errorf("member %d of app %d: %w", id, appID, ErrNotFound)
 	}
 	return m, nil
 }

@@ -33,7 +33,7 @@ func (t *Tx) putRecord(what string, b *bolt.Bucket, id *uint64, v any, index fun
 // previous loads the stored version of a record about to be overwritten.
 // found is false for an insert.
 func previous[T any](b *bolt.Bucket, id uint64, what string) (old T, found bool, err error) {
-	err = getJSON(b, u64(id), &old, what)
+	err = getJSON(b, id, &old, what)
 	if errors.Is(err, ErrNotFound) {
 		return old, false, nil
 	}

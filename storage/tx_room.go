@@ -2,7 +2,6 @@ package storage
 
 import (
 	"errors"
-	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -11,7 +10,7 @@ import (
 // (State "DELETED") are returned too; callers filter.
 func (t *Tx) Room(id uint64) (Room, error) {
 	var r Room
-	err := getJSON(t.bucket(bucketRooms), u64(id), &r, fmt.Sprintf("room %d", id))
+	err := getJSON(t.bucket(bucketRooms), id, &r, "room")
 	return r, err
 }
 
@@ -122,6 +121,6 @@ func (t *Tx) forEachListedRoom(index []byte, prefix []byte, desc bool, fn func(R
 // roomAt decodes the room stored under key.
 func roomAt(rooms *bolt.Bucket, key []byte) (Room, error) {
 	var r Room
-	err := getJSON(rooms, key, &r, fmt.Sprintf("room %d", btoi(key)))
+	err := getJSON(rooms, btoi(key), &r, "room")
 	return r, err
 }

@@ -9,7 +9,7 @@ import (
 // StreamKey returns the stream key with the given ID, or ErrNotFound.
 func (t *Tx) StreamKey(id uint64) (StreamKey, error) {
 	var k StreamKey
-	err := getJSON(t.bucket(bucketKeys), u64(id), &k, fmt.Sprintf("stream key %d", id))
+	err := getJSON(t.bucket(bucketKeys), id, &k, "stream key")
 	return k, err
 }
 
