@@ -1,0 +1,24 @@
+// Package control is Roomcast's control plane: the echo/v4 REST API (App API under
+// /v2/apps/me, Member API under /v2/members/me), authentication of apps and members,
+// signed member tokens, the VideoRoom state machine and the seams that ingest and the
+// packager call through cmd/roomcast (PublishStarted, PublishStopped, AuthorizePlay,
+// VerifyStreamingToken, Room).
+//
+// Ownership rules:
+//   - control owns every write to apps, members, stream keys and rooms; ingest and the
+//     packager reach the room logic only through the exported methods of Control,
+//     wired by cmd with plain values (control never imports ingest or packager).
+//   - Every room transition is computed by the pure function transition
+//     (statemachine.go) and applied in one storage Update that writes the room, its
+//     stream key and the outbox event together. Events and the OnSessionLive /
+//     OnRoomEnded hooks run after the commit, never while a lock is held.
+//   - Concurrent API transitions of one room: the first holds a per-room try-lock, the
+//     others get 400 REQUEST_LOCKED. Ingest transitions are serialized by the store.
+//   - Tokens are verified without a store read: HMAC-SHA256 with the install secret,
+//     and the member token versions kept in memory (loaded at Initialize, updated on
+//     rotation).
+//   - Secrets (API secrets, stream keys, tokens) are never logged.
+//
+// Handlers return errors; one echo HTTPErrorHandler (errors.go) writes every error as
+// {"errorCode","message"}.
+package control

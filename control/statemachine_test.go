@@ -1,0 +1,166 @@
+package control
+
+import (
+	"errors"
+	"testing"
+)
+
+// transitionCases are the rows of SPEC §4 / seed 000 "VideoRoom State" and the error
+// tables of "Start/End VideoRoom RTMP Broadcast", one per row.
+var transitionCases = []struct {
+	name    string
+	cur     states
+	ev      roomEvent
+	want    outcome
+	wantErr error
+}{
+	// start (seed 000: requires SCHEDULED; key must have reached publish state)
+	{"start/scheduled+active", states{VideoRoomStateScheduled, StreamKeyStateActive}, eventStart,
+		outcome{states{VideoRoomStateLive, StreamKeyStateActiveLive}, true}, nil},
+	{"start/scheduled+inactive", states{VideoRoomStateScheduled, StreamKeyStateInactive}, eventStart,
+		outcome{}, ErrStreamKeyStateNotActive},
+	{"start/scheduled+key-live-elsewhere", states{VideoRoomStateScheduled, StreamKeyStateActiveLive}, eventStart,
+		outcome{}, ErrStreamKeyStateNotActive},
+	{"start/scheduled+key-inactive-live-elsewhere", states{VideoRoomStateScheduled, StreamKeyStateInactiveLive}, eventStart,
+		outcome{}, ErrStreamKeyStateNotActive},
+	{"start/live", states{VideoRoomStateLive, StreamKeyStateActiveLive}, eventStart,
+		outcome{}, ErrVideoRoomStateNotScheduled},
+	{"start/live-inactive", states{VideoRoomStateLiveInactive, StreamKeyStateInactiveLive}, eventStart,
+		outcome{}, ErrVideoRoomStateNotScheduled},
+	{"start/ended", states{VideoRoomStateEnded, StreamKeyStateActive}, eventStart,
+		outcome{}, ErrVideoRoomStateNotScheduled},
+	{"start/cancelled", states{VideoRoomStateCancelled, StreamKeyStateActive}, eventStart,
+		outcome{}, ErrVideoRoomStateNotScheduled},
+
+	// end (seed 000: requires LIVE_INACTIVE; ingest must be stopped first)
+	{"end/live-inactive+inactive-live", states{VideoRoomStateLiveInactive, StreamKeyStateInactiveLive}, eventEnd,
+		outcome{states: states{VideoRoomStateEnded, StreamKeyStateInactive}}, nil},
+	{"end/live", states{VideoRoomStateLive, StreamKeyStateActiveLive}, eventEnd,
+		outcome{}, ErrVideoRoomStateNotLiveInact},
+	{"end/scheduled", states{VideoRoomStateScheduled, StreamKeyStateActive}, eventEnd,
+		outcome{}, ErrVideoRoomStateNotLiveInact},
+	{"end/ended", states{VideoRoomStateEnded, StreamKeyStateInactive}, eventEnd,
+		outcome{}, ErrVideoRoomStateNotLiveInact},
+	{"end/live-inactive+active-live", states{VideoRoomStateLiveInactive, StreamKeyStateActiveLive}, eventEnd,
+		outcome{}, ErrStreamKeyStateNotInactLive},
+	{"end/live-inactive+inactive", states{VideoRoomStateLiveInactive, StreamKeyStateInactive}, eventEnd,
+		outcome{}, ErrStreamKeyStateNotInactLive},
+
+	// cancel (seed 000: requires SCHEDULED)
+	{"cancel/scheduled", states{VideoRoomStateScheduled, StreamKeyStateActive}, eventCancel,
+		outcome{states: states{VideoRoomStateCancelled, StreamKeyStateActive}}, nil},
+	{"cancel/scheduled+inactive", states{VideoRoomStateScheduled, StreamKeyStateInactive}, eventCancel,
+		outcome{states: states{VideoRoomStateCancelled, StreamKeyStateInactive}}, nil},
+	{"cancel/scheduled+key-live-elsewhere", states{VideoRoomStateScheduled, StreamKeyStateActiveLive}, eventCancel,
+		outcome{states: states{VideoRoomStateCancelled, StreamKeyStateActiveLive}}, nil},
+	{"cancel/scheduled+key-inactive-live-elsewhere", states{VideoRoomStateScheduled, StreamKeyStateInactiveLive}, eventCancel,
+		outcome{states: states{VideoRoomStateCancelled, StreamKeyStateInactiveLive}}, nil},
+	{"cancel/live", states{VideoRoomStateLive, StreamKeyStateActiveLive}, eventCancel,
+		outcome{}, ErrVideoRoomStateNotScheduled},
+	{"cancel/ended", states{VideoRoomStateEnded, StreamKeyStateInactive}, eventCancel,
+		outcome{}, ErrVideoRoomStateNotScheduled},
+	{"cancel/cancelled", states{VideoRoomStateCancelled, StreamKeyStateInactive}, eventCancel,
+		outcome{}, ErrVideoRoomStateNotScheduled},
+
+	// publish started (SPEC §4.1, §4.3, §4.7)
+	{"publish-started/idle", states{VideoRoomStateUnknown, StreamKeyStateInactive}, eventPublishStarted,
+		outcome{states: states{VideoRoomStateUnknown, StreamKeyStateActive}}, nil},
+	{"publish-started/resume", states{VideoRoomStateLiveInactive, StreamKeyStateInactiveLive}, eventPublishStarted,
+		outcome{states{VideoRoomStateLive, StreamKeyStateActiveLive}, true}, nil},
+	{"publish-started/already-preview", states{VideoRoomStateUnknown, StreamKeyStateActive}, eventPublishStarted,
+		outcome{}, ErrAlreadyPublishing},
+	{"publish-started/already-live", states{VideoRoomStateLive, StreamKeyStateActiveLive}, eventPublishStarted,
+		outcome{}, ErrAlreadyPublishing},
+	{"publish-started/bound-but-room-live", states{VideoRoomStateLive, StreamKeyStateInactiveLive}, eventPublishStarted,
+		outcome{}, errInconsistent},
+
+	// publish stopped (SPEC §4.3)
+	{"publish-stopped/preview", states{VideoRoomStateUnknown, StreamKeyStateActive}, eventPublishStopped,
+		outcome{states: states{VideoRoomStateUnknown, StreamKeyStateInactive}}, nil},
+	{"publish-stopped/live", states{VideoRoomStateLive, StreamKeyStateActiveLive}, eventPublishStopped,
+		outcome{states: states{VideoRoomStateLiveInactive, StreamKeyStateInactiveLive}}, nil},
+	{"publish-stopped/not-publishing", states{VideoRoomStateUnknown, StreamKeyStateInactive}, eventPublishStopped,
+		outcome{}, errKeyNotPublishing},
+	{"publish-stopped/not-publishing-bound", states{VideoRoomStateLiveInactive, StreamKeyStateInactiveLive}, eventPublishStopped,
+		outcome{}, errKeyNotPublishing},
+	{"publish-stopped/active-live-room-inactive", states{VideoRoomStateLiveInactive, StreamKeyStateActiveLive}, eventPublishStopped,
+		outcome{}, errInconsistent},
+}
+
+func TestTransition(t *testing.T) {
+	for _, tc := range transitionCases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := transition(tc.cur, tc.ev)
+			if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
+				t.Fatalf("transition(%v, %v) error = %v, want %v", tc.cur, tc.ev, err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Fatalf("transition(%v, %v) = %+v, want %+v", tc.cur, tc.ev, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestTransitionClosed checks that every (room, key, event) combination outside the
+// allowed rows is refused: the table above is the whole machine.
+func TestTransitionClosed(t *testing.T) {
+	rooms := []VideoRoomState{VideoRoomStateUnknown, VideoRoomStateScheduled, VideoRoomStateCancelled,
+		VideoRoomStateLive, VideoRoomStateLiveInactive, VideoRoomStateEnded}
+	keys := []StreamKeyState{StreamKeyStateInactive, StreamKeyStateActive, StreamKeyStateActiveLive,
+		StreamKeyStateInactiveLive}
+	allowed := map[struct {
+		s  states
+		ev roomEvent
+	}]bool{}
+	for _, tc := range transitionCases {
+		if tc.wantErr == nil {
+			allowed[struct {
+				s  states
+				ev roomEvent
+			}{tc.cur, tc.ev}] = true
+		}
+	}
+	for _, r := range rooms {
+		for _, k := range keys {
+			for ev := eventStart; ev <= eventPublishStopped; ev++ {
+				cur := states{r, k}
+				_, err := transition(cur, ev)
+				ok := allowed[struct {
+					s  states
+					ev roomEvent
+				}{cur, ev}]
+				if ok != (err == nil) {
+					t.Errorf("transition(%v, %v): err = %v, allowed = %v", cur, ev, err, ok)
+				}
+			}
+		}
+	}
+	if _, err := transition(states{}, eventUnknown); err == nil {
+		t.Error("unknown event accepted")
+	}
+}
+
+func TestVODTransition(t *testing.T) {
+	cases := []struct {
+		name    string
+		cur     VODState
+		ev      vodEvent
+		want    VODState
+		wantErr bool
+	}{
+		{"ended", VODStateNotArchived, vodEventEnded, VODStateArchiving, false},
+		{"archived", VODStateArchiving, vodEventArchived, VODStateArchived, false},
+		{"failed", VODStateArchiving, vodEventFailed, VODStateFailedArchiving, false},
+		{"archived-twice", VODStateArchived, vodEventArchived, VODStateArchived, true},
+		{"archived-before-end", VODStateNotArchived, vodEventArchived, VODStateNotArchived, true},
+		{"ended-twice", VODStateArchiving, vodEventEnded, VODStateArchiving, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := vodTransition(tc.cur, tc.ev)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Fatalf("vodTransition(%v, %v) = %v, %v; want %v, err %v", tc.cur, tc.ev, got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,215 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/roomcast/roomcast/storage"
+)
+
+// SessionInfo describes a live session that just began (OnSessionLive).
+type SessionInfo struct {
+	KeyID     uint64
+	AppID     uint64
+	RoomID    uint64
+	RoomUUID  string
+	SessionNo int
+	Mode      string
+	StartedAt time.Time
+}
+
+// committed is what a transaction hands to the after-commit step.
+type committed struct {
+	ob      outbox
+	room    storage.Room // zero when no room was involved
+	out     outcome
+	ev      roomEvent
+	keyID   uint64
+	view    *roomJSON
+	changed bool // the room's state changed
+}
+
+// loadRoom reads room id of app appID; deleted rooms and other apps' rooms are
+// VIDEO_ROOM_NOT_FOUND.
+func loadRoom(tx *storage.Tx, appID, id uint64) (storage.Room, error) {
+	r, err := tx.Room(id)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && (r.AppID != appID || r.State != "ACTIVE")) {
+		return storage.Room{}, ErrVideoRoomNotFound.withMessage("video room %d not found", id)
+	}
+	if err != nil {
+		return storage.Room{}, fmt.Errorf("read room %d: %w", id, err)
+	}
+	return r, nil
+}
+
+// roomAction applies an API event (start, end, cancel) to room roomID of appID.
+// memberID != 0 restricts it to the room's owner (Member API). Concurrent actions
+// on one room: one runs, the others get ErrRequestLocked.
+func (c *Control) roomAction(ctx context.Context, appID, roomID, memberID uint64, ev roomEvent) (*roomJSON, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := c.locks.tryLock(roomID); err != nil {
+		return nil, err
+	}
+	defer c.locks.unlock(roomID)
+	var cm committed
+	err := c.Store.Update(func(tx *storage.Tx) error {
+		cm = committed{ev: ev}
+		return c.roomActionTx(tx, appID, roomID, memberID, &cm)
+	})
+	if errors.Is(err, errInconsistent) {
+		c.Log.Error("room transition refused", "room", roomID, "event", ev, "err", err)
+		return nil, ErrMediaServiceFailure
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.afterCommit(&cm)
+	return cm.view, nil
+}
+
+// roomActionTx is the transaction of roomAction.
+func (c *Control) roomActionTx(tx *storage.Tx, appID, roomID, memberID uint64, cm *committed) error {
+	r, err := loadRoom(tx, appID, roomID)
+	if err != nil {
+		return err
+	}
+	if memberID != 0 && r.MemberID != memberID {
+		return ErrVideoRoomNotOwned
+	}
+	if VideoRoomType(r.Type) != VideoRoomTypeBroadcastRTMP {
+		return ErrVideoRoomTypeNotBroadcast
+	}
+	var key *storage.StreamKey
+	if k, err := tx.StreamKey(r.StreamKeyID); err == nil {
+		key = &k
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("read stream key %d: %w", r.StreamKeyID, err)
+	} else if cm.ev != eventCancel {
+		return ErrStreamKeyNotFound
+	}
+	cur := states{Room: VideoRoomState(r.VideoRoomState), Key: StreamKeyStateInactive}
+	if key != nil {
+		cur.Key = streamKeyStateOf(key.Publishing, key.RoomID != 0)
+	}
+	out, err := transition(cur, cm.ev)
+	if err != nil {
+		return err
+	}
+	if cm.ev == eventEnd && key.RoomID != r.ID {
+		return ErrStreamKeyStateNotInactLive
+	}
+	return c.commitTransition(tx, &r, key, out, cm, "")
+}
+
+// commitTransition writes the outcome of ev to room r (nil: no room) and key k (nil:
+// no key), appends the events and fills cm.
+func (c *Control) commitTransition(tx *storage.Tx, r *storage.Room, k *storage.StreamKey, out outcome, cm *committed, reason string) error {
+	now := c.now().UTC()
+	cm.out = out
+	if k != nil && cm.ev != eventCancel {
+		applyKey(k, r, out, now)
+		if err := tx.PutStreamKey(k); err != nil {
+			return fmt.Errorf("put stream key %d: %w", k.ID, err)
+		}
+		cm.keyID = k.ID
+		name := map[roomEvent]string{eventPublishStarted: EventPublishStarted, eventPublishStopped: EventPublishStopped}[cm.ev]
+		if name != "" {
+			if err := c.addKeyEvent(tx, &cm.ob, name, k, reason, now); err != nil {
+				return err
+			}
+		}
+	}
+	if r == nil || out.Room == VideoRoomState(r.VideoRoomState) {
+		return nil
+	}
+	if err := applyRoom(r, k, cm.ev, out, now); err != nil {
+		return err
+	}
+	if err := tx.PutRoom(r); err != nil {
+		return fmt.Errorf("put room %d: %w", r.ID, err)
+	}
+	cm.room, cm.changed = *r, true
+	if err := c.addRoomEvent(tx, &cm.ob, roomEventName(out.Room), r, now); err != nil {
+		return err
+	}
+	cm.view = c.newRoomJSON(r, c.loadRoomDeps(tx, r, nil))
+	return nil
+}
+
+// applyKey writes the new key state to k.
+func applyKey(k *storage.StreamKey, r *storage.Room, out outcome, now time.Time) {
+	k.Publishing = out.Key.publishing()
+	switch {
+	case !out.Key.bound():
+		k.RoomID = 0
+	case r != nil:
+		k.RoomID = r.ID
+	}
+	k.UpdatedAt = now
+}
+
+// applyRoom writes the new room state to r.
+func applyRoom(r *storage.Room, k *storage.StreamKey, ev roomEvent, out outcome, now time.Time) error {
+	r.VideoRoomState = string(out.Room)
+	r.LastModifiedAt = now
+	switch {
+	case ev == eventStart:
+		r.LiveStartedAt = now
+	case ev == eventCancel:
+		r.CancelledAt = now
+	case ev == eventEnd:
+		r.LiveEndedAt = now
+		r.InactiveSince = time.Time{}
+		vod, err := vodTransition(VODState(r.VODState), vodEventEnded)
+		if err != nil {
+			return err
+		}
+		r.VODState = string(vod)
+	case ev == eventPublishStopped && out.Room == VideoRoomStateLiveInactive:
+		r.InactiveSince = now
+		if n := len(r.Sessions); n > 0 {
+			r.Sessions[n-1].EndedAt = now
+		}
+	}
+	if out.NewSession {
+		r.LastSessionNo++
+		r.Sessions = append(r.Sessions, storage.Session{No: r.LastSessionNo, StartedAt: now})
+		r.InactiveSince = time.Time{}
+		if k != nil {
+			r.Mode = k.Mode
+		}
+	}
+	return nil
+}
+
+// afterCommit emits the events and calls the hooks, outside any lock of ours.
+func (c *Control) afterCommit(cm *committed) {
+	c.emit(&cm.ob)
+	if !cm.changed {
+		return
+	}
+	r := &cm.room
+	c.Log.Info("video room transition", "room", r.ID, "uuid", r.UUID, "event", cm.ev,
+		"videoRoomState", r.VideoRoomState, "sessionNo", r.LastSessionNo)
+	switch VideoRoomState(r.VideoRoomState) {
+	case VideoRoomStateLive:
+		c.autoEnd.disarm(r.ID)
+		if cm.out.NewSession && c.OnSessionLive != nil {
+			c.OnSessionLive(SessionInfo{KeyID: r.StreamKeyID, AppID: r.AppID, RoomID: r.ID, RoomUUID: r.UUID,
+				SessionNo: r.LastSessionNo, Mode: r.Mode, StartedAt: r.Sessions[len(r.Sessions)-1].StartedAt})
+		}
+	case VideoRoomStateLiveInactive:
+		if r.AutoEndSeconds > 0 {
+			c.autoEnd.arm(r.AppID, r.ID, time.Duration(r.AutoEndSeconds)*time.Second)
+		}
+	case VideoRoomStateEnded:
+		c.autoEnd.disarm(r.ID)
+		if c.OnRoomEnded != nil {
+			c.OnRoomEnded(r.UUID)
+		}
+	}
+}

@@ -1,0 +1,342 @@
+package control
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/roomcast/roomcast/storage"
+)
+
+// timeLayout is RFC 3339 UTC with fractional seconds (microseconds), as in the seeds.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+// jsonTime renders a time as RFC 3339 UTC with microseconds, or null when zero.
+type jsonTime time.Time
+
+// MarshalJSON implements json.Marshaler.
+func (t jsonTime) MarshalJSON() ([]byte, error) {
+	tt := time.Time(t)
+	if tt.IsZero() {
+		return []byte("null"), nil
+	}
+	b := make([]byte, 0, len(timeLayout)+2)
+	b = append(b, '"')
+	b = tt.UTC().AppendFormat(b, timeLayout)
+	return append(b, '"'), nil
+}
+
+// formatTime renders t like jsonTime (non-null).
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// optString is a string rendered as null when empty.
+type optString string
+
+// MarshalJSON implements json.Marshaler.
+func (s optString) MarshalJSON() ([]byte, error) {
+	if s == "" {
+		return []byte("null"), nil
+	}
+	return json.Marshal(string(s))
+}
+
+// customData is the customData object; it keeps the order of its items and renders
+// as null when empty.
+type customData []storage.KeyValue
+
+// MarshalJSON implements json.Marshaler.
+func (d customData) MarshalJSON() ([]byte, error) {
+	if len(d) == 0 {
+		return []byte("null"), nil
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, kv := range d {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(kv.Name)
+		v, _ := json.Marshal(kv.Value)
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// appRefJSON is the "app" object of a room.
+type appRefJSON struct {
+	ID    uint64 `json:"id"`
+	State string `json:"state"`
+	Name  string `json:"name"`
+}
+
+// memberJSON is a member (the "member" object of a room, and GET member).
+type memberJSON struct {
+	ID                   uint64    `json:"id"`
+	State                string    `json:"state"`
+	AppUserID            string    `json:"appUserId"`
+	AppUserName          optString `json:"appUserName"`
+	AppUserProfileImgURL optString `json:"appUserProfileImgUrl"`
+	CreatedAt            jsonTime  `json:"createdAt"`
+	LastModifiedAt       jsonTime  `json:"lastModifiedAt"`
+}
+
+// newMemberJSON converts a member record.
+func newMemberJSON(m storage.Member) *memberJSON {
+	return &memberJSON{
+		ID: m.ID, State: "ACTIVE", AppUserID: m.AppUserID,
+		AppUserName: optString(m.AppUserName), AppUserProfileImgURL: optString(m.ProfileImgURL),
+		CreatedAt: jsonTime(m.CreatedAt), LastModifiedAt: jsonTime(m.UpdatedAt),
+	}
+}
+
+// channelJSON is the "channel" object of a room (one channel per room).
+type channelJSON struct {
+	ID           uint64    `json:"id"`
+	State        string    `json:"state"`
+	ChannelState string    `json:"channelState"`
+	Name         optString `json:"name"`
+}
+
+// roomKeyJSON is the "streamKey" object of a room (never the secret).
+type roomKeyJSON struct {
+	ID             uint64         `json:"id"`
+	State          string         `json:"state"`
+	StreamKeyState StreamKeyState `json:"streamKeyState"`
+}
+
+// policyJSON is the "policy" object of a room.
+type policyJSON struct {
+	HasPassword bool `json:"hasPassword"`
+}
+
+// statsJSON is the "stats" object of a room.
+type statsJSON struct {
+	TotalMemberWhitelistCount int `json:"totalMemberWhitelistCount"`
+}
+
+// autoEndJSON is the optional "autoEnd" object of a room (SPEC §4.8).
+type autoEndJSON struct {
+	InactiveSeconds int `json:"inactiveSeconds"`
+}
+
+// roomJSON is the VideoRoom of SPEC §3: every field, null when absent.
+type roomJSON struct {
+	ID              uint64       `json:"id"`
+	UUID            string       `json:"uuid"`
+	State           string       `json:"state"`
+	Type            string       `json:"type"`
+	Protocol        string       `json:"protocol"`
+	Format          string       `json:"format"`
+	VideoRoomState  string       `json:"videoRoomState"`
+	VODState        string       `json:"vodState"`
+	VODURL          optString    `json:"vodUrl"`
+	AccessLevel     string       `json:"accessLevel"`
+	App             appRefJSON   `json:"app"`
+	Member          *memberJSON  `json:"member"`
+	Channel         channelJSON  `json:"channel"`
+	CreatorType     string       `json:"creatorType"`
+	CreatorID       *uint64      `json:"creatorId"`
+	Title           optString    `json:"title"`
+	Description     optString    `json:"description"`
+	CustomType      optString    `json:"customType"`
+	CustomData      customData   `json:"customData"`
+	Policy          policyJSON   `json:"policy"`
+	ScheduledAt     jsonTime     `json:"scheduledAt"`
+	CancelledAt     jsonTime     `json:"cancelledAt"`
+	LastSessionNo   int          `json:"lastSessionNo"`
+	LiveStartedAt   jsonTime     `json:"liveStartedAt"`
+	LiveEndedAt     jsonTime     `json:"liveEndedAt"`
+	VODArchivedAt   jsonTime     `json:"vodArchivedAt"`
+	StreamKey       *roomKeyJSON `json:"streamKey"`
+	PlayURL         optString    `json:"playUrl"`
+	LiveURL         optString    `json:"liveUrl"`
+	CMAFHLSPlayURL  optString    `json:"cmafHlsPlayUrl"`
+	CMAFDASHPlayURL optString    `json:"cmafDashPlayUrl"`
+	RTMPPlayURL     optString    `json:"rtmpPlayUrl"`
+	VideoPost       *struct{}    `json:"videoPost"`
+	Chat            *struct{}    `json:"chat"`
+	Stats           statsJSON    `json:"stats"`
+	AutoEnd         *autoEndJSON `json:"autoEnd"`
+	CreatedAt       jsonTime     `json:"createdAt"`
+	LastModifiedAt  jsonTime     `json:"lastModifiedAt"`
+}
+
+// playURLs are the derived play URLs of a room (SPEC §4.2, §6).
+type playURLs struct {
+	Play, HLS, DASH, RTMP, VOD string
+}
+
+// playURLsOf derives the URLs: live ones only while LIVE, per the publish mode;
+// vodUrl once ARCHIVED.
+func (c *Control) playURLsOf(r *storage.Room) playURLs {
+	var u playURLs
+	if VODState(r.VODState) == VODStateArchived {
+		u.VOD = c.PublicHTTPURL + "/vod/" + r.UUID + "/index.m3u8"
+	}
+	if VideoRoomState(r.VideoRoomState) != VideoRoomStateLive {
+		return u
+	}
+	mode := Mode(r.Mode)
+	if mode.hasCMAF() {
+		base := c.PublicHTTPURL + "/live/" + r.UUID + "/" + strconv.Itoa(r.LastSessionNo)
+		u.HLS, u.DASH = base+"/index.m3u8", base+"/index.mpd"
+		u.Play = u.HLS
+	}
+	if mode.hasRTMP() {
+		u.RTMP = c.PublicRTMPURL + "/play/" + r.UUID
+		if u.Play == "" {
+			u.Play = u.RTMP
+		}
+	}
+	return u
+}
+
+// roomDeps are the records a room view needs besides the room.
+type roomDeps struct {
+	AppName string
+	Member  *storage.Member    // nil when the room has no member
+	Key     *storage.StreamKey // nil when the room has no key
+}
+
+// loadRoomDeps reads the member and stream key of r (memo caches members in lists).
+func (c *Control) loadRoomDeps(tx *storage.Tx, r *storage.Room, memo map[uint64]*storage.Member) roomDeps {
+	d := roomDeps{AppName: c.appName(tx, r.AppID)}
+	if r.MemberID != 0 {
+		if m, ok := memo[r.MemberID]; ok {
+			d.Member = m
+		} else if m, err := tx.Member(r.AppID, r.MemberID); err == nil {
+			d.Member = &m
+			if memo != nil {
+				memo[r.MemberID] = &m
+			}
+		}
+	}
+	if r.StreamKeyID != 0 {
+		if k, err := tx.StreamKey(r.StreamKeyID); err == nil {
+			d.Key = &k
+		}
+	}
+	return d
+}
+
+// newRoomJSON converts a room record and its dependencies.
+func (c *Control) newRoomJSON(r *storage.Room, d roomDeps) *roomJSON {
+	u := c.playURLsOf(r)
+	j := &roomJSON{
+		ID: r.ID, UUID: r.UUID, State: r.State, Type: r.Type, Protocol: r.Protocol,
+		Format: r.Format, VideoRoomState: r.VideoRoomState, VODState: r.VODState,
+		VODURL: optString(u.VOD), AccessLevel: r.AccessLevel,
+		App:         appRefJSON{ID: r.AppID, State: "ACTIVE", Name: d.AppName},
+		Channel:     channelJSON{ID: r.ID, State: "ACTIVE", ChannelState: "OPENED", Name: optString(r.Title)},
+		CreatorType: r.CreatorType, Title: optString(r.Title), Description: optString(r.Description),
+		CustomType: optString(r.CustomType), CustomData: customData(r.CustomData),
+		Policy:      policyJSON{HasPassword: len(r.PasswordHash) > 0},
+		ScheduledAt: jsonTime(r.ScheduledAt), CancelledAt: jsonTime(r.CancelledAt),
+		LastSessionNo: r.LastSessionNo, LiveStartedAt: jsonTime(r.LiveStartedAt),
+		LiveEndedAt: jsonTime(r.LiveEndedAt), VODArchivedAt: jsonTime(r.VODArchivedAt),
+		PlayURL: optString(u.Play), LiveURL: optString(u.Play), CMAFHLSPlayURL: optString(u.HLS),
+		CMAFDASHPlayURL: optString(u.DASH), RTMPPlayURL: optString(u.RTMP),
+		CreatedAt: jsonTime(r.CreatedAt), LastModifiedAt: jsonTime(r.LastModifiedAt),
+	}
+	if id, err := strconv.ParseUint(r.CreatorID, 10, 64); err == nil {
+		j.CreatorID = &id
+	}
+	if d.Member != nil {
+		j.Member = newMemberJSON(*d.Member)
+	}
+	if d.Key != nil && showRoomKey(r) {
+		j.StreamKey = &roomKeyJSON{ID: d.Key.ID, State: "ACTIVE",
+			StreamKeyState: streamKeyStateOf(d.Key.Publishing, d.Key.RoomID != 0)}
+	}
+	if r.AutoEndSeconds > 0 {
+		j.AutoEnd = &autoEndJSON{InactiveSeconds: r.AutoEndSeconds}
+	}
+	return j
+}
+
+// showRoomKey: the key object is shown for broadcast rooms until they end.
+func showRoomKey(r *storage.Room) bool {
+	switch VideoRoomState(r.VideoRoomState) {
+	case VideoRoomStateScheduled, VideoRoomStateLive, VideoRoomStateLiveInactive:
+		return VideoRoomType(r.Type) == VideoRoomTypeBroadcastRTMP
+	}
+	return false
+}
+
+// streamKeyJSON is the stream key as its owner and app see it (with the secret).
+type streamKeyJSON struct {
+	ID             uint64         `json:"id"`
+	State          string         `json:"state"`
+	StreamKeyState StreamKeyState `json:"streamKeyState"`
+	StreamKey      string         `json:"streamKey"`
+	IngestURL      string         `json:"ingestUrl"`
+	VideoRoomID    *uint64        `json:"videoRoomId"`
+	LastModifiedAt jsonTime       `json:"lastModifiedAt"`
+}
+
+// newStreamKeyJSON converts a stream key record.
+func (c *Control) newStreamKeyJSON(k storage.StreamKey) streamKeyJSON {
+	j := streamKeyJSON{
+		ID: k.ID, State: "ACTIVE", StreamKeyState: streamKeyStateOf(k.Publishing, k.RoomID != 0),
+		StreamKey: k.Secret, IngestURL: c.ingestURL(), LastModifiedAt: jsonTime(k.UpdatedAt),
+	}
+	if k.RoomID != 0 {
+		id := k.RoomID
+		j.VideoRoomID = &id
+	}
+	return j
+}
+
+// ingestURL is the RTMP URL streamers publish to.
+func (c *Control) ingestURL() string { return c.PublicRTMPURL + "/" + c.RTMPApp }
+
+// sortJSON is Spring's Sort object.
+type sortJSON struct {
+	Empty    bool `json:"empty"`
+	Sorted   bool `json:"sorted"`
+	Unsorted bool `json:"unsorted"`
+}
+
+// pageableJSON is Spring's Pageable object.
+type pageableJSON struct {
+	Sort       sortJSON `json:"sort"`
+	Offset     int      `json:"offset"`
+	PageNumber int      `json:"pageNumber"`
+	PageSize   int      `json:"pageSize"`
+	Paged      bool     `json:"paged"`
+	Unpaged    bool     `json:"unpaged"`
+}
+
+// pageJSON is Spring's Page shape of the seeds.
+type pageJSON[T any] struct {
+	Content          []T          `json:"content"`
+	Pageable         pageableJSON `json:"pageable"`
+	Last             bool         `json:"last"`
+	TotalPages       int          `json:"totalPages"`
+	TotalElements    int          `json:"totalElements"`
+	Size             int          `json:"size"`
+	Number           int          `json:"number"`
+	Sort             sortJSON     `json:"sort"`
+	First            bool         `json:"first"`
+	NumberOfElements int          `json:"numberOfElements"`
+	Empty            bool         `json:"empty"`
+}
+
+// newPage builds a page of content for page number (0-based) of size, out of total.
+func newPage[T any](content []T, page, size, total int) pageJSON[T] {
+	if content == nil {
+		content = []T{}
+	}
+	pages := (total + size - 1) / size
+	s := sortJSON{Sorted: true}
+	return pageJSON[T]{
+		Content:  content,
+		Pageable: pageableJSON{Sort: s, Offset: page * size, PageNumber: page, PageSize: size, Paged: true},
+		Last:     page >= pages-1, TotalPages: pages, TotalElements: total, Size: size, Number: page,
+		Sort: s, First: page == 0, NumberOfElements: len(content), Empty: len(content) == 0,
+	}
+}
