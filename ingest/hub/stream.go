@@ -26,6 +26,10 @@ type Stream struct {
 	MaxReaders int
 	// Log receives drop reports; nil discards.
 	Log *slog.Logger
+	// GOPCache makes the stream keep the units written since the last video key frame
+	// (at most QueueSize units) so that readers with StartWithGOP begin with the whole
+	// current GOP — the RTMP relay shows video at once. Audio-only streams cache nothing.
+	GOPCache bool
 
 	mu      sync.RWMutex
 	readers map[*Reader]struct{}
@@ -33,6 +37,8 @@ type Stream struct {
 	done    chan struct{}
 	written atomic.Uint64
 	bytes   atomic.Uint64
+	gopMu   sync.Mutex // guards gop; taken inside mu
+	gop     []*Unit
 }
 
 // Initialize prepares the stream for Write and AddReader.
@@ -75,14 +81,36 @@ func (s *Stream) Close() {
 func (s *Stream) Done() <-chan struct{} { return s.done }
 
 // Write hands u to every reader without blocking. u must not be modified afterwards.
+// Write is meant to be called by the single publisher goroutine of the stream.
 func (s *Stream) Write(u *Unit) {
 	s.written.Add(1)
 	s.bytes.Add(uint64(len(u.Payload)))
 	s.mu.RLock()
+	if s.GOPCache {
+		s.cacheGOP(u)
+	}
 	for r := range s.readers {
 		r.push(u)
 	}
 	s.mu.RUnlock()
+}
+
+// cacheGOP appends u to the GOP cache, restarting it at each video key frame.
+func (s *Stream) cacheGOP(u *Unit) {
+	s.gopMu.Lock()
+	defer s.gopMu.Unlock()
+	switch {
+	case u.Track.IsVideo() && u.Key:
+		clear(s.gop)
+		s.gop = append(s.gop[:0], u)
+	case len(s.gop) == 0:
+		// no key frame yet (or the GOP outgrew the cache): nothing to start from
+	case len(s.gop) >= s.QueueSize:
+		clear(s.gop)
+		s.gop = s.gop[:0]
+	default:
+		s.gop = append(s.gop, u)
+	}
 }
 
 // Stats returns the units and payload bytes written so far.
@@ -109,6 +137,16 @@ func (s *Stream) AddReader(r *Reader) error {
 		return ErrTooManyReaders
 	}
 	r.start(s)
+	if r.StartWithGOP {
+		s.gopMu.Lock()
+		if len(s.gop) > 0 && len(s.gop) <= cap(r.ring) {
+			for _, u := range s.gop {
+				r.ring <- u // cannot block: the ring is empty and large enough
+			}
+			r.waitKey.Store(false)
+		}
+		s.gopMu.Unlock()
+	}
 	s.readers[r] = struct{}{}
 	return nil
 }
@@ -130,6 +168,10 @@ type Reader struct {
 	// that decode, e.g. relay and packager). After a drop the reader always waits for
 	// the next video keyframe.
 	SkipToKeyframe bool
+	// StartWithGOP makes the reader begin with the stream's cached GOP (the last video
+	// key frame and everything after it) when Stream.GOPCache is set; without a cached
+	// GOP it waits for the next key frame as with SkipToKeyframe.
+	StartWithGOP bool
 	// OnUnit is called for each unit, in order, on the reader's goroutine. Returning an
 	// error stops the reader and reports the error on Err.
 	OnUnit func(*Unit) error
@@ -160,7 +202,7 @@ func (r *Reader) start(s *Stream) {
 	r.exited = make(chan struct{})
 	r.err = make(chan error, 1)
 	r.eos = make(chan struct{})
-	r.waitKey.Store(r.SkipToKeyframe && hasVideo(s.Tracks))
+	r.waitKey.Store((r.SkipToKeyframe || r.StartWithGOP) && hasVideo(s.Tracks))
 	go r.run()
 }
 
@@ -228,6 +270,9 @@ func (r *Reader) run() {
 }
 
 func (r *Reader) stop() {
+	if r.quit == nil {
+		return // never added
+	}
 	r.stopOnce.Do(func() { close(r.quit) })
 	<-r.exited
 }
