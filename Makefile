@@ -1,0 +1,42 @@
+# Roomcast — see README.md. `make run` starts the server, `make test` runs the tests.
+GO      ?= go
+BIN     := bin/roomcast
+LOADBIN := bin/roomcast-load
+PKGS    := ./...
+
+.PHONY: run build test lint vet fmt-check e2e e2e-deps bench clean
+
+run: build
+	./$(BIN)
+
+build:
+	$(GO) build -o $(BIN) ./cmd/roomcast
+
+lint: vet fmt-check
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Every test that needs no network beyond loopback, with the race detector.
+test: lint
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+# Real players: ffmpeg publishes like OBS, hls.js and dash.js play in headless Chromium.
+e2e-deps:
+	cd e2e && npm ci --no-audit --no-fund
+
+e2e: build e2e-deps
+	$(GO) test -tags e2e -count=1 -timeout 10m -v ./e2e/
+
+# Go benchmarks of the hot paths, then a 60 s load scenario (see BENCHMARKS.md).
+bench: build
+	$(GO) build -o $(LOADBIN) ./cmd/roomcast-load
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+	./scripts/bench-load.sh
+
+clean:
+	rm -rf bin

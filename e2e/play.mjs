@@ -1,0 +1,144 @@
+// Plays Roomcast URLs in headless Debian Chromium with the players people use and
+// prints one JSON result per check on stdout.
+//
+//   node play.mjs --hls URL --dash URL --watch URL --shots DIR [--seconds 12]
+//
+// The test page is served by this script on its own origin (another port), so CORS is
+// really exercised: without Access-Control-Allow-Origin hls.js fails fatally.
+import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+);
+const seconds = Number(args.seconds || 12);
+const shots = args.shots || path.join(here, 'out');
+fs.mkdirSync(shots, { recursive: true });
+
+const assets = {
+  '/hls.min.js': path.join(here, 'node_modules/hls.js/dist/hls.min.js'),
+  '/dash.all.min.js': path.join(here, 'node_modules/dashjs/dist/modern/umd/dash.all.min.js'),
+};
+const page = `<!doctype html><meta charset="utf-8"><title>e2e</title>
+<script src="/hls.min.js"></script><script src="/dash.all.min.js"></script>
+<video id="v" muted autoplay playsinline width="640" height="360"></video><canvas id="c" width="64" height="36"></canvas>`;
+
+const server = http.createServer((req, res) => {
+  const file = assets[req.url];
+  if (file) {
+    res.writeHead(200, { 'content-type': 'text/javascript' });
+    fs.createReadStream(file).pipe(res);
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/html' });
+  res.end(page);
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const origin = `http://127.0.0.1:${server.address().port}`;
+
+const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-chromium-'));
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--autoplay-policy=no-user-gesture-required', `--user-data-dir=${userDataDir}`,
+  ],
+});
+
+// Measures playback in the page: currentTime progress, decoded video and audio, a frame
+// that is not flat, player errors and the player's live latency.
+const measure = `async (seconds) => {
+  const v = document.getElementById('v');
+  const start = performance.now();
+  while (v.currentTime === 0 && performance.now() - start < 15000) await new Promise(r => setTimeout(r, 100));
+  const t0 = v.currentTime;
+  const lat = [];
+  for (let i = 0; i < seconds * 2; i++) {
+    await new Promise(r => setTimeout(r, 500));
+    const l = window.latency && window.latency();
+    if (typeof l === 'number' && isFinite(l) && l > 0) lat.push(l);
+  }
+  const c = document.getElementById('c').getContext('2d');
+  c.drawImage(v, 0, 0, 64, 36);
+  const px = c.getImageData(0, 0, 64, 36).data;
+  let sum = 0, sq = 0, n = 0;
+  for (let i = 0; i < px.length; i += 4) { const y = (px[i] + px[i+1] + px[i+2]) / 3; sum += y; sq += y*y; n++; }
+  const mean = sum / n;
+  lat.sort((a, b) => a - b);
+  return {
+    advanced: v.currentTime - t0, currentTime: v.currentTime, firstFrameMs: 0,
+    videoWidth: v.videoWidth, videoHeight: v.videoHeight,
+    audioBytes: v.webkitAudioDecodedByteCount || 0, videoBytes: v.webkitVideoDecodedByteCount || 0,
+    pixelStd: Math.sqrt(Math.max(0, sq / n - mean * mean)),
+    errors: window.playerErrors || [],
+    latencyMedian: lat.length ? lat[Math.floor(lat.length / 2)] : null,
+    latencyLast: lat.length ? lat[lat.length - 1] : null,
+  };
+}`;
+
+async function play(kind, url) {
+  const ctx = await browser.newContext();
+  const p = await ctx.newPage();
+  const consoleLines = [];
+  p.on('console', (m) => consoleLines.push(m.text()));
+  await p.goto(origin + '/');
+  const setup = kind === 'hls'
+    ? `(url) => { window.playerErrors = [];
+        const hls = new Hls({ lowLatencyMode: true });
+        hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) window.playerErrors.push(d.type + ':' + d.details); });
+        hls.loadSource(url); hls.attachMedia(document.getElementById('v'));
+        window.latency = () => hls.latency; }`
+    : `(url) => { window.playerErrors = [];
+        const player = dashjs.MediaPlayer().create();
+        player.updateSettings({ streaming: { delay: { liveDelay: 2 }, liveCatchup: { enabled: true } } });
+        player.on(dashjs.MediaPlayer.events.ERROR, (e) => window.playerErrors.push(JSON.stringify(e.error || e)));
+        player.initialize(document.getElementById('v'), url, true);
+        window.latency = () => player.getCurrentLiveLatency(); }`;
+  const t0 = Date.now();
+  await p.evaluate(`(${setup})(${JSON.stringify(url)})`);
+  const r = await p.evaluate(`(${measure})(${seconds})`);
+  r.kind = kind;
+  r.wallMs = Date.now() - t0;
+  await p.screenshot({ path: path.join(shots, `${kind}.png`) });
+  r.console = consoleLines.slice(-20);
+  await ctx.close();
+  return r;
+}
+
+async function watch(url) {
+  const ctx = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+  const p = await ctx.newPage();
+  const errors = [];
+  p.on('pageerror', (e) => errors.push(String(e)));
+  await p.goto(url);
+  const v = await p.waitForSelector('video', { timeout: 10000 });
+  const start = Date.now();
+  let t = 0;
+  while (Date.now() - start < seconds * 1000) {
+    t = await v.evaluate((el) => el.currentTime);
+    if (t > 2) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await p.screenshot({ path: path.join(shots, 'watch.png') });
+  const title = await p.title();
+  await ctx.close();
+  return { kind: 'watch', currentTime: t, title, errors };
+}
+
+const results = [];
+try {
+  if (args.hls) results.push(await play('hls', args.hls));
+  if (args.dash) results.push(await play('dash', args.dash));
+  if (args.watch) results.push(await watch(args.watch));
+} finally {
+  await browser.close();
+  server.close();
+  fs.rmSync(userDataDir, { recursive: true, force: true });
+}
+process.stdout.write(JSON.stringify(results) + '\n');
