@@ -1,0 +1,490 @@
+package packager
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/roomcast/roomcast/packager/hls"
+	"github.com/roomcast/roomcast/packager/timeline"
+)
+
+const (
+	cacheImmutable = "public, max-age=31536000, immutable"
+	cachePlaylist  = "no-cache"
+	// cacheBlocked is for blocking reload answers: the URL names a playlist state
+	// that no longer changes once it exists.
+	cacheBlocked = "public, max-age=1"
+	timeLayout   = "2006-01-02T15:04:05.000Z"
+)
+
+var (
+	errBusy    = errors.New("too many waiting requests")
+	errTimeout = errors.New("not available in time")
+)
+
+func (p *Packager) routes() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("/live/{room}/{session}/{file}", cors(p.onLive))
+	m.HandleFunc("/live/", cors(http.NotFound))
+	m.HandleFunc("/vod/", cors(http.NotFound)) // the VOD issue fills this in
+	m.HandleFunc("/watch/{room}", cors(p.onWatch))
+	m.HandleFunc("/watch/{room}/state", cors(p.onWatchState))
+	m.HandleFunc("/watch/assets/hls.min.js", cors(onHLSJS))
+	m.HandleFunc("/watch/", cors(http.NotFound))
+	m.HandleFunc("/time", cors(onTime))
+	return m
+}
+
+// cors answers preflights and allows GET/HEAD from any origin (SPEC §6).
+func cors(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Access-Control-Allow-Origin", "*")
+		hd.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Date")
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			h(w, r)
+		case http.MethodOptions:
+			hd.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+			hd.Set("Access-Control-Allow-Headers", "Range, Content-Type")
+			hd.Set("Access-Control-Max-Age", "86400")
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			hd.Set("Allow", "GET, HEAD, OPTIONS")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		}
+	}
+}
+
+// authorize checks the token; it answers 401 itself and returns ok=false.
+func (p *Packager) authorize(w http.ResponseWriter, token string) (appID uint64, ok bool) {
+	if token == "" || len(token) > 4096 {
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return 0, false
+	}
+	appID, err := p.VerifyToken(token)
+	if err != nil {
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return 0, false
+	}
+	return appID, true
+}
+
+func (p *Packager) onLive(w http.ResponseWriter, r *http.Request) {
+	room, ok1 := parseRoom(r.PathValue("room"))
+	no, ok2 := parseSessionNo(r.PathValue("session"))
+	file := r.PathValue("file")
+	if !ok1 || !ok2 || !validFile(file) {
+		http.NotFound(w, r)
+		return
+	}
+	q := r.URL.Query()
+	token := q.Get("streamingToken")
+	appID, ok := p.authorize(w, token)
+	if !ok {
+		return
+	}
+	st := p.lookup(room, no)
+	if st == nil {
+		http.NotFound(w, r)
+		return
+	}
+	if sess := st.sessionInfo(); sess == nil || sess.AppID != appID {
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	}
+	tq := tokenQuery(token)
+	switch {
+	case file == "index.m3u8":
+		p.serveMultivariant(w, r, st, tq)
+	case file == "index.mpd":
+		p.serveMPD(w, r, st, tq)
+	case strings.HasSuffix(file, ".m3u8"):
+		p.serveMedia(w, r, st, strings.TrimSuffix(file, ".m3u8"), q, tq)
+	default:
+		p.serveFile(w, r, st, file)
+	}
+}
+
+// wait returns the first snapshot for which ready is true (or that has ended),
+// waiting at most d.
+func (p *Packager) wait(ctx context.Context, st *stream, d time.Duration, ready func(*timeline.Timeline) bool) (*view, error) {
+	v, ch := st.snapshot()
+	if ready(v.tl) || v.tl.Ended {
+		return v, nil
+	}
+	if p.waiting.Add(1) > maxWaiters {
+		p.waiting.Add(-1)
+		return nil, errBusy
+	}
+	defer p.waiting.Add(-1)
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ch:
+			v, ch = st.snapshot()
+			if ready(v.tl) || v.tl.Ended {
+				return v, nil
+			}
+		case <-timer.C:
+			return nil, errTimeout
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-p.ctx.Done():
+			return nil, errBusy
+		}
+	}
+}
+
+// maxWait is the blocking bound: three target durations (RFC 8216bis 6.2.5.2).
+func (p *Packager) maxWait(tl *timeline.Timeline) time.Duration {
+	return 3 * time.Duration(max(tl.TargetDuration, 1)) * time.Second
+}
+
+func waitError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// the viewer went away
+	default:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "not available yet", http.StatusServiceUnavailable)
+	}
+}
+
+func (p *Packager) serveMultivariant(w http.ResponseWriter, r *http.Request, st *stream, tq string) {
+	v0, _ := st.snapshot()
+	v, err := p.wait(r.Context(), st, p.maxWait(v0.tl), hls.HasContent)
+	if err != nil {
+		waitError(w, err)
+		return
+	}
+	t, err := v.multivariant()
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	writeManifest(w, r, "application/vnd.apple.mpegurl", cachePlaylist, t.render(tq, ""))
+}
+
+func (p *Packager) serveMPD(w http.ResponseWriter, r *http.Request, st *stream, tq string) {
+	v0, _ := st.snapshot()
+	v, err := p.wait(r.Context(), st, p.maxWait(v0.tl), hls.HasContent)
+	if err != nil {
+		waitError(w, err)
+		return
+	}
+	t, err := v.mpd()
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	writeManifest(w, r, "application/dash+xml", cachePlaylist, t.render(tq, timeURL(r)))
+}
+
+// timeURL is the absolute URL of /time as the viewer reached us.
+func timeURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if fp := r.Header.Get("X-Forwarded-Proto"); fp == "https" || fp == "http" {
+		scheme = fp
+	}
+	host := r.Host
+	if strings.ContainsAny(host, "\"<>'&/ ") || host == "" {
+		host = "localhost"
+	}
+	return scheme + "://" + host + "/time"
+}
+
+func (p *Packager) serveMedia(w http.ResponseWriter, r *http.Request, st *stream, name string, q url.Values, tq string) {
+	v0, _ := st.snapshot()
+	track := trackIndex(v0.tl, name)
+	msnS, partS := q.Get("_HLS_msn"), q.Get("_HLS_part")
+	ready := hls.HasContent
+	cache := cachePlaylist
+	if msnS != "" || partS != "" {
+		msn, ok1 := parseUint(msnS)
+		part, ok2 := uint64(0), true
+		if partS != "" {
+			part, ok2 = parseUint(partS)
+		}
+		if !ok1 || !ok2 || msn > v0.tl.LastMSN()+2 || part > 1000 {
+			http.Error(w, "bad delivery directive", http.StatusBadRequest)
+			return
+		}
+		hasPart := partS != ""
+		ready = func(tl *timeline.Timeline) bool { return partExists(tl, msn, int(part), hasPart) }
+		cache = cacheBlocked
+	}
+	if track < 0 && hls.HasContent(v0.tl) {
+		http.NotFound(w, r)
+		return
+	}
+	v, err := p.wait(r.Context(), st, p.maxWait(v0.tl), ready)
+	if err != nil {
+		waitError(w, err)
+		return
+	}
+	if track = trackIndex(v.tl, name); track < 0 {
+		http.NotFound(w, r)
+		return
+	}
+	t, err := v.media(track)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	writeManifest(w, r, "application/vnd.apple.mpegurl", cache, t.render(tq, ""))
+}
+
+// partExists reports whether the playlist of tl contains part (msn, part), or the
+// complete segment msn when hasPart is false. A part index past the end of a
+// complete segment means part 0 of the next one (RFC 8216bis 6.2.5.2).
+func partExists(tl *timeline.Timeline, msn uint64, part int, hasPart bool) bool {
+	if !hls.HasContent(tl) {
+		return false
+	}
+	last := tl.Segments[len(tl.Segments)-1].MSN
+	if !hasPart {
+		return msn <= last
+	}
+	if msn <= last {
+		if seg := findSegment(tl, msn); seg == nil || part < len(seg.Parts) {
+			return true
+		}
+		msn, part = msn+1, 0
+		if msn <= last {
+			return true
+		}
+	}
+	c := tl.Current
+	return c != nil && c.MSN == msn && part < len(c.Parts)
+}
+
+func findSegment(tl *timeline.Timeline, msn uint64) *timeline.Segment {
+	for _, s := range tl.Segments {
+		if s.MSN == msn {
+			return s
+		}
+	}
+	return nil
+}
+
+func trackIndex(tl *timeline.Timeline, name string) int {
+	if v := tl.Latest(); v != nil {
+		for i, t := range v.Tracks {
+			if t.Name == name {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func writeManifest(w http.ResponseWriter, r *http.Request, ctype, cache string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Cache-Control", cache)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(body) //nolint:errcheck // the viewer went away
+	}
+}
+
+// serveFile serves init segments (memory), parts (memory or segment file) and
+// segments (disk, sendfile) with Range and HEAD support.
+func (p *Packager) serveFile(w http.ResponseWriter, r *http.Request, st *stream, file string) {
+	name, rest, _ := strings.Cut(file, "_")
+	v, _ := st.snapshot()
+	track := trackIndex(v.tl, name)
+	if track < 0 {
+		http.NotFound(w, r)
+		return
+	}
+	ctype := "audio/mp4"
+	if strings.HasPrefix(name, string(timeline.KindVideo)) {
+		ctype = "video/mp4"
+	}
+	switch {
+	case strings.HasPrefix(rest, "init") && strings.HasSuffix(rest, ".mp4"):
+		b, ok := v.inits[file]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		serveBytes(w, r, ctype, b)
+	case strings.HasPrefix(rest, "p"):
+		seq, ok := parseUint(strings.TrimSuffix(rest[1:], ".m4s"))
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		p.servePart(w, r, st, track, seq, ctype)
+	default:
+		msn, ok := parseUint(strings.TrimSuffix(rest, ".m4s"))
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		seg := findSegment(v.tl, msn)
+		if seg == nil || seg.Tracks[track].Size == 0 {
+			http.NotFound(w, r)
+			return
+		}
+		f, err := os.Open(filepath.Join(seg.Dir, seg.Tracks[track].File))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		defer f.Close()
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Cache-Control", cacheImmutable)
+		http.ServeContent(w, r, "", time.Time{}, f)
+	}
+}
+
+func serveBytes(w http.ResponseWriter, r *http.Request, ctype string, b []byte) {
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Cache-Control", cacheImmutable)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
+}
+
+// servePart serves a part; the part announced by the preload hint is awaited.
+func (p *Packager) servePart(w http.ResponseWriter, r *http.Request, st *stream, track int, seq uint64, ctype string) {
+	v, _ := st.snapshot()
+	seg, part := findPart(v.tl, seq)
+	if part == nil {
+		if seq != v.tl.NextPartSeq || v.tl.Ended {
+			http.NotFound(w, r)
+			return
+		}
+		var err error
+		v, err = p.wait(r.Context(), st, p.maxWait(v.tl), func(tl *timeline.Timeline) bool {
+			_, pt := findPart(tl, seq)
+			return pt != nil
+		})
+		if err != nil {
+			waitError(w, err)
+			return
+		}
+		if seg, part = findPart(v.tl, seq); part == nil {
+			http.NotFound(w, r)
+			return
+		}
+	}
+	pt := part.Tracks[track]
+	if pt.Size == 0 {
+		http.NotFound(w, r)
+		return
+	}
+	if pt.Data != nil {
+		serveBytes(w, r, ctype, pt.Data)
+		return
+	}
+	f, err := os.Open(filepath.Join(seg.Dir, seg.Tracks[track].File))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Cache-Control", cacheImmutable)
+	http.ServeContent(w, r, "", time.Time{}, io.NewSectionReader(f, pt.Offset, int64(pt.Size)))
+}
+
+// findPart finds part seq in the current segment or the window.
+func findPart(tl *timeline.Timeline, seq uint64) (*timeline.Segment, *timeline.Part) {
+	if c := tl.Current; c != nil && len(c.Parts) > 0 && seq >= c.Parts[0].Seq {
+		if i := seq - c.Parts[0].Seq; i < uint64(len(c.Parts)) {
+			return c, c.Parts[i]
+		}
+		return nil, nil
+	}
+	for i := len(tl.Segments) - 1; i >= 0; i-- {
+		s := tl.Segments[i]
+		if len(s.Parts) > 0 && seq >= s.Parts[0].Seq {
+			if j := seq - s.Parts[0].Seq; j < uint64(len(s.Parts)) {
+				return s, s.Parts[j]
+			}
+			return nil, nil
+		}
+	}
+	return nil, nil
+}
+
+func onTime(w http.ResponseWriter, r *http.Request) {
+	body := []byte(time.Now().UTC().Format(timeLayout))
+	writeManifest(w, r, "text/plain; charset=utf-8", "no-store", body)
+}
+
+// parseRoom accepts a canonical lowercase UUID only.
+func parseRoom(s string) (string, bool) {
+	if len(s) != 36 {
+		return "", false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return "", false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return "", false
+			}
+		}
+	}
+	return s, true
+}
+
+// parseSessionNo accepts 1..999999999 without sign or leading zeros.
+func parseSessionNo(s string) (int, bool) {
+	n, ok := parseUint(s)
+	if !ok || n == 0 || len(s) > 9 {
+		return 0, false
+	}
+	return int(n), true
+}
+
+// parseUint accepts plain decimal digits without leading zeros (at most 18).
+func parseUint(s string) (uint64, bool) {
+	if s == "" || len(s) > 18 || (len(s) > 1 && s[0] == '0') {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
+}
+
+// validFile accepts the characters of our file names only.
+func validFile(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return !strings.Contains(s, "..")
+}

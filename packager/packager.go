@@ -1,0 +1,325 @@
+package packager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/roomcast/roomcast/ingest/hub"
+)
+
+// ErrRoomNotFound is what a RoomInfo func returns for an unknown room (404).
+var ErrRoomNotFound = errors.New("room not found")
+
+const (
+	previewDirName = ".preview"
+	// endedLinger is how long an ended stream stays playable (ENDLIST) before it is
+	// forgotten.
+	endedLinger = time.Minute
+	// pendingBindTTL bounds how long a Bind waits for its Attach.
+	pendingBindTTL = 30 * time.Second
+	// maxWaiters bounds concurrent blocking playlist/part requests.
+	maxWaiters = 20000
+)
+
+// Session identifies the live session a stream is published for.
+type Session struct {
+	// AppID is the app owning the room; only tokens of this app may play it.
+	AppID uint64
+	// RoomUUID is the room's UUID (canonical lowercase form).
+	RoomUUID string
+	// SessionNo is the 1-based session number within the room.
+	SessionNo int
+}
+
+// RoomInfo is what the player page shows about a room.
+type RoomInfo struct {
+	// AppID is the app owning the room (token check).
+	AppID uint64 `json:"-"`
+	// Title of the room.
+	Title string `json:"title"`
+	// State is the videoRoomState (SCHEDULED, LIVE, LIVE_INACTIVE, ENDED, ...).
+	State string `json:"state"`
+	// PlayURL is the current HLS play URL without token, "" when not LIVE.
+	PlayURL string `json:"playUrl"`
+	// VODURL is the VOD HLS URL without token, "" until archived.
+	VODURL string `json:"vodUrl"`
+}
+
+// Packager turns live hub streams into CMAF segments and serves them as LL-HLS and
+// DASH (SPEC §6). Set the exported fields, call Initialize, mount Handler, and
+// Close at shutdown.
+type Packager struct {
+	// Dir is the media directory (<data>/media); sessions live in
+	// Dir/{roomUuid}/{sessionNo}/.
+	Dir string
+	// SegmentDuration is the target segment duration (default 2s); segments start
+	// at the first video keyframe after it.
+	SegmentDuration time.Duration
+	// PartDuration is the LL-HLS part target duration (default 200ms).
+	PartDuration time.Duration
+	// LiveWindow is the number of complete segments listed in live playlists
+	// (default 6).
+	LiveWindow int
+	// Log receives the packager's logs (default: discard).
+	Log *slog.Logger
+	// VerifyToken checks a streamingToken without a store read and returns the
+	// app it belongs to. Required.
+	VerifyToken func(token string) (appID uint64, err error)
+	// RoomInfo describes a room for the player page; it returns ErrRoomNotFound for
+	// unknown rooms. Optional (the page answers 404 without it).
+	RoomInfo func(ctx context.Context, roomUUID string) (RoomInfo, error)
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	mux     *http.ServeMux
+	waiting atomic.Int64
+
+	mu        sync.Mutex
+	closed    bool
+	seq       uint64
+	byStream  map[string]*stream
+	bySession map[string]*stream
+	pending   map[string]pendingBind
+	jobs      []job
+}
+
+type pendingBind struct {
+	sess Session
+	at   time.Time
+}
+
+type job struct {
+	at time.Time
+	fn func()
+}
+
+// Initialize checks the configuration, prepares Dir and starts the janitor.
+func (p *Packager) Initialize() error {
+	if p.Dir == "" {
+		return errors.New("packager: Dir is required")
+	}
+	if p.VerifyToken == nil {
+		return errors.New("packager: VerifyToken is required")
+	}
+	if p.SegmentDuration <= 0 {
+		p.SegmentDuration = 2 * time.Second
+	}
+	if p.PartDuration <= 0 {
+		p.PartDuration = 200 * time.Millisecond
+	}
+	if p.PartDuration > p.SegmentDuration {
+		return fmt.Errorf("packager: part duration %v longer than segment duration %v", p.PartDuration, p.SegmentDuration)
+	}
+	if p.LiveWindow <= 0 {
+		p.LiveWindow = 6
+	}
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(p.Dir, 0o755); err != nil {
+		return fmt.Errorf("create media dir: %w", err)
+	}
+	// previews never outlive the process
+	if err := os.RemoveAll(filepath.Join(p.Dir, previewDirName)); err != nil {
+		return fmt.Errorf("clear previews: %w", err)
+	}
+	p.byStream = make(map[string]*stream)
+	p.bySession = make(map[string]*stream)
+	p.pending = make(map[string]pendingBind)
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.mux = p.routes()
+	p.wg.Add(1)
+	go p.runJanitor()
+	return nil
+}
+
+// Close stops packaging: every stream is flushed (its last segment written) and
+// every waiting viewer request is released. It waits for the packager's goroutines.
+func (p *Packager) Close() {
+	p.mu.Lock()
+	if p.closed || p.cancel == nil {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	p.mu.Unlock()
+	p.cancel()
+	p.wg.Wait()
+	p.mu.Lock()
+	jobs := p.jobs
+	p.jobs = nil
+	p.mu.Unlock()
+	for _, j := range jobs {
+		j.fn()
+	}
+}
+
+// Attach starts packaging s (a CMAF or RTMP_CMAF publish) as a preview. The stream
+// is playable under its session's URLs once Bind is called (before or after
+// Attach). Packaging stops when s is closed.
+func (p *Packager) Attach(streamID string, s *hub.Stream) {
+	p.mu.Lock()
+	if p.closed || p.byStream == nil {
+		p.mu.Unlock()
+		return
+	}
+	p.seq++
+	dir := filepath.Join(p.Dir, previewDirName, safeName(streamID)+"-"+strconv.FormatUint(p.seq, 10))
+	st := newStream(p, streamID, s, dir)
+	p.byStream[streamID] = st
+	if pb, ok := p.pending[streamID]; ok {
+		delete(p.pending, streamID)
+		if time.Since(pb.at) < pendingBindTTL && st.bind(pb.sess) {
+			p.bySession[sessionKey(pb.sess.RoomUUID, pb.sess.SessionNo)] = st
+		}
+	}
+	p.wg.Add(1)
+	p.mu.Unlock()
+	go p.run(st)
+}
+
+// Bind makes the stream of streamID the live session sess: from its next segment
+// on, segments are written under Dir/{roomUuid}/{sessionNo}/ and indexed for the
+// VOD, and the session's URLs serve the stream (preview segments still in the live
+// window included, so playback starts at once).
+func (p *Packager) Bind(streamID string, sess Session) {
+	if _, ok := parseRoom(sess.RoomUUID); !ok || sess.SessionNo <= 0 {
+		p.Log.Error("bind: invalid session", "room", sess.RoomUUID, "session", sess.SessionNo)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.byStream == nil {
+		return
+	}
+	if st := p.byStream[streamID]; st != nil && st.bind(sess) {
+		p.bySession[sessionKey(sess.RoomUUID, sess.SessionNo)] = st
+		st.log.Info("stream bound", "room", sess.RoomUUID, "session", sess.SessionNo)
+		return
+	}
+	for id, pb := range p.pending {
+		if time.Since(pb.at) > pendingBindTTL {
+			delete(p.pending, id)
+		}
+	}
+	p.pending[streamID] = pendingBind{sess: sess, at: time.Now()}
+}
+
+// Handler serves /live/, /vod/ (404 for now), /watch/ and /time. It is valid after
+// Initialize.
+func (p *Packager) Handler() http.Handler { return p.mux }
+
+func (p *Packager) run(st *stream) {
+	defer p.wg.Done()
+	r := &hub.Reader{SkipToKeyframe: true, OnUnit: st.seg.write, Name: "packager"}
+	var cause error
+	if err := st.hubStream.AddReader(r); err != nil {
+		cause = err
+	} else {
+		select {
+		case cause = <-r.Err():
+		case <-p.ctx.Done():
+			cause = hub.ErrStreamClosed
+		}
+		st.hubStream.RemoveReader(r)
+	}
+	st.end(cause)
+	p.later(endedLinger, func() { p.forget(st) })
+}
+
+// forget drops an ended stream and its preview files.
+func (p *Packager) forget(st *stream) {
+	p.mu.Lock()
+	if p.byStream[st.id] == st {
+		delete(p.byStream, st.id)
+	}
+	for k, s := range p.bySession {
+		if s == st {
+			delete(p.bySession, k)
+		}
+	}
+	p.mu.Unlock()
+	if err := os.RemoveAll(st.previewDir); err != nil {
+		p.Log.Warn("remove preview", "error", err)
+	}
+}
+
+func (p *Packager) lookup(room string, no int) *stream {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bySession[sessionKey(room, no)]
+}
+
+func (p *Packager) sessionDir(s *Session) string {
+	return filepath.Join(p.Dir, s.RoomUUID, strconv.Itoa(s.SessionNo))
+}
+
+// trash deletes a preview file once viewers of the live window are done with it.
+func (p *Packager) trash(path string) {
+	grace := time.Duration(p.LiveWindow) * p.SegmentDuration
+	p.later(grace, func() {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			p.Log.Warn("remove preview segment", "error", err)
+		}
+	})
+}
+
+// later runs fn on the janitor after d (or at Close).
+func (p *Packager) later(d time.Duration, fn func()) {
+	p.mu.Lock()
+	if !p.closed {
+		p.jobs = append(p.jobs, job{at: time.Now().Add(d), fn: fn})
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	fn()
+}
+
+func (p *Packager) runJanitor() {
+	defer p.wg.Done()
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case now := <-t.C:
+			p.mu.Lock()
+			var due []job
+			p.jobs = slices.DeleteFunc(p.jobs, func(j job) bool {
+				if now.After(j.at) {
+					due = append(due, j)
+					return true
+				}
+				return false
+			})
+			p.mu.Unlock()
+			for _, j := range due {
+				j.fn()
+			}
+		}
+	}
+}
+
+// safeName keeps stream IDs usable as directory names.
+func safeName(id string) string {
+	b := []byte(id)
+	for i, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,472 @@
+package packager
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
+
+	"github.com/roomcast/roomcast/ingest/hub"
+	"github.com/roomcast/roomcast/packager/timeline"
+)
+
+// maxJump is the largest forward DTS step accepted inside a segment; larger steps
+// and any backward step start a new segment after a discontinuity.
+const maxJump = 5 * time.Second
+
+// segmentSink receives what the segmenter produces, on the segmenter's goroutine.
+// Byte slices handed over stay valid and unmodified (each segment gets new buffers).
+type segmentSink interface {
+	// startSegment is called before the first part of a segment. version is the
+	// init version; tracks is set when the version is new (first use).
+	startSegment(s *segmentStart) error
+	// part is called for each completed part.
+	part(p *partOut) error
+	// endSegment is called when a segment is complete (after its last part).
+	endSegment(e *segmentEnd) error
+}
+
+// segmentStart describes a new segment.
+type segmentStart struct {
+	msn           uint64
+	version       int
+	newVersion    []*hub.Track // non-nil when version is used for the first time
+	discontinuity bool
+	pdt           time.Time
+	// origin is the wall-clock time of DTS 0 of the current run (DASH timing).
+	origin time.Time
+}
+
+// partOut is one part, all tracks.
+type partOut struct {
+	seq         uint64
+	independent bool
+	duration    time.Duration // leader
+	tracks      []timeline.PartTrack
+	arrival     time.Time // NTP of the unit that completed the part
+}
+
+// segmentEnd closes a segment.
+type segmentEnd struct {
+	msn      uint64
+	duration time.Duration // leader
+	tracks   []timeline.SegmentTrack
+}
+
+// sample is a queued access unit waiting for the next one to know its duration.
+type sample struct {
+	dts     int64
+	ptsOff  int32
+	key     bool
+	payload []byte
+}
+
+// segTrack is the per-track state of the segmenter.
+type segTrack struct {
+	hub     *hub.Track
+	ts      uint32
+	video   bool
+	pending sample
+	has     bool
+	lastDur uint32
+
+	samples []fmp4.Sample
+	ptrs    []*fmp4.Sample
+	partTr  [1]*fmp4.PartTrack
+	partBase int64
+
+	buf      segBuffer
+	sizeHint int
+	segBase  int64
+	segDur   uint64
+	segHas   bool
+	partOff  int
+}
+
+// segmenter cuts the units of one stream into CMAF fragments: one fMP4 fragment
+// per track per part, parts of PartDuration, segments starting at a leader
+// keyframe once SegmentDuration is reached. It owns no goroutine; write and finish
+// are called by the stream's reader goroutine.
+type segmenter struct {
+	segmentDuration time.Duration
+	partDuration    time.Duration
+	sink            segmentSink
+
+	tracks []*segTrack
+	leader *segTrack
+
+	inSegment     bool
+	versionDirty  bool
+	version       int
+	discontinuity bool
+	msn           uint64
+	partSeq       uint64
+	segStart      int64 // leader ticks
+	partStart     int64 // leader ticks
+	partIndep     bool
+	segDurTicks   int64
+	partDurTicks  int64
+	origin        time.Time // wall clock of DTS 0
+	arrival       time.Time
+
+	out      partOut
+	end      segmentEnd
+	start    segmentStart
+	fragment fmp4.Part
+}
+
+func newSegmenter(tracks []*hub.Track, segDur, partDur time.Duration, sink segmentSink) *segmenter {
+	s := &segmenter{segmentDuration: segDur, partDuration: partDur, sink: sink, versionDirty: true, version: -1}
+	for _, t := range tracks {
+		st := &segTrack{hub: t, ts: uint32(t.ClockRate), video: t.IsVideo()}
+		st.partTr[0] = &fmp4.PartTrack{ID: t.ID}
+		s.tracks = append(s.tracks, st)
+		if s.leader == nil && st.video {
+			s.leader = st
+		}
+	}
+	if s.leader == nil && len(s.tracks) > 0 {
+		s.leader = s.tracks[0]
+	}
+	s.out.tracks = make([]timeline.PartTrack, len(s.tracks))
+	s.end.tracks = make([]timeline.SegmentTrack, len(s.tracks))
+	if s.leader != nil {
+		s.segDurTicks = timeline.DurationToTicks(segDur, s.leader.ts)
+		s.partDurTicks = timeline.DurationToTicks(partDur, s.leader.ts)
+	}
+	return s
+}
+
+func (s *segmenter) track(id int) *segTrack {
+	for _, t := range s.tracks {
+		if t.hub.ID == id {
+			return t
+		}
+	}
+	return nil
+}
+
+// write consumes one unit. It allocates nothing in steady state except when a part
+// is complete (the fragment marshal).
+func (s *segmenter) write(u *hub.Unit) error {
+	t := s.track(u.Track.ID)
+	if t == nil || u.Track.ClockRate <= 0 {
+		return nil
+	}
+	if u.Track != t.hub {
+		if err := s.reconfigure(t, u.Track); err != nil {
+			return err
+		}
+	}
+	dts := timeline.DurationToTicks(u.DTS, t.ts)
+	if dts < 0 {
+		return nil
+	}
+	if t.has && (dts < t.pending.dts || dts-t.pending.dts > timeline.DurationToTicks(maxJump, t.ts)) {
+		// timestamps jumped: close what we have, restart at the next leader keyframe.
+		if err := s.flush(); err != nil {
+			return err
+		}
+		s.discontinuity = true
+	}
+	s.arrival = u.NTP
+	if !s.inSegment {
+		if t != s.leader || (t.video && !u.Key) {
+			return nil
+		}
+		if err := s.beginSegment(dts, u); err != nil {
+			return err
+		}
+	}
+	if t != s.leader && dts < t.segStartFor(s) {
+		return nil
+	}
+	next := sample{dts: dts, ptsOff: int32(timeline.DurationToTicks(u.PTS-u.DTS, t.ts)), key: u.Key || !t.video, payload: u.Payload}
+	if !t.has {
+		t.pending, t.has = next, true
+		return nil
+	}
+	prev := t.pending
+	t.pending = next
+	dur := dts - prev.dts
+	if dur <= 0 {
+		dur = 1
+	}
+	t.lastDur = uint32(dur)
+	s.add(t, prev, uint32(dur))
+	if t != s.leader {
+		return nil
+	}
+	return s.maybeCut(next)
+}
+
+// segStartFor returns the first DTS (in t's timescale) that belongs to the current
+// run: samples before the leader's first keyframe are dropped.
+func (t *segTrack) segStartFor(s *segmenter) int64 {
+	return s.segStart * int64(t.ts) / int64(s.leader.ts)
+}
+
+func (s *segmenter) maybeCut(next sample) error {
+	if next.key && next.dts-s.segStart >= s.segDurTicks {
+		if err := s.finishPart(next.dts); err != nil {
+			return err
+		}
+		if err := s.endSegment(); err != nil {
+			return err
+		}
+		return s.startSegment(next.dts)
+	}
+	if next.dts-s.partStart >= s.partDurTicks {
+		return s.finishPart(next.dts)
+	}
+	return nil
+}
+
+func (s *segmenter) add(t *segTrack, smp sample, dur uint32) {
+	if len(t.samples) == 0 {
+		t.partBase = smp.dts
+		if t == s.leader {
+			s.partIndep = smp.key
+		}
+	}
+	if !t.segHas {
+		t.segBase, t.segHas = smp.dts, true
+	}
+	t.samples = append(t.samples, fmp4.Sample{
+		Duration:        dur,
+		PTSOffset:       smp.ptsOff,
+		IsNonSyncSample: !smp.key,
+		Payload:         smp.payload,
+	})
+	t.segDur += uint64(dur)
+}
+
+func (s *segmenter) beginSegment(dts int64, u *hub.Unit) error {
+	if s.origin.IsZero() || s.discontinuity {
+		ntp := u.NTP
+		if ntp.IsZero() {
+			ntp = time.Now()
+		}
+		s.origin = ntp.Add(-u.DTS)
+	}
+	return s.startSegment(dts)
+}
+
+func (s *segmenter) startSegment(dts int64) error {
+	s.inSegment = true
+	s.segStart, s.partStart = dts, dts
+	s.start = segmentStart{
+		msn:           s.msn,
+		discontinuity: s.discontinuity,
+		pdt:           s.origin.Add(timeline.TicksToDuration(uint64(dts), s.leader.ts)),
+		origin:        s.origin,
+	}
+	if s.versionDirty {
+		s.version++
+		s.versionDirty = false
+		s.start.newVersion = make([]*hub.Track, len(s.tracks))
+		for i, t := range s.tracks {
+			s.start.newVersion[i] = t.hub
+		}
+	}
+	s.start.version = s.version
+	s.discontinuity = false
+	for _, t := range s.tracks {
+		t.buf.reset(t.sizeHint + t.sizeHint/4)
+		t.segHas, t.segDur, t.partOff = false, 0, 0
+	}
+	return s.sink.startSegment(&s.start)
+}
+
+// finishPart marshals the queued samples of every track as part partSeq.
+func (s *segmenter) finishPart(end int64) error {
+	s.out.seq = s.partSeq
+	s.out.independent = s.partIndep
+	s.out.duration = timeline.TicksToDuration(uint64(end-s.partStart), s.leader.ts)
+	s.out.arrival = s.arrival
+	for i, t := range s.tracks {
+		pt := timeline.PartTrack{Offset: int64(t.partOff)}
+		if len(t.samples) > 0 {
+			data, err := s.marshal(t)
+			if err != nil {
+				return err
+			}
+			pt.Size, pt.Data = len(data), data
+			for _, smp := range t.samples {
+				pt.Duration += uint64(smp.Duration)
+			}
+			t.partOff += len(data)
+		}
+		s.out.tracks[i] = pt
+		clear(t.samples)
+		t.samples = t.samples[:0]
+	}
+	s.partSeq++
+	s.partStart = end
+	s.partIndep = false
+	return s.sink.part(&s.out)
+}
+
+func (s *segmenter) marshal(t *segTrack) ([]byte, error) {
+	t.ptrs = t.ptrs[:0]
+	for i := range t.samples {
+		t.ptrs = append(t.ptrs, &t.samples[i])
+	}
+	pt := t.partTr[0]
+	pt.BaseTime = uint64(t.partBase)
+	pt.Samples = t.ptrs
+	s.fragment.SequenceNumber = uint32(s.partSeq)
+	s.fragment.Tracks = t.partTr[:]
+	start := len(t.buf.b)
+	if err := s.fragment.Marshal(&t.buf); err != nil {
+		return nil, fmt.Errorf("marshal part of track %d: %w", t.hub.ID, err)
+	}
+	pt.Samples = nil
+	clear(t.ptrs)
+	return t.buf.b[start:len(t.buf.b):len(t.buf.b)], nil
+}
+
+func (s *segmenter) endSegment() error {
+	s.end.msn = s.msn
+	s.end.duration = timeline.TicksToDuration(uint64(s.partStart-s.segStart), s.leader.ts)
+	for i, t := range s.tracks {
+		s.end.tracks[i] = timeline.SegmentTrack{
+			File:     timeline.SegmentFile(timeline.TrackName(kindOf(t.hub), t.hub.ID), s.msn),
+			BaseTime: uint64(t.segBase),
+			Duration: t.segDur,
+			Size:     int64(len(t.buf.b)),
+		}
+		if len(t.buf.b) > t.sizeHint {
+			t.sizeHint = len(t.buf.b)
+		}
+	}
+	s.msn++
+	s.inSegment = false
+	return s.sink.endSegment(&s.end)
+}
+
+// flush ends the current segment: every pending sample gets the duration of the
+// sample before it.
+func (s *segmenter) flush() error {
+	if !s.inSegment {
+		for _, t := range s.tracks {
+			t.has = false
+		}
+		return nil
+	}
+	end := s.partStart
+	for _, t := range s.tracks {
+		if !t.has {
+			continue
+		}
+		dur := t.lastDur
+		if dur == 0 {
+			dur = defaultDuration(t.hub)
+		}
+		s.add(t, t.pending, dur)
+		t.has = false
+		if t == s.leader {
+			end = t.pending.dts + int64(dur)
+		}
+	}
+	if end > s.partStart || s.hasSamples() {
+		if err := s.finishPart(end); err != nil {
+			return err
+		}
+	}
+	return s.endSegment()
+}
+
+func (s *segmenter) hasSamples() bool {
+	for _, t := range s.tracks {
+		if len(t.samples) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// reconfigure handles a new *hub.Track (codec parameters changed): the current
+// segment is closed and the next one starts with a new init version after a
+// discontinuity.
+func (s *segmenter) reconfigure(t *segTrack, nt *hub.Track) error {
+	if err := s.flush(); err != nil {
+		return err
+	}
+	if nt.ClockRate != t.hub.ClockRate || nt.IsVideo() != t.video {
+		return fmt.Errorf("track %d changed kind or clock rate: %w", nt.ID, errUnsupportedCodec)
+	}
+	t.hub = nt
+	s.versionDirty = true
+	s.discontinuity = s.version >= 0
+	return nil
+}
+
+// finish flushes the last segment at the end of the stream.
+func (s *segmenter) finish() error {
+	return s.flush()
+}
+
+func kindOf(t *hub.Track) timeline.Kind {
+	if t.IsVideo() {
+		return timeline.KindVideo
+	}
+	return timeline.KindAudio
+}
+
+// defaultDuration is the duration of a lone sample (no neighbour to measure).
+func defaultDuration(t *hub.Track) uint32 {
+	switch t.Codec.(type) {
+	case *codecs.MPEG4Audio:
+		return 1024
+	case *codecs.Opus:
+		return 960
+	}
+	if t.IsVideo() {
+		return uint32(t.ClockRate / 30)
+	}
+	return uint32(t.ClockRate / 50)
+}
+
+// segBuffer is an append-only io.WriteSeeker over a byte slice; Seek is only used
+// by the fragment marshaler to rewrite box headers of the fragment being written.
+type segBuffer struct {
+	b   []byte
+	pos int
+}
+
+var errNegativeSeek = errors.New("negative seek")
+
+func (b *segBuffer) reset(capHint int) {
+	b.b = make([]byte, 0, max(capHint, 64<<10))
+	b.pos = 0
+}
+
+// Write implements io.Writer.
+func (b *segBuffer) Write(p []byte) (int, error) {
+	n := copy(b.b[b.pos:len(b.b)], p)
+	b.b = append(b.b, p[n:]...)
+	b.pos += len(p)
+	return len(p), nil
+}
+
+// Seek implements io.Seeker.
+func (b *segBuffer) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekCurrent:
+		off += int64(b.pos)
+	case io.SeekEnd:
+		off += int64(len(b.b))
+	}
+	if off < 0 {
+		return 0, errNegativeSeek
+	}
+	for int(off) > len(b.b) {
+		b.b = append(b.b, 0)
+	}
+	b.pos = int(off)
+	return off, nil
+}

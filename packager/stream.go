@@ -1,0 +1,386 @@
+package packager
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
+
+	"github.com/roomcast/roomcast/ingest/hub"
+	"github.com/roomcast/roomcast/packager/timeline"
+)
+
+// errStreamFailed is reported to waiting viewers when the stream failed.
+var errStreamFailed = errors.New("stream failed")
+
+// partListedDelays keeps the last N delays between the arrival of the unit that
+// completes a part and the part being listed (for the performance report).
+const delaySamples = 1024
+
+// stream is the packaging state of one publish (one Attach). The segmenter runs on
+// the hub reader's goroutine and publishes immutable timeline snapshots; HTTP
+// handlers read the latest snapshot and wait for the next one through changed.
+type stream struct {
+	id         string
+	p          *Packager
+	log        *slog.Logger
+	previewDir string
+	hubStream  *hub.Stream
+
+	// written by the segmenter goroutine only
+	seg        *segmenter
+	versions   []*timeline.Version
+	inits      map[string][]byte // init file name -> bytes (all versions)
+	window     []*timeline.Segment
+	cur        *timeline.Segment
+	curDir     string
+	files      []*os.File
+	index      *timeline.IndexWriter
+	indexDir   string
+	written    map[string]bool // init files written to the session dir
+	discSeq    int
+	target     int
+	partTarget time.Duration
+	start      time.Time
+
+	mu      sync.Mutex
+	tl      *view
+	changed chan struct{}
+	session *Session // nil until Bind
+	ended   bool
+	failed  bool
+	delays  []time.Duration
+}
+
+// view is a published snapshot with its lazily rendered manifests.
+type view struct {
+	tl    *timeline.Timeline
+	inits map[string][]byte
+	cache renderCache
+}
+
+func newStream(p *Packager, id string, hs *hub.Stream, previewDir string) *stream {
+	s := &stream{
+		id:         id,
+		p:          p,
+		log:        p.Log.With("stream", id),
+		previewDir: previewDir,
+		hubStream:  hs,
+		inits:      make(map[string][]byte),
+		written:    make(map[string]bool),
+		changed:    make(chan struct{}),
+		target:     max(1, int(math.Ceil(p.SegmentDuration.Seconds()))),
+	}
+	s.tl = &view{tl: &timeline.Timeline{TargetDuration: s.target}, inits: s.inits}
+	s.seg = newSegmenter(hs.Tracks, p.SegmentDuration, p.PartDuration, s)
+	return s
+}
+
+// snapshot returns the latest view and the channel closed when it changes.
+func (s *stream) snapshot() (*view, chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tl, s.changed
+}
+
+func (s *stream) sessionInfo() *Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.session
+}
+
+// publish makes tl the current snapshot and wakes every waiter.
+func (s *stream) publish(arrival time.Time) {
+	tl := &timeline.Timeline{
+		Versions:              s.versions,
+		Segments:              s.window,
+		Current:               s.cur,
+		NextPartSeq:           s.seg.partSeq,
+		TargetDuration:        s.target,
+		PartTarget:            s.partTarget,
+		Start:                 s.start,
+		DiscontinuitySequence: s.discSeq,
+		Updated:               time.Now(),
+	}
+	inits := s.inits
+	s.mu.Lock()
+	tl.Ended = s.ended
+	s.tl = &view{tl: tl, inits: inits}
+	close(s.changed)
+	s.changed = make(chan struct{})
+	if !arrival.IsZero() {
+		if len(s.delays) >= delaySamples {
+			copy(s.delays, s.delays[1:])
+			s.delays = s.delays[:delaySamples-1]
+		}
+		s.delays = append(s.delays, tl.Updated.Sub(arrival))
+	}
+	s.mu.Unlock()
+}
+
+// startSegment implements segmentSink.
+func (s *stream) startSegment(st *segmentStart) error {
+	if st.newVersion != nil {
+		if err := s.addVersion(st.version, st.newVersion); err != nil {
+			return err
+		}
+	}
+	if s.start.IsZero() {
+		s.start = st.origin
+	}
+	dir := s.previewDir
+	if sess := s.sessionInfo(); sess != nil {
+		dir = s.p.sessionDir(sess)
+		if err := s.openIndex(dir); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create segment dir: %w", err)
+	}
+	v := s.versions[len(s.versions)-1]
+	if dir == s.indexDir {
+		if err := s.writeInits(dir, v); err != nil {
+			return err
+		}
+	}
+	s.curDir = dir
+	s.cur = &timeline.Segment{
+		MSN:           st.msn,
+		Version:       st.version,
+		Discontinuity: st.discontinuity,
+		PDT:           st.pdt,
+		Dir:           dir,
+		Tracks:        make([]timeline.SegmentTrack, len(v.Tracks)),
+	}
+	s.files = s.files[:0]
+	for i, tr := range v.Tracks {
+		name := timeline.SegmentFile(tr.Name, st.msn)
+		s.cur.Tracks[i].File = name
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		if err != nil {
+			s.closeFiles()
+			return fmt.Errorf("create segment: %w", err)
+		}
+		s.files = append(s.files, f)
+	}
+	return nil
+}
+
+func (s *stream) addVersion(n int, tracks []*hub.Track) error {
+	v := &timeline.Version{Number: n}
+	for _, t := range tracks {
+		d, err := describe(t, n)
+		if err != nil {
+			return err
+		}
+		init := fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: t.ID, TimeScale: uint32(t.ClockRate), Codec: t.Codec}}}
+		var buf seekablebuffer.Buffer
+		if err := init.Marshal(&buf); err != nil {
+			return fmt.Errorf("marshal init of track %d: %w", t.ID, err)
+		}
+		inits := make(map[string][]byte, len(s.inits)+1)
+		for k, b := range s.inits {
+			inits[k] = b
+		}
+		inits[d.Init] = bytes.Clone(buf.Bytes())
+		s.inits = inits
+		v.Tracks = append(v.Tracks, d)
+	}
+	s.versions = append(s.versions[:len(s.versions):len(s.versions)], v)
+	return nil
+}
+
+func (s *stream) openIndex(dir string) error {
+	if s.index != nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create session dir: %w", err)
+	}
+	idx, err := timeline.CreateIndex(dir)
+	if err != nil {
+		return err
+	}
+	s.index, s.indexDir = idx, dir
+	return nil
+}
+
+func (s *stream) writeInits(dir string, v *timeline.Version) error {
+	for _, tr := range v.Tracks {
+		if s.written[tr.Init] {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, tr.Init), s.inits[tr.Init], 0o644); err != nil {
+			return fmt.Errorf("write init: %w", err)
+		}
+		s.written[tr.Init] = true
+	}
+	return s.index.WriteVersion(v)
+}
+
+// part implements segmentSink: the fragments are appended to the segment files in
+// one write each, then the part is listed.
+func (s *stream) part(po *partOut) error {
+	p := &timeline.Part{
+		Seq:         po.seq,
+		Independent: po.independent,
+		Duration:    po.duration,
+		Tracks:      make([]timeline.PartTrack, len(po.tracks)),
+	}
+	copy(p.Tracks, po.tracks)
+	for i, pt := range po.tracks {
+		if pt.Size == 0 {
+			continue
+		}
+		if _, err := s.files[i].Write(pt.Data); err != nil {
+			return fmt.Errorf("write part: %w", err)
+		}
+	}
+	if po.duration > s.partTarget {
+		s.partTarget = (po.duration + time.Millisecond - 1).Truncate(time.Millisecond)
+	}
+	cur := *s.cur
+	cur.Parts = append(s.cur.Parts, p)
+	s.cur = &cur
+	s.publish(po.arrival)
+	return nil
+}
+
+// endSegment implements segmentSink.
+func (s *stream) endSegment(e *segmentEnd) error {
+	if s.cur == nil || s.cur.MSN != e.msn {
+		return fmt.Errorf("segment %d ended but not started", e.msn)
+	}
+	seg := *s.cur
+	seg.Duration = e.duration
+	seg.Tracks = append([]timeline.SegmentTrack(nil), e.tracks...)
+	// parts of a complete segment are read from its files
+	seg.Parts = make([]*timeline.Part, len(s.cur.Parts))
+	for i, p := range s.cur.Parts {
+		dp := *p
+		dp.Tracks = make([]timeline.PartTrack, len(p.Tracks))
+		copy(dp.Tracks, p.Tracks)
+		for j := range dp.Tracks {
+			dp.Tracks[j].Data = nil
+		}
+		seg.Parts[i] = &dp
+	}
+	if err := s.closeFiles(); err != nil {
+		return err
+	}
+	if s.index != nil && seg.Dir == s.indexDir {
+		if err := s.index.WriteSegment(&seg); err != nil {
+			return err
+		}
+	}
+	if d := int(math.Round(seg.Duration.Seconds())); d > s.target {
+		s.target = d
+	}
+	s.appendWindow(&seg)
+	s.cur = nil
+	s.publish(time.Time{})
+	return nil
+}
+
+func (s *stream) appendWindow(seg *timeline.Segment) {
+	w := append(s.window[:len(s.window):len(s.window)], seg)
+	for len(w) > s.p.LiveWindow {
+		old := w[0]
+		if old.Discontinuity {
+			s.discSeq++
+		}
+		if old.Dir == s.previewDir {
+			s.removeLater(old)
+		}
+		w = w[1:]
+	}
+	s.window = w
+}
+
+// removeLater deletes preview segment files (not part of any VOD) a while after
+// they left the live window, so that viewers that just fetched the playlist can
+// still download them.
+func (s *stream) removeLater(seg *timeline.Segment) {
+	for _, t := range seg.Tracks {
+		s.p.trash(filepath.Join(seg.Dir, t.File))
+	}
+}
+
+func (s *stream) closeFiles() error {
+	var first error
+	for _, f := range s.files {
+		if err := f.Close(); err != nil && first == nil {
+			first = fmt.Errorf("close segment: %w", err)
+		}
+	}
+	s.files = s.files[:0]
+	return first
+}
+
+// end is called once the reader stopped: flush, mark the end, release waiters.
+func (s *stream) end(cause error) {
+	failed := false
+	if cause != nil && !errors.Is(cause, hub.ErrStreamClosed) {
+		failed = true
+	} else if err := s.seg.finish(); err != nil {
+		cause, failed = err, true
+	}
+	s.closeFiles()
+	if failed {
+		s.log.Error("packaging failed, stream stopped", "error", cause)
+	}
+	if s.index != nil {
+		if !failed {
+			if err := s.index.WriteEnd(time.Now()); err != nil {
+				s.log.Error("write index end", "error", err)
+			}
+		}
+		if err := s.index.Close(); err != nil {
+			s.log.Error("close index", "error", err)
+		}
+	}
+	s.cur = nil
+	s.mu.Lock()
+	s.ended, s.failed = true, failed
+	s.mu.Unlock()
+	s.publish(time.Time{})
+}
+
+// bind attaches a session; it reports false when the stream already has one or
+// has ended (the caller keeps the binding for the next Attach).
+func (s *stream) bind(sess Session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.session != nil || s.ended {
+		return false
+	}
+	select {
+	case <-s.hubStream.Done():
+		return false
+	default:
+	}
+	s.session = &sess
+	return true
+}
+
+// delayPercentiles returns p50 and p99 of the part-listing delays measured so far.
+func (s *stream) delayPercentiles() (p50, p99 time.Duration, n int) {
+	s.mu.Lock()
+	d := append([]time.Duration(nil), s.delays...)
+	s.mu.Unlock()
+	return percentiles(d)
+}
+
+func sessionKey(room string, no int) string {
+	return room + "/" + strconv.Itoa(no)
+}
