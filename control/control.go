@@ -132,8 +132,8 @@ func (c *Control) Register(e *echo.Echo) {
 	if c.Registry != nil {
 		e.GET("/metrics", echo.WrapHandler(metricsHandler(c.Registry)))
 	}
-	c.registerAppAPI(e.Group("/v2/apps/me", c.limitBody, c.appAuth))
-	c.registerMemberAPI(e.Group("/v2/members/me", c.limitBody, c.memberAuth))
+	c.registerAppAPI(routes{e.Group("/v2/apps/me"), []echo.MiddlewareFunc{c.limitBody, c.appAuth}})
+	c.registerMemberAPI(routes{e.Group("/v2/members/me"), []echo.MiddlewareFunc{c.limitBody, c.memberAuth}})
 }
 
 // Handler returns a new echo instance with every route registered.
@@ -145,7 +145,7 @@ func (c *Control) Handler() http.Handler {
 }
 
 // registerAppAPI mounts the App API (seed 001, SPEC §5).
-func (c *Control) registerAppAPI(g *echo.Group) {
+func (c *Control) registerAppAPI(g routes) {
 	g.POST("/members", c.onMembersUpsert)
 	g.GET("/members/:appUserId", c.onMembersGet)
 	g.POST("/members/:appUserId/tokens", c.onMemberTokensCreate)
@@ -165,7 +165,7 @@ func (c *Control) registerAppAPI(g *echo.Group) {
 }
 
 // registerMemberAPI mounts the Member API (seed 000, SPEC §5).
-func (c *Control) registerMemberAPI(g *echo.Group) {
+func (c *Control) registerMemberAPI(g routes) {
 	g.GET("", c.onMe)
 	g.GET("/", c.onMe)
 	g.GET("/stream-key", c.onMeStreamKeyGet)
@@ -179,6 +179,25 @@ func (c *Control) registerMemberAPI(g *echo.Group) {
 	g.POST("/video-rooms/:id/join", c.onMemberVideoRoomsJoin)
 	g.POST("/video-rooms/:id/leave", c.onMemberVideoRoomsLeave)
 }
+
+// routes adds routes to a group with per-route middleware. (Group.Use would make
+// every unmatched path of the group a 404 route, hiding 405 answers.)
+type routes struct {
+	g  *echo.Group
+	mw []echo.MiddlewareFunc
+}
+
+// GET adds a GET route.
+func (r routes) GET(path string, h echo.HandlerFunc) { r.g.GET(path, h, r.mw...) }
+
+// POST adds a POST route.
+func (r routes) POST(path string, h echo.HandlerFunc) { r.g.POST(path, h, r.mw...) }
+
+// PUT adds a PUT route.
+func (r routes) PUT(path string, h echo.HandlerFunc) { r.g.PUT(path, h, r.mw...) }
+
+// DELETE adds a DELETE route.
+func (r routes) DELETE(path string, h echo.HandlerFunc) { r.g.DELETE(path, h, r.mw...) }
 
 // onHealthz answers 200 while the process is up.
 func (c *Control) onHealthz(ec echo.Context) error {
