@@ -268,19 +268,20 @@ func Redact(secret string) string {
 	return secret[:4] + "…"
 }
 
-// redactURL hides the path segment holding key and any streamingToken query value.
+// redactURL hides the key (where it appears) and any streamingToken query value.
 func redactURL(raw, key string) string {
 	if key != "" {
 		raw = strings.ReplaceAll(raw, key, Redact(key))
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
+	const param = "streamingToken="
+	i := strings.Index(raw, param)
+	if i < 0 {
 		return raw
 	}
-	q := u.Query()
-	if t := q.Get("streamingToken"); t != "" {
-		q.Set("streamingToken", Redact(t))
-		u.RawQuery = q.Encode()
+	start := i + len(param)
+	end := strings.IndexAny(raw[start:], "&#")
+	if end < 0 {
+		end = len(raw) - start
 	}
-	return u.String()
+	return raw[:start] + Redact(raw[start:start+end]) + raw[start+end:]
 }
