@@ -28,7 +28,12 @@ func TestConfigValidate(t *testing.T) {
 		{"missing file", func(c *load.Config) { c.File = "/nonexistent.flv"; c.Keys = []string{"a"} }, "no such file"},
 		{"viewers without url", func(c *load.Config) { c.Keys = []string{"a"}; c.Viewers = 1 }, "--view-url"},
 		{"view url scheme", func(c *load.Config) { c.Keys = []string{"a"}; c.Viewers = 1; c.ViewURL = "rtmp://h/{key}" }, "http/https"},
-		{"bad viewer mode", func(c *load.Config) { c.Keys = []string{"a"}; c.Viewers = 1; c.ViewURL = "http://h/{key}.m3u8"; c.Viewer = "fast" }, "--viewer"},
+		{"bad viewer mode", func(c *load.Config) {
+			c.Keys = []string{"a"}
+			c.Viewers = 1
+			c.ViewURL = "http://h/{key}.m3u8"
+			c.Viewer = "fast"
+		}, "--viewer"},
 		{"api without secret", func(c *load.Config) { c.APIURL = "http://127.0.0.1:8080"; c.Streams = 1 }, "--api-key"},
 		{"api not a url", func(c *load.Config) { c.APIURL = "localhost:8080"; c.Streams = 1; c.APIKey, c.APISecret = "k", "s" }, "http(s) base URL"},
 		{"api and keys", func(c *load.Config) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +35,7 @@ type RTMPServer struct {
 
 	srv    *rtmp.Server
 	ln     net.Listener
+	onPub  PublishHook
 	mu     sync.Mutex
 	counts map[string]*Counts
 	conns  map[net.Conn]struct{}
@@ -41,15 +43,26 @@ type RTMPServer struct {
 	served chan struct{}
 }
 
+// PublishHook decides on a publish: name is the publish name without its query.
+// A non-nil error refuses it (NetStream.Publish.Failed, connection closed).
+type PublishHook func(name string, query url.Values) error
+
 // StartRTMP starts the server on 127.0.0.1:0; t.Cleanup stops it.
 func StartRTMP(t testing.TB) *RTMPServer {
+	t.Helper()
+	return StartRTMPWithHook(t, nil)
+}
+
+// StartRTMPWithHook is StartRTMP with a hook consulted on every publish (after the
+// RefusePrefix check), e.g. Roomcast's control.PublishStarted.
+func StartRTMPWithHook(t testing.TB, hook PublishHook) *RTMPServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
 	s := &RTMPServer{Addr: ln.Addr().String(), ln: ln, counts: map[string]*Counts{},
-		conns: map[net.Conn]struct{}{}, served: make(chan struct{})}
+		conns: map[net.Conn]struct{}{}, served: make(chan struct{}), onPub: hook}
 	s.srv = rtmp.NewServer(&rtmp.ServerConfig{OnConnect: s.onConnect})
 	go func() {
 		defer close(s.served)
@@ -131,9 +144,15 @@ type counter struct {
 
 // OnPublish records the stream name; names starting with RefusePrefix are refused.
 func (h *counter) OnPublish(_ *rtmp.StreamContext, _ uint32, cmd *message.NetStreamPublish) error {
-	name, _, _ := strings.Cut(cmd.PublishingName, "?")
+	name, rawQuery, _ := strings.Cut(cmd.PublishingName, "?")
 	if strings.HasPrefix(name, RefusePrefix) {
 		return errors.New("refused by test server")
+	}
+	if h.srv.onPub != nil {
+		q, _ := url.ParseQuery(rawQuery)
+		if err := h.srv.onPub(name, q); err != nil {
+			return err
+		}
 	}
 	h.name = name
 	h.srv.update(name, func(c *Counts) {
