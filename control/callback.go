@@ -32,7 +32,7 @@ var knownEvents = map[string]bool{
 	EventVideoRoomLive: true, EventVideoRoomLiveInactive: true, EventVideoRoomEnded: true,
 	EventVideoRoomCancelled: true, EventVideoRoomVODArchived: true, EventVideoRoomVODFailed: true,
 	EventPublishStarted: true, EventPublishStopped: true,
-	"ingest.concurrency_near_limit": true, "ingest.concurrency_limited": true,
+	EventIngestNearLimit: true, EventIngestLimited: true,
 }
 
 // validate checks the callback URL (absolute http/https, or "" to disable) and the

@@ -320,3 +320,17 @@ func TestAutoEnd(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestIngestCapacity(t *testing.T) {
+	e := newEnv(t, nil)
+	e.c.IngestCapacity(EventIngestNearLimit, 8, 10)
+	e.c.IngestCapacity("bogus", 1, 1)
+	names := e.rec.names()
+	if len(names) != 1 || names[0] != EventIngestNearLimit {
+		t.Fatalf("events = %v", names)
+	}
+	ev := e.rec.last()
+	if ev.AppID != 0 || ev.Seq == 0 || !contains(ev.Webhook, `"payload":{"current":8,"limit":10}`) || ev.Message != nil {
+		t.Fatalf("capacity event = %+v %s", ev, ev.Webhook)
+	}
+}

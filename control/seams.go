@@ -279,3 +279,38 @@ func (c *Control) VODFinished(ctx context.Context, roomUUID string, archiveErr e
 	c.emit(&ob)
 	return nil
 }
+
+// Ingest capacity event names (SPEC §5, after seed 003's rtms.concurrency_*).
+const (
+	EventIngestNearLimit = "ingest.concurrency_near_limit"
+	EventIngestLimited   = "ingest.concurrency_limited"
+)
+
+// capacityPayload is the webhook payload of ingest.concurrency_* events.
+type capacityPayload struct {
+	Current int `json:"current"`
+	Limit   int `json:"limit"`
+}
+
+// IngestCapacity records an ingest capacity event (ingest's OnCapacity: event is
+// EventIngestNearLimit at 80 % or EventIngestLimited at 100 % of the publisher
+// limit). The event concerns the whole server: its AppID is 0, meaning every app.
+// Unknown event names are logged and dropped.
+func (c *Control) IngestCapacity(event string, current, limit int) {
+	if event != EventIngestNearLimit && event != EventIngestLimited {
+		c.Log.Warn("unknown ingest capacity event", "event", event)
+		return
+	}
+	var ob outbox
+	err := c.Store.Update(func(tx *storage.Tx) error {
+		ob = outbox{}
+		ev := Event{Name: event, Time: c.now().UTC()}
+		return c.appendEvent(tx, &ob, ev, capacityPayload{Current: current, Limit: limit})
+	})
+	if err != nil {
+		c.Log.Error("record ingest capacity event", "event", event, "err", err)
+		return
+	}
+	c.Log.Warn("ingest capacity", "event", event, "current", current, "limit", limit)
+	c.emit(&ob)
+}
