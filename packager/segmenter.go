@@ -73,9 +73,9 @@ type segTrack struct {
 	has     bool
 	lastDur uint32
 
-	samples []fmp4.Sample
-	ptrs    []*fmp4.Sample
-	partTr  [1]*fmp4.PartTrack
+	samples  []fmp4.Sample
+	ptrs     []*fmp4.Sample
+	partTr   [1]*fmp4.PartTrack
 	partBase int64
 
 	buf      segBuffer
@@ -105,12 +105,16 @@ type segmenter struct {
 	msn           uint64
 	partSeq       uint64
 	segStart      int64 // leader ticks
+	runStart      int64 // leader ticks of the first keyframe after the start or a discontinuity
 	partStart     int64 // leader ticks
 	partIndep     bool
 	segDurTicks   int64
 	partDurTicks  int64
 	origin        time.Time // wall clock of DTS 0
 	arrival       time.Time
+
+	early  []*hub.Unit // non-leader units that arrived before the leader's keyframe
+	replay bool
 
 	out      partOut
 	end      segmentEnd
@@ -174,13 +178,54 @@ func (s *segmenter) write(u *hub.Unit) error {
 	}
 	s.arrival = u.NTP
 	if !s.inSegment {
-		if t != s.leader || (t.video && !u.Key) {
+		if t != s.leader {
+			s.keepEarly(u)
+			return nil
+		}
+		if t.video && !u.Key {
 			return nil
 		}
 		if err := s.beginSegment(dts, u); err != nil {
 			return err
 		}
+		s.replay = len(s.early) > 0
 	}
+	if err := s.queue(t, u, dts); err != nil {
+		return err
+	}
+	if s.replay {
+		// units of other tracks that came before the keyframe but belong after it
+		s.replay = false
+		early := s.early
+		s.early = nil
+		for _, e := range early {
+			if err := s.write(e); err != nil {
+				return err
+			}
+		}
+		if s.early == nil {
+			clear(early)
+			s.early = early[:0]
+		}
+	}
+	return nil
+}
+
+// keepEarly remembers a few units of other tracks until the leader starts.
+func (s *segmenter) keepEarly(u *hub.Unit) {
+	if len(s.early) == cap(s.early) && cap(s.early) > 0 {
+		copy(s.early, s.early[1:])
+		s.early = s.early[:len(s.early)-1]
+	}
+	if s.early == nil {
+		s.early = make([]*hub.Unit, 0, 64)
+	}
+	s.early = append(s.early, u)
+}
+
+// queue holds u until the next unit of its track gives its duration, and adds the
+// previous one to the part; the leader decides the cuts.
+func (s *segmenter) queue(t *segTrack, u *hub.Unit, dts int64) error {
 	if t != s.leader && dts < t.segStartFor(s) {
 		return nil
 	}
@@ -206,7 +251,7 @@ func (s *segmenter) write(u *hub.Unit) error {
 // segStartFor returns the first DTS (in t's timescale) that belongs to the current
 // run: samples before the leader's first keyframe are dropped.
 func (t *segTrack) segStartFor(s *segmenter) int64 {
-	return s.segStart * int64(t.ts) / int64(s.leader.ts)
+	return s.runStart * int64(t.ts) / int64(s.leader.ts)
 }
 
 func (s *segmenter) maybeCut(next sample) error {
@@ -252,6 +297,7 @@ func (s *segmenter) beginSegment(dts int64, u *hub.Unit) error {
 		}
 		s.origin = ntp.Add(-u.DTS)
 	}
+	s.runStart = dts
 	return s.startSegment(dts)
 }
 
