@@ -206,3 +206,32 @@ func (e *testEnv) get(url string) (string, int) {
 	}
 	return string(b), res.StatusCode
 }
+
+// feed packages units synchronously (no hub reader): the result is deterministic.
+// The stream is bound to the test session and served by e's handler.
+func (e *testEnv) feed(tracks []*hub.Track, units []*hub.Unit, end bool) *stream {
+	e.t.Helper()
+	hs := &hub.Stream{Key: testStreamID, Tracks: tracks}
+	if err := hs.Initialize(); err != nil {
+		e.t.Fatal(err)
+	}
+	st := newStream(e.p, testStreamID, hs, e.t.TempDir())
+	if !st.bind(Session{AppID: testAppID, RoomUUID: testRoom, SessionNo: testSessionNo}) {
+		e.t.Fatal("bind failed")
+	}
+	e.p.mu.Lock()
+	e.p.bySession[sessionKey(testRoom, testSessionNo)] = st
+	e.p.mu.Unlock()
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, u := range units {
+		c := *u
+		c.NTP = base.Add(u.DTS)
+		if err := st.seg.write(&c); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	if end {
+		st.end(nil)
+	}
+	return st
+}

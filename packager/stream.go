@@ -51,6 +51,7 @@ type stream struct {
 	target     int
 	partTarget time.Duration
 	start      time.Time
+	period     *timeline.Segment // first segment of the current DASH period
 
 	mu      sync.Mutex
 	tl      *view
@@ -283,6 +284,7 @@ func (s *stream) endSegment(e *segmentEnd) error {
 			return err
 		}
 	}
+	s.setPeriod(&seg)
 	if d := int(math.Round(seg.Duration.Seconds())); d > s.target {
 		s.target = d
 	}
@@ -290,6 +292,23 @@ func (s *stream) endSegment(e *segmentEnd) error {
 	s.cur = nil
 	s.publish(time.Time{})
 	return nil
+}
+
+// setPeriod assigns the segment to a DASH period: a new one at a discontinuity or
+// an init version change. The first period starts at media time zero.
+func (s *stream) setPeriod(seg *timeline.Segment) {
+	if s.period == nil || seg.Discontinuity || seg.Version != s.period.Version {
+		if s.period == nil {
+			s.period = &timeline.Segment{MSN: seg.MSN, Tracks: make([]timeline.SegmentTrack, len(seg.Tracks))}
+		} else {
+			s.period = &timeline.Segment{MSN: seg.MSN, PeriodStart: max(seg.PDT.Sub(s.start), 0), Tracks: seg.Tracks}
+		}
+		s.period.Version = seg.Version
+	}
+	seg.Period, seg.PeriodStart = s.period.MSN, s.period.PeriodStart
+	for i := range seg.Tracks {
+		seg.Tracks[i].PeriodBase = s.period.Tracks[i].BaseTime
+	}
 }
 
 func (s *stream) appendWindow(seg *timeline.Segment) {

@@ -103,12 +103,12 @@ func dur(d time.Duration) *mpd.Duration {
 	return &v
 }
 
-// runs splits segments at discontinuities and init version changes.
+// runs splits segments by period.
 func runs(segs []*timeline.Segment) [][]*timeline.Segment {
 	var out [][]*timeline.Segment
 	start := 0
 	for i := 1; i <= len(segs); i++ {
-		if i == len(segs) || segs[i].Discontinuity || segs[i].Version != segs[i-1].Version {
+		if i == len(segs) || segs[i].Period != segs[i-1].Period {
 			out = append(out, segs[start:i])
 			start = i
 		}
@@ -123,8 +123,8 @@ func period(tl *timeline.Timeline, run []*timeline.Segment, o Options) (*mpd.Per
 		return nil, ErrNoContent
 	}
 	p := mpd.NewPeriod()
-	p.Id = "p" + strconv.FormatUint(first.MSN, 10)
-	p.Start = dur(max(first.PDT.Sub(tl.Start), 0))
+	p.Id = "p" + strconv.FormatUint(first.Period, 10)
+	p.Start = dur(first.PeriodStart)
 	for i, tr := range v.Tracks {
 		p.AdaptationSets = append(p.AdaptationSets, adaptationSet(i, tr, run, o))
 	}
@@ -164,7 +164,7 @@ func adaptationSet(i int, tr timeline.Track, run []*timeline.Segment, o Options)
 	}
 	st.Timescale = mpd.Ptr(tr.TimeScale)
 	st.StartNumber = mpd.Ptr(uint32(run[0].MSN))
-	pto := run[0].Tracks[i].BaseTime
+	pto := run[0].Tracks[i].PeriodBase
 	if pto > 0 {
 		st.PresentationTimeOffset = mpd.Ptr(pto)
 	}

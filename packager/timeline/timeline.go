@@ -54,6 +54,9 @@ type SegmentTrack struct {
 	Duration uint64 `json:"duration"`
 	// Size is the file size in bytes.
 	Size int64 `json:"size"`
+	// PeriodBase is the BaseTime of this track at the start of the segment's
+	// period (DASH presentationTimeOffset).
+	PeriodBase uint64 `json:"periodBase,omitempty"`
 }
 
 // Segment is one complete media segment (all tracks).
@@ -71,6 +74,11 @@ type Segment struct {
 	Duration time.Duration `json:"duration"`
 	// Tracks is indexed like Version.Tracks.
 	Tracks []SegmentTrack `json:"tracks"`
+	// Period is the MSN of the first segment of the run of continuous segments of
+	// one init version this segment belongs to (a DASH Period), and PeriodStart
+	// that run's start relative to Timeline.Start.
+	Period      uint64        `json:"period"`
+	PeriodStart time.Duration `json:"periodStart"`
 
 	// Dir is the directory holding the files (not stored in the index).
 	Dir string `json:"-"`
