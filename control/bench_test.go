@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,4 +81,53 @@ func BenchmarkCreateRoom(b *testing.B) {
 // benchClient keeps enough idle connections for RunParallel.
 func benchClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}}
+}
+
+// BenchmarkGetRoomHandler is GET room through echo's ServeHTTP without the network:
+// the server's own cost per request (auth cache, one bbolt View, JSON).
+func BenchmarkGetRoomHandler(b *testing.B) {
+	e := newEnv(b, nil)
+	_, app := e.newApp("bench")
+	e.newMember(app, "host")
+	room := e.newRoom(app, "host", "bench room")
+	h := e.c.Handler()
+	path := roomPath(room)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", string(app))
+		for pb.Next() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != 200 {
+				b.Errorf("status %d", w.Code)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkCreateRoomStore creates rooms through createRoom (no HTTP) and reports
+// the database file size per room; run with -benchtime=100000x for the 100 000-room
+// figure.
+func BenchmarkCreateRoomStore(b *testing.B) {
+	e := newEnv(b, nil)
+	creds, app := e.newApp("bench")
+	e.newMember(app, "host")
+	spec := roomSpec{AppUserID: "host", Type: VideoRoomTypeBroadcastRTMP, Title: "a typical room title",
+		Description: "a description of moderate length for the room", AccessLevel: AccessLevelPublic,
+		ScheduledAt: time.Date(2025, 3, 1, 13, 0, 0, 0, time.UTC)}
+	owner := func(tx *storageTx) (storageMember, error) { return tx.MemberByAppUserID(creds.AppID, "host") }
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.c.createRoom(creds.AppID, spec, owner, creatorApp, creds.AppID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(e.store.Path())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(fi.Size())/float64(b.N), "dbbytes/room")
+	b.ReportMetric(float64(fi.Size())/(1<<20), "dbMiB")
 }

@@ -16,9 +16,9 @@ const callbackSecretBytes = 32
 // callbackJSON is the app's webhook configuration (SPEC §5), secret included: only
 // the app itself reads it.
 type callbackJSON struct {
-	URL    optString `json:"url"`
-	Events []string  `json:"events"`
-	Secret optString `json:"secret"`
+	URL    *string  `json:"url"`
+	Events []string `json:"events"`
+	Secret *string  `json:"secret"`
 }
 
 // callbackRequest is the body of PUT /v2/apps/me/callback.
@@ -124,5 +124,5 @@ func newCallbackJSON(a storage.App) callbackJSON {
 	if ev == nil {
 		ev = []string{}
 	}
-	return callbackJSON{URL: optString(a.CallbackURL), Events: ev, Secret: optString(a.CallbackSecret)}
+	return callbackJSON{URL: opt(a.CallbackURL), Events: ev, Secret: opt(a.CallbackSecret)}
 }

@@ -81,12 +81,12 @@ type sseMessage struct {
 
 // sseMessageData is the customData of sseMessage.
 type sseMessageData struct {
-	Type           string    `json:"type"`
-	VideoRoomID    string    `json:"videoRoomId"`
-	VideoRoomState string    `json:"videoRoomState"`
-	VODState       string    `json:"vodState"`
-	PlayURL        optString `json:"playUrl"`
-	VODURL         optString `json:"vodUrl"`
+	Type           string  `json:"type"`
+	VideoRoomID    string  `json:"videoRoomId"`
+	VideoRoomState string  `json:"videoRoomState"`
+	VODState       string  `json:"vodState"`
+	PlayURL        *string `json:"playUrl"`
+	VODURL         *string `json:"vodUrl"`
 }
 
 // webhookBody is the webhook JSON {event, eventTs, payload}.

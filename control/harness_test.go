@@ -260,8 +260,9 @@ func idString(v any) string {
 
 // storageTx and storageEvent shorten test signatures.
 type (
-	storageTx    = storage.Tx
-	storageEvent = storage.Event
+	storageTx     = storage.Tx
+	storageEvent  = storage.Event
+	storageMember = storage.Member
 )
 
 // decodeMap decodes a JSON object.

@@ -173,7 +173,7 @@ type tokensRequest struct {
 type tokensJSON struct {
 	AccessToken    string      `json:"accessToken"`
 	StreamingToken string      `json:"streamingToken"`
-	ExpiresAt      jsonTime    `json:"expiresAt"`
+	ExpiresAt      *string     `json:"expiresAt"`
 	Member         *memberJSON `json:"member"`
 }
 
@@ -206,7 +206,7 @@ func (c *Control) onMemberTokensCreate(ec echo.Context) error {
 	access := c.tokens.sign(cl)
 	cl.Kind = TokenKindStreaming
 	return ec.JSON(http.StatusOK, tokensJSON{AccessToken: access, StreamingToken: c.tokens.sign(cl),
-		ExpiresAt: jsonTime(exp), Member: newMemberJSON(m)})
+		ExpiresAt: optTime(exp), Member: newMemberJSON(m)})
 }
 
 // onMemberStreamKeyGet is GET /v2/apps/me/members/{appUserId}/stream-key.

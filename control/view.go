@@ -12,33 +12,25 @@ import (
 // timeLayout is RFC 3339 UTC with fractional seconds (microseconds), as in the seeds.
 const timeLayout = "2006-01-02T15:04:05.000000Z"
 
-// jsonTime renders a time as RFC 3339 UTC with microseconds, or null when zero.
-type jsonTime time.Time
-
-// MarshalJSON implements json.Marshaler.
-func (t jsonTime) MarshalJSON() ([]byte, error) {
-	tt := time.Time(t)
-	if tt.IsZero() {
-		return []byte("null"), nil
+// optTime renders a time as RFC 3339 UTC with microseconds, or nil (JSON null)
+// when zero. Plain *string fields keep encoding/json on its fast path (no Marshaler).
+func optTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
 	}
-	b := make([]byte, 0, len(timeLayout)+2)
-	b = append(b, '"')
-	b = tt.UTC().AppendFormat(b, timeLayout)
-	return append(b, '"'), nil
+	s := formatTime(t)
+	return &s
 }
 
-// formatTime renders t like jsonTime (non-null).
+// formatTime renders t as RFC 3339 UTC with microseconds.
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
-// optString is a string rendered as null when empty.
-type optString string
-
-// MarshalJSON implements json.Marshaler.
-func (s optString) MarshalJSON() ([]byte, error) {
+// opt returns &s, or nil (JSON null) when s is empty.
+func opt(s string) *string {
 	if s == "" {
-		return []byte("null"), nil
+		return nil
 	}
-	return json.Marshal(string(s))
+	return &s
 }
 
 // customData is the customData object; it keeps the order of its items and renders
@@ -75,30 +67,30 @@ type appRefJSON struct {
 
 // memberJSON is a member (the "member" object of a room, and GET member).
 type memberJSON struct {
-	ID                   uint64    `json:"id"`
-	State                string    `json:"state"`
-	AppUserID            string    `json:"appUserId"`
-	AppUserName          optString `json:"appUserName"`
-	AppUserProfileImgURL optString `json:"appUserProfileImgUrl"`
-	CreatedAt            jsonTime  `json:"createdAt"`
-	LastModifiedAt       jsonTime  `json:"lastModifiedAt"`
+	ID                   uint64  `json:"id"`
+	State                string  `json:"state"`
+	AppUserID            string  `json:"appUserId"`
+	AppUserName          *string `json:"appUserName"`
+	AppUserProfileImgURL *string `json:"appUserProfileImgUrl"`
+	CreatedAt            *string `json:"createdAt"`
+	LastModifiedAt       *string `json:"lastModifiedAt"`
 }
 
 // newMemberJSON converts a member record.
 func newMemberJSON(m storage.Member) *memberJSON {
 	return &memberJSON{
 		ID: m.ID, State: "ACTIVE", AppUserID: m.AppUserID,
-		AppUserName: optString(m.AppUserName), AppUserProfileImgURL: optString(m.ProfileImgURL),
-		CreatedAt: jsonTime(m.CreatedAt), LastModifiedAt: jsonTime(m.UpdatedAt),
+		AppUserName: opt(m.AppUserName), AppUserProfileImgURL: opt(m.ProfileImgURL),
+		CreatedAt: optTime(m.CreatedAt), LastModifiedAt: optTime(m.UpdatedAt),
 	}
 }
 
 // channelJSON is the "channel" object of a room (one channel per room).
 type channelJSON struct {
-	ID           uint64    `json:"id"`
-	State        string    `json:"state"`
-	ChannelState string    `json:"channelState"`
-	Name         optString `json:"name"`
+	ID           uint64  `json:"id"`
+	State        string  `json:"state"`
+	ChannelState string  `json:"channelState"`
+	Name         *string `json:"name"`
 }
 
 // roomKeyJSON is the "streamKey" object of a room (never the secret).
@@ -133,36 +125,36 @@ type roomJSON struct {
 	Format          string       `json:"format"`
 	VideoRoomState  string       `json:"videoRoomState"`
 	VODState        string       `json:"vodState"`
-	VODURL          optString    `json:"vodUrl"`
+	VODURL          *string      `json:"vodUrl"`
 	AccessLevel     string       `json:"accessLevel"`
 	App             appRefJSON   `json:"app"`
 	Member          *memberJSON  `json:"member"`
 	Channel         channelJSON  `json:"channel"`
 	CreatorType     string       `json:"creatorType"`
 	CreatorID       *uint64      `json:"creatorId"`
-	Title           optString    `json:"title"`
-	Description     optString    `json:"description"`
-	CustomType      optString    `json:"customType"`
+	Title           *string      `json:"title"`
+	Description     *string      `json:"description"`
+	CustomType      *string      `json:"customType"`
 	CustomData      customData   `json:"customData"`
 	Policy          policyJSON   `json:"policy"`
-	ScheduledAt     jsonTime     `json:"scheduledAt"`
-	CancelledAt     jsonTime     `json:"cancelledAt"`
+	ScheduledAt     *string      `json:"scheduledAt"`
+	CancelledAt     *string      `json:"cancelledAt"`
 	LastSessionNo   int          `json:"lastSessionNo"`
-	LiveStartedAt   jsonTime     `json:"liveStartedAt"`
-	LiveEndedAt     jsonTime     `json:"liveEndedAt"`
-	VODArchivedAt   jsonTime     `json:"vodArchivedAt"`
+	LiveStartedAt   *string      `json:"liveStartedAt"`
+	LiveEndedAt     *string      `json:"liveEndedAt"`
+	VODArchivedAt   *string      `json:"vodArchivedAt"`
 	StreamKey       *roomKeyJSON `json:"streamKey"`
-	PlayURL         optString    `json:"playUrl"`
-	LiveURL         optString    `json:"liveUrl"`
-	CMAFHLSPlayURL  optString    `json:"cmafHlsPlayUrl"`
-	CMAFDASHPlayURL optString    `json:"cmafDashPlayUrl"`
-	RTMPPlayURL     optString    `json:"rtmpPlayUrl"`
+	PlayURL         *string      `json:"playUrl"`
+	LiveURL         *string      `json:"liveUrl"`
+	CMAFHLSPlayURL  *string      `json:"cmafHlsPlayUrl"`
+	CMAFDASHPlayURL *string      `json:"cmafDashPlayUrl"`
+	RTMPPlayURL     *string      `json:"rtmpPlayUrl"`
 	VideoPost       *struct{}    `json:"videoPost"`
 	Chat            *struct{}    `json:"chat"`
 	Stats           statsJSON    `json:"stats"`
 	AutoEnd         *autoEndJSON `json:"autoEnd"`
-	CreatedAt       jsonTime     `json:"createdAt"`
-	LastModifiedAt  jsonTime     `json:"lastModifiedAt"`
+	CreatedAt       *string      `json:"createdAt"`
+	LastModifiedAt  *string      `json:"lastModifiedAt"`
 }
 
 // playURLs are the derived play URLs of a room (SPEC §4.2, §6).
@@ -229,18 +221,18 @@ func (c *Control) newRoomJSON(r *storage.Room, d roomDeps) *roomJSON {
 	j := &roomJSON{
 		ID: r.ID, UUID: r.UUID, State: r.State, Type: r.Type, Protocol: r.Protocol,
 		Format: r.Format, VideoRoomState: r.VideoRoomState, VODState: r.VODState,
-		VODURL: optString(u.VOD), AccessLevel: r.AccessLevel,
+		VODURL: opt(u.VOD), AccessLevel: r.AccessLevel,
 		App:         appRefJSON{ID: r.AppID, State: "ACTIVE", Name: d.AppName},
-		Channel:     channelJSON{ID: r.ID, State: "ACTIVE", ChannelState: "OPENED", Name: optString(r.Title)},
-		CreatorType: r.CreatorType, Title: optString(r.Title), Description: optString(r.Description),
-		CustomType: optString(r.CustomType), CustomData: customData(r.CustomData),
+		Channel:     channelJSON{ID: r.ID, State: "ACTIVE", ChannelState: "OPENED", Name: opt(r.Title)},
+		CreatorType: r.CreatorType, Title: opt(r.Title), Description: opt(r.Description),
+		CustomType: opt(r.CustomType), CustomData: customData(r.CustomData),
 		Policy:      policyJSON{HasPassword: len(r.PasswordHash) > 0},
-		ScheduledAt: jsonTime(r.ScheduledAt), CancelledAt: jsonTime(r.CancelledAt),
-		LastSessionNo: r.LastSessionNo, LiveStartedAt: jsonTime(r.LiveStartedAt),
-		LiveEndedAt: jsonTime(r.LiveEndedAt), VODArchivedAt: jsonTime(r.VODArchivedAt),
-		PlayURL: optString(u.Play), LiveURL: optString(u.Play), CMAFHLSPlayURL: optString(u.HLS),
-		CMAFDASHPlayURL: optString(u.DASH), RTMPPlayURL: optString(u.RTMP),
-		CreatedAt: jsonTime(r.CreatedAt), LastModifiedAt: jsonTime(r.LastModifiedAt),
+		ScheduledAt: optTime(r.ScheduledAt), CancelledAt: optTime(r.CancelledAt),
+		LastSessionNo: r.LastSessionNo, LiveStartedAt: optTime(r.LiveStartedAt),
+		LiveEndedAt: optTime(r.LiveEndedAt), VODArchivedAt: optTime(r.VODArchivedAt),
+		PlayURL: opt(u.Play), LiveURL: opt(u.Play), CMAFHLSPlayURL: opt(u.HLS),
+		CMAFDASHPlayURL: opt(u.DASH), RTMPPlayURL: opt(u.RTMP),
+		CreatedAt: optTime(r.CreatedAt), LastModifiedAt: optTime(r.LastModifiedAt),
 	}
 	if id, err := strconv.ParseUint(r.CreatorID, 10, 64); err == nil {
 		j.CreatorID = &id
@@ -275,14 +267,14 @@ type streamKeyJSON struct {
 	StreamKey      string         `json:"streamKey"`
 	IngestURL      string         `json:"ingestUrl"`
 	VideoRoomID    *uint64        `json:"videoRoomId"`
-	LastModifiedAt jsonTime       `json:"lastModifiedAt"`
+	LastModifiedAt *string        `json:"lastModifiedAt"`
 }
 
 // newStreamKeyJSON converts a stream key record.
 func (c *Control) newStreamKeyJSON(k storage.StreamKey) streamKeyJSON {
 	j := streamKeyJSON{
 		ID: k.ID, State: "ACTIVE", StreamKeyState: streamKeyStateOf(k.Publishing, k.RoomID != 0),
-		StreamKey: k.Secret, IngestURL: c.ingestURL(), LastModifiedAt: jsonTime(k.UpdatedAt),
+		StreamKey: k.Secret, IngestURL: c.ingestURL(), LastModifiedAt: optTime(k.UpdatedAt),
 	}
 	if k.RoomID != 0 {
 		id := k.RoomID
