@@ -148,6 +148,9 @@ func (p *Packager) wait(ctx context.Context, st *stream, d time.Duration, ready 
 
 // maxWait is the blocking bound: three target durations (RFC 8216bis 6.2.5.2).
 func (p *Packager) maxWait(tl *timeline.Timeline) time.Duration {
+	if p.blockTimeout > 0 {
+		return p.blockTimeout
+	}
 	return 3 * time.Duration(max(tl.TargetDuration, 1)) * time.Second
 }
 
@@ -213,17 +216,17 @@ func (p *Packager) serveMedia(w http.ResponseWriter, r *http.Request, st *stream
 	msnS, partS := q.Get("_HLS_msn"), q.Get("_HLS_part")
 	ready := hls.HasContent
 	cache := cachePlaylist
-	if msnS != "" || partS != "" {
+	if q.Has("_HLS_msn") || q.Has("_HLS_part") {
 		msn, ok1 := parseUint(msnS)
 		part, ok2 := uint64(0), true
-		if partS != "" {
+		if q.Has("_HLS_part") {
 			part, ok2 = parseUint(partS)
 		}
 		if !ok1 || !ok2 || msn > v0.tl.LastMSN()+2 || part > 1000 {
 			http.Error(w, "bad delivery directive", http.StatusBadRequest)
 			return
 		}
-		hasPart := partS != ""
+		hasPart := q.Has("_HLS_part")
 		ready = func(tl *timeline.Timeline) bool { return partExists(tl, msn, int(part), hasPart) }
 		cache = cacheBlocked
 	}

@@ -79,6 +79,9 @@ type Packager struct {
 	// unknown rooms. Optional (the page answers 404 without it).
 	RoomInfo func(ctx context.Context, roomUUID string) (RoomInfo, error)
 
+	// blockTimeout overrides the blocking bound (tests); 0 means 3 target durations.
+	blockTimeout time.Duration
+
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
