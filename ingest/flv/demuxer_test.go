@@ -153,3 +153,25 @@ func TestMuxRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestParseMetadata(t *testing.T) {
+	for _, c := range []struct {
+		file         string
+		video, audio bool
+	}{{"h264_aac.flv", true, true}, {"h264.flv", true, false}, {"aac.flv", false, true}, {"hevc_aac.flv", true, true}} {
+		tags, err := ReadFile("../../testdata/" + c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tags[0].Type != TagScript {
+			t.Fatalf("%s: first tag is %d", c.file, tags[0].Type)
+		}
+		m, ok := ParseMetadata(tags[0].Data)
+		if !ok || m.HasVideo != c.video || m.HasAudio != c.audio {
+			t.Fatalf("%s: %+v %v", c.file, m, ok)
+		}
+	}
+	if _, ok := ParseMetadata([]byte{0xff, 0x00}); ok {
+		t.Fatal("garbage parsed")
+	}
+}

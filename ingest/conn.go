@@ -1,0 +1,281 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/yutopp/go-rtmp"
+	"github.com/yutopp/go-rtmp/message"
+)
+
+// errStopped ends go-rtmp's message loop after we decided to stop a connection.
+var errStopped = errors.New("connection stopped")
+
+// conn wraps the TCP connection go-rtmp reads and writes: it applies the handshake,
+// idle (read) and write deadlines, records why we stopped it, and releases the
+// server's bookkeeping when go-rtmp closes it (the last step of its goroutine).
+type conn struct {
+	net.Conn
+	s   *Server
+	log *slog.Logger
+
+	established  atomic.Bool // handshake done: per-read idle deadlines
+	noReadLimit  atomic.Bool // players: no idle deadline on reads
+	timedOut     atomic.Bool
+	lastDeadline time.Time // read side only (go-rtmp reads from one goroutine)
+	reason       atomic.Pointer[StopReason]
+	closeOnce    sync.Once
+}
+
+func (c *conn) Read(b []byte) (int, error) {
+	if c.established.Load() && !c.noReadLimit.Load() {
+		if now := time.Now(); now.Sub(c.lastDeadline) > 500*time.Millisecond {
+			_ = c.Conn.SetReadDeadline(now.Add(c.s.IdleTimeout))
+			c.lastDeadline = now
+		}
+	}
+	n, err := c.Conn.Read(b)
+	var ne net.Error
+	if err != nil && errors.As(err, &ne) && ne.Timeout() {
+		c.timedOut.Store(true)
+	}
+	return n, err
+}
+
+func (c *conn) Write(b []byte) (int, error) {
+	if c.established.Load() {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
+	}
+	return c.Conn.Write(b)
+}
+
+// Close is called once by go-rtmp when the connection's goroutine ends.
+func (c *conn) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		err = c.Conn.Close()
+		c.s.mu.Lock()
+		delete(c.s.conns, c)
+		c.s.mu.Unlock()
+		c.s.connWG.Done()
+	})
+	return err
+}
+
+// established marks the end of the handshake: its deadline is lifted.
+func (c *conn) setEstablished() {
+	_ = c.Conn.SetDeadline(time.Time{})
+	c.established.Store(true)
+}
+
+// kill records reason (the first one wins) and closes the socket, which ends
+// go-rtmp's read loop; teardown then runs in handler.OnClose.
+func (c *conn) kill(reason StopReason) {
+	c.reason.CompareAndSwap(nil, &reason)
+	_ = c.Conn.Close()
+}
+
+// stopReason is the recorded reason, else IDLE_TIMEOUT after a read timeout, else
+// CONNECTION_ERROR.
+func (c *conn) stopReason() StopReason {
+	if r := c.reason.Load(); r != nil {
+		return *r
+	}
+	if c.timedOut.Load() {
+		return StopIdleTimeout
+	}
+	return StopConnectionError
+}
+
+// handler is go-rtmp's per-connection callback set. Every callback runs on the
+// connection's goroutine; panics are recovered and end only this connection.
+type handler struct {
+	rtmp.DefaultHandler
+	c       *conn
+	s       *Server
+	rc      *rtmp.Conn
+	connApp string
+	pub     *publisher
+	player  *player
+}
+
+func (h *handler) recover(where string, err *error) {
+	if r := recover(); r != nil {
+		h.c.log.Error("panic in rtmp handler, closing connection", "where", where, "panic", fmt.Sprint(r))
+		h.c.reason.CompareAndSwap(nil, ptr(StopInvalidMedia))
+		*err = fmt.Errorf("panic in %s: %v", where, r)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// OnServe is called after the handshake.
+func (h *handler) OnServe(rc *rtmp.Conn) {
+	h.rc = rc
+	h.c.setEstablished()
+}
+
+// OnConnect accepts the publish app and the play app.
+func (h *handler) OnConnect(_ uint32, cmd *message.NetConnectionConnect) error {
+	app := appOf(cmd.Command.App)
+	if app != h.s.App && app != playApp {
+		h.c.log.Warn("refusing connect to unknown app", "app", app)
+		return fmt.Errorf("unknown app %q", app)
+	}
+	h.connApp = cmd.Command.App
+	return nil
+}
+
+// OnPublish validates the name and mode, asks OnPublishStart, and starts a publisher.
+func (h *handler) OnPublish(sc *rtmp.StreamContext, ts uint32, cmd *message.NetStreamPublish) (err error) {
+	defer h.recover("publish", &err)
+	if h.pub != nil || h.player != nil {
+		return h.refusePublish(sc, ts, "publish on a busy connection", errors.New("connection already in use"))
+	}
+	key, q, ok := splitTarget(h.connApp, cmd.PublishingName, h.s.App)
+	if !ok || key == "" {
+		return h.refusePublish(sc, ts, "bad publish name", ErrBadName)
+	}
+	mode, err := ParseMode(q.Get("mode"))
+	if err != nil {
+		return h.refusePublish(sc, ts, "bad mode", err)
+	}
+	if !h.s.reservePublisher() {
+		return h.refusePublish(sc, ts, "max publishers", errors.New("too many publishers"))
+	}
+	req := PublishRequest{StreamKey: key, Mode: mode, RemoteAddr: h.c.RemoteAddr().String()}
+	grant, err := h.s.OnPublishStart(h.s.ctx, req)
+	if err != nil {
+		h.s.releasePublisher()
+		return h.refusePublish(sc, ts, "publish refused", err)
+	}
+	p := newPublisher(h, grant, sc.StreamID)
+	h.s.mu.Lock()
+	_, busy := h.s.publishers[grant.StreamID]
+	if !busy {
+		h.s.publishers[grant.StreamID] = p
+	}
+	h.s.mu.Unlock()
+	if busy {
+		// The key already publishes on this server; the first publisher keeps going
+		// and keeps its OnPublishStop, so none is called for this refusal.
+		h.s.releasePublisher()
+		return h.refusePublish(sc, ts, "stream already publishing", errors.New("stream key already publishing"))
+	}
+	h.pub = p
+	p.log.Info("publish started", "mode", grant.Mode)
+	return nil
+}
+
+// refusePublish sends NetStream.Publish.BadName and returns an error, which makes
+// go-rtmp answer NetStream.Publish.Failed and close the connection.
+func (h *handler) refusePublish(sc *rtmp.StreamContext, ts uint32, what string, err error) error {
+	h.c.log.Warn("refusing publisher", "why", what, "err", err) // never the key
+	h.notifyStatus(sc.StreamID, ts, message.NetStreamOnStatusLevelError,
+		message.NetStreamOnStatusCodePublishBadName, what)
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// notifyStatus writes an onStatus command on message stream sid.
+func (h *handler) notifyStatus(sid, ts uint32, level message.NetStreamOnStatusLevel, code message.NetStreamOnStatusCode, desc string) {
+	var buf bytes.Buffer
+	enc := message.NewAMFEncoder(&buf, message.EncodingTypeAMF0)
+	body := &message.NetStreamOnStatus{InfoObject: message.NetStreamOnStatusInfoObject{
+		Level: level, Code: code, Description: desc}}
+	if err := message.EncodeBodyAnyValues(enc, body); err != nil {
+		return
+	}
+	h.write(sid, csidCommand, ts, &message.CommandMessage{
+		CommandName: "onStatus", Encoding: message.EncodingTypeAMF0, Body: &buf})
+}
+
+// Chunk stream IDs used for what we send.
+const (
+	csidCommand = 5
+	csidAudio   = 4
+	csidVideo   = 6
+	csidData    = 8
+)
+
+func (h *handler) write(sid uint32, csid int, ts uint32, msg message.Message) error {
+	return h.writeCtx(h.s.ctx, sid, csid, ts, msg)
+}
+
+func (h *handler) writeCtx(parent context.Context, sid uint32, csid int, ts uint32, msg message.Message) error {
+	ctx, cancel := context.WithTimeout(parent, h.s.WriteTimeout)
+	defer cancel()
+	return h.rc.Write(ctx, csid, ts, &rtmp.ChunkMessage{StreamID: sid, Message: msg})
+}
+
+// OnSetDataFrame passes onMetaData to the publisher (track hints).
+func (h *handler) OnSetDataFrame(_ uint32, data *message.NetStreamSetDataFrame) (err error) {
+	defer h.recover("metadata", &err)
+	if h.pub != nil {
+		return h.pub.metadata(data.Payload)
+	}
+	return nil
+}
+
+// OnAudio handles an audio message of a publisher.
+func (h *handler) OnAudio(ts uint32, payload io.Reader) (err error) {
+	defer h.recover("audio", &err)
+	return h.media(tagAudio, ts, payload)
+}
+
+// OnVideo handles a video message of a publisher.
+func (h *handler) OnVideo(ts uint32, payload io.Reader) (err error) {
+	defer h.recover("video", &err)
+	return h.media(tagVideo, ts, payload)
+}
+
+func (h *handler) media(typ uint8, ts uint32, payload io.Reader) error {
+	if h.pub == nil {
+		return nil
+	}
+	if err := h.pub.push(typ, ts, payload); err != nil {
+		return err
+	}
+	return nil
+}
+
+// OnFCUnpublish ends the publish at once (CLIENT_UNPUBLISH).
+func (h *handler) OnFCUnpublish(_ uint32, _ *message.NetStreamFCUnpublish) error {
+	return h.unpublish()
+}
+
+// OnDeleteStream ends the publish at once (CLIENT_UNPUBLISH).
+func (h *handler) OnDeleteStream(_ uint32, _ *message.NetStreamDeleteStream) error {
+	return h.unpublish()
+}
+
+func (h *handler) unpublish() error {
+	if h.pub == nil {
+		return nil
+	}
+	h.c.reason.CompareAndSwap(nil, ptr(StopClientUnpublish))
+	h.pub.finish(h.c.stopReason())
+	return errStopped
+}
+
+// OnClose runs once when go-rtmp closes the connection.
+func (h *handler) OnClose() {
+	defer func() {
+		if r := recover(); r != nil {
+			h.c.log.Error("panic while closing connection", "panic", fmt.Sprint(r))
+		}
+	}()
+	if h.pub != nil {
+		h.pub.finish(h.c.stopReason())
+	}
+	if h.player != nil {
+		h.player.stop()
+	}
+}

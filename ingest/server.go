@@ -1,0 +1,319 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/yutopp/go-rtmp"
+
+	"github.com/roomcast/roomcast/ingest/hub"
+)
+
+// Defaults of the Server's optional fields.
+const (
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultIdleTimeout      = 10 * time.Second
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultMaxChunkSize     = 64 << 10
+	DefaultMaxMessageSize   = 8 << 20
+	DefaultTrackWait        = 2 * time.Second
+	// bitrateWindow is the window MaxBitrate is measured over.
+	bitrateWindow = 4 * time.Second
+	// maxChunkStreams bounds the chunk streams a peer may open (OBS and ffmpeg use < 10).
+	maxChunkStreams = 64
+)
+
+// Capacity events passed to OnCapacity (seed 003 names).
+const (
+	EventConcurrencyNearLimit = "ingest.concurrency_near_limit"
+	EventConcurrencyLimited   = "ingest.concurrency_limited"
+)
+
+// playApp is the RTMP app of players: rtmp://host/play/{roomUUID}?streamingToken=…
+const playApp = "play"
+
+// Server is the RTMP listener: publishers (OBS, ffmpeg) and RTMP players.
+type Server struct {
+	// Addr to listen on, e.g. ":1935" or "127.0.0.1:0" (--rtmp-addr).
+	Addr string
+	// App is the RTMP application publishers connect to (--rtmp-app, default "live").
+	App string
+	// Log receives connection events; nil discards.
+	Log *slog.Logger
+	// Registry receives each live stream under its PublishGrant.StreamID.
+	Registry *hub.Registry
+	// HandshakeTimeout bounds the RTMP handshake (default 10 s). IdleTimeout ends a
+	// publisher without media, or any connection without incoming bytes except
+	// players, after that long (default 10 s). WriteTimeout bounds a write to a peer
+	// (default 10 s).
+	HandshakeTimeout, IdleTimeout, WriteTimeout time.Duration
+	// MaxPublishers and MaxPlayersPerStream limit connections; 0 = unlimited.
+	MaxPublishers, MaxPlayersPerStream int
+	// MaxBitrate in bits/s per publisher measured over 4 s; 0 = unlimited.
+	MaxBitrate int64
+	// MaxChunkSize is the largest chunk size a peer may set (default 64 KiB);
+	// MaxMessageSize the largest audio/video message in bytes (default 8 MiB).
+	MaxChunkSize, MaxMessageSize int
+	// TrackWait bounds the wall-clock time spent waiting for the announced tracks'
+	// sequence headers before the stream starts with what it has (default 2 s; the
+	// media bound is 1 s of timestamps).
+	TrackWait time.Duration
+
+	// OnPublishStart validates key+mode and applies the "publish started"
+	// transition. An error refuses the publish (NetStream.Publish.BadName) and
+	// closes the connection.
+	OnPublishStart func(ctx context.Context, req PublishRequest) (PublishGrant, error)
+	// OnStreamReady is called when the tracks are known and the stream is registered
+	// in Registry under g.StreamID, before the first unit is written.
+	OnStreamReady func(g PublishGrant, s *hub.Stream)
+	// OnPublishStop is called exactly once per successful OnPublishStart.
+	OnPublishStop func(g PublishGrant, reason StopReason)
+	// OnPlay authorizes an RTMP player of /play/{roomUUID}?streamingToken=… and
+	// returns the StreamID to play. nil refuses every player.
+	OnPlay func(ctx context.Context, roomUUID, streamingToken string) (streamID string, err error)
+	// OnCapacity reports EventConcurrencyNearLimit at 80 % and EventConcurrencyLimited
+	// at 100 % of MaxPublishers, once per upward crossing.
+	OnCapacity func(event string, current, limit int)
+
+	ln        net.Listener
+	srv       *rtmp.Server
+	ctx       context.Context
+	cancel    context.CancelFunc
+	serveDone chan struct{}
+	loopDone  chan struct{}
+	connWG    sync.WaitGroup
+
+	mu         sync.Mutex
+	closing    bool
+	conns      map[*conn]struct{}
+	publishers map[string]*publisher // by StreamID
+	publishing int                   // publish slots in use (incl. pending OnPublishStart)
+	capLevel   int                   // last capacity level reported: 0, 80, 100
+	players    map[string]int        // players per StreamID
+}
+
+// Initialize applies defaults, listens on Addr and starts serving.
+func (s *Server) Initialize() error {
+	if s.Registry == nil {
+		return errors.New("ingest: Registry is required")
+	}
+	if s.OnPublishStart == nil {
+		return errors.New("ingest: OnPublishStart is required")
+	}
+	if s.App == "" {
+		s.App = "live"
+	}
+	if s.App == playApp {
+		return fmt.Errorf("ingest: app %q is reserved for players", playApp)
+	}
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	s.Log = s.Log.With("component", "rtmp")
+	setDefault(&s.HandshakeTimeout, DefaultHandshakeTimeout)
+	setDefault(&s.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&s.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&s.TrackWait, DefaultTrackWait)
+	setDefault(&s.MaxChunkSize, DefaultMaxChunkSize)
+	setDefault(&s.MaxMessageSize, DefaultMaxMessageSize)
+
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("rtmp listen %s: %w", s.Addr, err)
+	}
+	s.ln = &trackedListener{Listener: ln, s: s}
+	s.conns = make(map[*conn]struct{})
+	s.publishers = make(map[string]*publisher)
+	s.players = make(map[string]int)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.srv = rtmp.NewServer(&rtmp.ServerConfig{OnConnect: s.onConnect})
+	s.serveDone = make(chan struct{})
+	s.loopDone = make(chan struct{})
+	go s.serve()
+	go s.runWatchdog()
+	s.Log.Info("listening", "addr", ln.Addr().String(), "app", s.App)
+	return nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// ListenAddr returns the bound address (useful with port 0).
+func (s *Server) ListenAddr() net.Addr { return s.ln.Addr() }
+
+func (s *Server) serve() {
+	defer close(s.serveDone)
+	err := s.srv.Serve(s.ln)
+	if err != nil && !errors.Is(err, rtmp.ErrClosed) {
+		s.Log.Error("rtmp serve", "err", err)
+	}
+}
+
+// Close stops accepting, ends every publisher with SERVER_SHUTDOWN (OnPublishStop is
+// called for each), closes every connection and waits for all goroutines.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return
+	}
+	s.closing = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	s.cancel()
+	_ = s.srv.Close()
+	<-s.serveDone
+	for _, c := range conns {
+		c.kill(StopServerShutdown)
+	}
+	s.connWG.Wait()
+	<-s.loopDone
+}
+
+// Kick ends the publish of streamID with reason (e.g. KEY_RESET). Unknown IDs are ignored.
+func (s *Server) Kick(streamID string, reason StopReason) {
+	s.mu.Lock()
+	p := s.publishers[streamID]
+	s.mu.Unlock()
+	if p != nil {
+		p.c.kill(reason)
+	}
+}
+
+// runWatchdog ends publishers that sent no media for IdleTimeout.
+func (s *Server) runWatchdog() {
+	defer close(s.loopDone)
+	tick := min(s.IdleTimeout/4, time.Second)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case now := <-t.C:
+			s.mu.Lock()
+			var idle []*publisher
+			for _, p := range s.publishers {
+				if now.Sub(time.Unix(0, p.lastMedia.Load())) > s.IdleTimeout {
+					idle = append(idle, p)
+				}
+			}
+			s.mu.Unlock()
+			for _, p := range idle {
+				p.log.Warn("no media, ending publish", "idle", s.IdleTimeout)
+				p.c.kill(StopIdleTimeout)
+			}
+		}
+	}
+}
+
+// onConnect is go-rtmp's per-connection hook, called on the connection goroutine
+// before the handshake.
+func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig) {
+	c := &conn{Conn: nc, s: s, log: s.Log.With("conn", nc.RemoteAddr().String())}
+	_ = nc.SetDeadline(time.Now().Add(s.HandshakeTimeout))
+	s.mu.Lock()
+	closing := s.closing
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	if closing {
+		c.kill(StopServerShutdown)
+	}
+	lg := logrus.New()
+	lg.Out = io.Discard
+	return c, &rtmp.ConnConfig{
+		Handler: &handler{c: c, s: s},
+		ControlState: rtmp.StreamControlStateConfig{
+			MaxChunkSize:    uint32(s.MaxChunkSize),
+			MaxMessageSize:  uint32(s.MaxMessageSize),
+			MaxChunkStreams: maxChunkStreams,
+		},
+		Logger: lg,
+	}
+}
+
+// reservePublisher takes a publish slot, or reports that MaxPublishers is reached.
+func (s *Server) reservePublisher() bool {
+	s.mu.Lock()
+	if s.MaxPublishers > 0 && s.publishing >= s.MaxPublishers {
+		n := s.publishing
+		s.mu.Unlock()
+		s.Log.Warn("max publishers reached, refusing publisher", "limit", s.MaxPublishers, "current", n)
+		return false
+	}
+	s.publishing++
+	events := s.capacityLocked()
+	n := s.publishing
+	s.mu.Unlock()
+	s.emitCapacity(events, n)
+	return true
+}
+
+func (s *Server) releasePublisher() {
+	s.mu.Lock()
+	s.publishing--
+	s.capacityLocked()
+	s.mu.Unlock()
+}
+
+// capacityLocked updates capLevel and returns the events of an upward crossing.
+func (s *Server) capacityLocked() []string {
+	if s.MaxPublishers <= 0 {
+		return nil
+	}
+	level := 0
+	if s.publishing*5 >= s.MaxPublishers*4 {
+		level = 80
+	}
+	if s.publishing >= s.MaxPublishers {
+		level = 100
+	}
+	var events []string
+	if level >= 80 && s.capLevel < 80 {
+		events = append(events, EventConcurrencyNearLimit)
+	}
+	if level == 100 && s.capLevel < 100 {
+		events = append(events, EventConcurrencyLimited)
+	}
+	s.capLevel = level
+	return events
+}
+
+func (s *Server) emitCapacity(events []string, current int) {
+	for _, e := range events {
+		s.Log.Warn("publisher capacity", "event", e, "current", current, "limit", s.MaxPublishers)
+		if s.OnCapacity != nil {
+			s.OnCapacity(e, current, s.MaxPublishers)
+		}
+	}
+}
+
+// trackedListener counts accepted connections in connWG before go-rtmp starts their
+// goroutine; conn.Close (go-rtmp's last step) marks them done.
+type trackedListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *trackedListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.s.connWG.Add(1)
+	return nc, nil
+}

@@ -1,0 +1,38 @@
+package ingest
+
+// StopReason says why a publish ended; it reaches OnPublishStop and the
+// stream_key.publish_stopped webhook.
+type StopReason string
+
+// Stop reasons.
+const (
+	StopUnknown StopReason = ""
+	// StopClientUnpublish: the publisher sent FCUnpublish/deleteStream.
+	StopClientUnpublish StopReason = "CLIENT_UNPUBLISH"
+	// StopIdleTimeout: no media (or no bytes at all) for IdleTimeout.
+	StopIdleTimeout StopReason = "IDLE_TIMEOUT"
+	// StopConnectionError: the connection broke without an unpublish.
+	StopConnectionError StopReason = "CONNECTION_ERROR"
+	// StopInvalidMedia: undecodable media (broken codec configuration, garbage,
+	// oversized messages, no track at all).
+	StopInvalidMedia StopReason = "INVALID_MEDIA"
+	// StopBitrateExceeded: the publisher sent more than MaxBitrate over the window.
+	StopBitrateExceeded StopReason = "BITRATE_EXCEEDED"
+	// StopKeyReset: the stream key was rotated (Kick by control).
+	StopKeyReset StopReason = "KEY_RESET"
+	// StopServerShutdown: the server is closing.
+	StopServerShutdown StopReason = "SERVER_SHUTDOWN"
+)
+
+// String returns the reason as sent in events.
+func (r StopReason) String() string { return string(r) }
+
+// ParseStopReason returns the StopReason named s, or StopUnknown.
+func ParseStopReason(s string) StopReason {
+	switch r := StopReason(s); r {
+	case StopClientUnpublish, StopIdleTimeout, StopConnectionError, StopInvalidMedia,
+		StopBitrateExceeded, StopKeyReset, StopServerShutdown:
+		return r
+	}
+	return StopUnknown
+}
