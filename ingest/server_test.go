@@ -106,7 +106,6 @@ func newHarness(t *testing.T, configure func(*Server)) *harness {
 	return h
 }
 
-
 func (h *harness) notify() {
 	select {
 	case h.changed <- struct{}{}:
