@@ -20,7 +20,7 @@ func BenchmarkGetRoom(b *testing.B) {
 	e.newMember(app, "host")
 	room := e.newRoom(app, "host", "bench room")
 	url := e.srv.URL + roomPath(room)
-	client := benchClient()
+	client := benchClient(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
@@ -50,7 +50,7 @@ func BenchmarkCreateRoom(b *testing.B) {
 	e := newEnv(b, nil)
 	_, app := e.newApp("bench")
 	e.newMember(app, "host")
-	client := benchClient()
+	client := benchClient(b)
 	url := e.srv.URL + "/v2/apps/me/video-rooms"
 	var n atomic.Int64
 	b.ReportAllocs()
@@ -79,8 +79,10 @@ func BenchmarkCreateRoom(b *testing.B) {
 }
 
 // benchClient keeps enough idle connections for RunParallel.
-func benchClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}}
+func benchClient(b *testing.B) *http.Client {
+	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}
+	b.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
 }
 
 // BenchmarkGetRoomHandler is GET room through echo's ServeHTTP without the network:
