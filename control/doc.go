@@ -11,9 +11,11 @@
 //   - Every room transition is computed by the pure function transition
 //     (statemachine.go) and applied in one storage Update that writes the room, its
 //     stream key and the outbox event together. Events and the OnSessionLive /
-//     OnRoomEnded hooks run after the commit, never while a lock is held.
-//   - Concurrent API transitions of one room: the first holds a per-room try-lock, the
-//     others get 400 REQUEST_LOCKED. Ingest transitions are serialized by the store.
+//     OnRoomEnded hooks run after the commit, outside any mutex.
+//   - Concurrent API transitions of one room: the first holds a per-room try-lock
+//     (until its hooks returned, so hooks of one room run in order), the others get
+//     400 REQUEST_LOCKED at once. Ingest transitions are serialized by the store.
+//     A hook must not call an API transition of the same room.
 //   - Tokens are verified without a store read: HMAC-SHA256 with the install secret,
 //     and the member token versions kept in memory (loaded at Initialize, updated on
 //     rotation).
