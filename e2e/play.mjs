@@ -42,12 +42,15 @@ await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const origin = `http://127.0.0.1:${server.address().port}`;
 
 const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-chromium-'));
-const browser = await chromium.launch({
+// A fresh profile per run (REAL-CLIENTS.md); playwright passes it as --user-data-dir.
+const browser = await chromium.launchPersistentContext(userDataDir, {
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  viewport: { width: 1000, height: 700 },
   args: [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required', `--user-data-dir=${userDataDir}`,
+    '--autoplay-policy=no-user-gesture-required',
   ],
 });
 
@@ -83,8 +86,7 @@ const measure = `async (seconds) => {
 }`;
 
 async function play(kind, url) {
-  const ctx = await browser.newContext();
-  const p = await ctx.newPage();
+  const p = await browser.newPage();
   const consoleLines = [];
   p.on('console', (m) => consoleLines.push(m.text()));
   await p.goto(origin + '/');
@@ -107,13 +109,12 @@ async function play(kind, url) {
   r.wallMs = Date.now() - t0;
   await p.screenshot({ path: path.join(shots, `${kind}.png`) });
   r.console = consoleLines.slice(-20);
-  await ctx.close();
+  await p.close();
   return r;
 }
 
 async function watch(url) {
-  const ctx = await browser.newContext({ viewport: { width: 1000, height: 700 } });
-  const p = await ctx.newPage();
+  const p = await browser.newPage();
   const errors = [];
   p.on('pageerror', (e) => errors.push(String(e)));
   await p.goto(url);
@@ -127,7 +128,7 @@ async function watch(url) {
   }
   await p.screenshot({ path: path.join(shots, 'watch.png') });
   const title = await p.title();
-  await ctx.close();
+  await p.close();
   return { kind: 'watch', currentTime: t, title, errors };
 }
 

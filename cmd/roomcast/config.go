@@ -1,0 +1,178 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+
+	"strings"
+	"time"
+)
+
+// Config is everything the roomcast binary can be told. Each field is a flag and an
+// environment variable ROOMCAST_<NAME> (flag name upper-cased, '-' → '_'); a flag given
+// on the command line wins over the environment.
+type Config struct {
+	DataDir       string // --data: bbolt file and media live here
+	HTTPAddr      string // --http-addr
+	RTMPAddr      string // --rtmp-addr
+	PublicHTTPURL string // --public-http-url: base of playUrl / vodUrl
+	PublicRTMPURL string // --public-rtmp-url: base of ingestUrl / rtmpPlayUrl
+	RTMPApp       string // --rtmp-app
+	LogLevel      string // --log-level debug|info|warn|error
+	LogFormat     string // --log-format text|json
+
+	SegmentDuration  time.Duration // --segment-duration
+	PartDuration     time.Duration // --part-duration
+	LiveWindow       int           // --live-window: segments listed in live playlists
+	MaxPublishers    int           // --max-publishers, 0 = unlimited
+	MaxPlayers       int           // --max-players-per-stream, 0 = unlimited
+	MaxBitrate       int64         // --max-bitrate bits/s per publisher, 0 = unlimited
+	IdleTimeout      time.Duration // --idle-timeout: publisher without media is stopped
+	HandshakeTimeout time.Duration // --handshake-timeout
+	BodyLimit        int64         // --body-limit bytes of a REST request body
+	TokenTTL         time.Duration // --token-ttl of member tokens
+	ShutdownTimeout  time.Duration // --shutdown-timeout
+	PprofAddr        string        // --pprof-addr, empty = off
+
+	// AppKey / AppSecret choose the default app's credentials on first start
+	// (ROOMCAST_APP_KEY / ROOMCAST_APP_SECRET only, never flags: secrets stay out of ps).
+	AppKey    string
+	AppSecret string
+}
+
+func defaultConfig() Config {
+	return Config{
+		DataDir:          "./data",
+		HTTPAddr:         ":8080",
+		RTMPAddr:         ":1935",
+		PublicHTTPURL:    "http://localhost:8080",
+		PublicRTMPURL:    "rtmp://localhost:1935",
+		RTMPApp:          "live",
+		LogLevel:         "info",
+		LogFormat:        "text",
+		SegmentDuration:  2 * time.Second,
+		PartDuration:     200 * time.Millisecond,
+		LiveWindow:       6,
+		MaxPublishers:    500,
+		MaxPlayers:       200,
+		MaxBitrate:       20_000_000,
+		IdleTimeout:      10 * time.Second,
+		HandshakeTimeout: 10 * time.Second,
+		BodyLimit:        1 << 20,
+		TokenTTL:         24 * time.Hour,
+		ShutdownTimeout:  10 * time.Second,
+	}
+}
+
+// parseConfig reads flags (args without the program name) over env over defaults.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	c := defaultConfig()
+	fs := flag.NewFlagSet("roomcast", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory: bbolt file roomcast.db and media/")
+	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP listen address (REST API, playback, metrics)")
+	fs.StringVar(&c.RTMPAddr, "rtmp-addr", c.RTMPAddr, "RTMP listen address (ingest and relay)")
+	fs.StringVar(&c.PublicHTTPURL, "public-http-url", c.PublicHTTPURL, "public base URL of playUrl and vodUrl")
+	fs.StringVar(&c.PublicRTMPURL, "public-rtmp-url", c.PublicRTMPURL, "public base URL of ingestUrl and rtmpPlayUrl")
+	fs.StringVar(&c.RTMPApp, "rtmp-app", c.RTMPApp, "RTMP application name streamers publish to")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
+	fs.DurationVar(&c.SegmentDuration, "segment-duration", c.SegmentDuration, "target CMAF segment duration")
+	fs.DurationVar(&c.PartDuration, "part-duration", c.PartDuration, "target LL-HLS part duration")
+	fs.IntVar(&c.LiveWindow, "live-window", c.LiveWindow, "segments listed in live playlists")
+	fs.IntVar(&c.MaxPublishers, "max-publishers", c.MaxPublishers, "max concurrent publishers (0 = unlimited)")
+	fs.IntVar(&c.MaxPlayers, "max-players-per-stream", c.MaxPlayers, "max RTMP players per stream (0 = unlimited)")
+	fs.Int64Var(&c.MaxBitrate, "max-bitrate", c.MaxBitrate, "max bits/s per publisher (0 = unlimited)")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "a publisher sending no media this long is stopped")
+	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", c.HandshakeTimeout, "RTMP handshake deadline")
+	fs.Int64Var(&c.BodyLimit, "body-limit", c.BodyLimit, "max REST request body in bytes")
+	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of member access and streaming tokens")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "graceful shutdown deadline")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve net/http/pprof on this address (empty = off)")
+
+	// Environment first, then the command line overrides it.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "ROOMCAST_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if err := f.Value.Set(v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return c, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c.AppKey = getenv("ROOMCAST_APP_KEY")
+	c.AppSecret = getenv("ROOMCAST_APP_SECRET")
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	var errs []error
+	check := func(ok bool, format string, a ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, a...))
+		}
+	}
+	check(c.DataDir != "", "--data must not be empty")
+	check(c.HTTPAddr != "", "--http-addr must not be empty")
+	check(c.RTMPAddr != "", "--rtmp-addr must not be empty")
+	check(validURL(c.PublicHTTPURL, "http", "https"), "--public-http-url %q must be an http(s) URL", c.PublicHTTPURL)
+	check(validURL(c.PublicRTMPURL, "rtmp", "rtmps"), "--public-rtmp-url %q must be an rtmp(s) URL", c.PublicRTMPURL)
+	check(c.RTMPApp != "" && !strings.ContainsAny(c.RTMPApp, "/?# "), "--rtmp-app %q must be one path segment", c.RTMPApp)
+	_, lerr := parseLevel(c.LogLevel)
+	check(lerr == nil, "--log-level %q must be debug, info, warn or error", c.LogLevel)
+	check(c.LogFormat == "text" || c.LogFormat == "json", "--log-format %q must be text or json", c.LogFormat)
+	check(c.SegmentDuration >= 500*time.Millisecond && c.SegmentDuration <= 30*time.Second, "--segment-duration %s must be between 500ms and 30s", c.SegmentDuration)
+	check(c.PartDuration >= 50*time.Millisecond && c.PartDuration <= c.SegmentDuration, "--part-duration %s must be between 50ms and --segment-duration", c.PartDuration)
+	check(c.LiveWindow >= 3 && c.LiveWindow <= 100, "--live-window %d must be between 3 and 100", c.LiveWindow)
+	check(c.MaxPublishers >= 0, "--max-publishers must be >= 0")
+	check(c.MaxPlayers >= 0, "--max-players-per-stream must be >= 0")
+	check(c.MaxBitrate >= 0, "--max-bitrate must be >= 0")
+	check(c.IdleTimeout >= time.Second, "--idle-timeout %s must be at least 1s", c.IdleTimeout)
+	check(c.HandshakeTimeout >= time.Second, "--handshake-timeout %s must be at least 1s", c.HandshakeTimeout)
+	check(c.BodyLimit >= 1024, "--body-limit must be at least 1024 bytes")
+	check(c.TokenTTL >= time.Minute, "--token-ttl %s must be at least 1m", c.TokenTTL)
+	check(c.ShutdownTimeout > 0, "--shutdown-timeout must be positive")
+	check((c.AppKey == "") == (c.AppSecret == ""), "ROOMCAST_APP_KEY and ROOMCAST_APP_SECRET must be set together")
+	return errors.Join(errs...)
+}
+
+func validURL(s string, schemes ...string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	for _, sc := range schemes {
+		if u.Scheme == sc {
+			return true
+		}
+	}
+	return false
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}
+
+func newLogger(c Config, w io.Writer) *slog.Logger {
+	level, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/ingest"
+	"github.com/roomcast/roomcast/ingest/hub"
+	"github.com/roomcast/roomcast/packager"
+	"github.com/roomcast/roomcast/storage"
+)
+
+// server wires the components together; it owns them and closes them in order.
+type server struct {
+	Config Config
+	Log    *slog.Logger
+
+	store    *storage.Store
+	control  *control.Control
+	streams  *hub.Registry
+	packager *packager.Packager
+	ingest   *ingest.Server
+	httpLn   net.Listener
+	http     *http.Server
+	pprof    *http.Server
+	errCh    chan error
+	wg       sync.WaitGroup
+}
+
+// Initialize opens the store, builds every component and starts the listeners.
+// On error everything already started is closed again.
+func (s *server) Initialize() error {
+	if err := s.initialize(); err != nil {
+		s.Close()
+		return err
+	}
+	return nil
+}
+
+func (s *server) initialize() error {
+	c := s.Config
+	s.errCh = make(chan error, 3)
+	store, err := storage.Open(filepath.Join(c.DataDir, "roomcast.db"), storage.Options{})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	s.store = store
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	s.control = &control.Control{
+		Store:         store,
+		Log:           s.Log.With("component", "control"),
+		PublicHTTPURL: c.PublicHTTPURL,
+		PublicRTMPURL: c.PublicRTMPURL,
+		RTMPApp:       c.RTMPApp,
+		TokenTTL:      c.TokenTTL,
+		BodyLimit:     c.BodyLimit,
+		Registry:      reg,
+		Ready:         s.ready,
+	}
+	if err := s.control.Initialize(); err != nil {
+		return fmt.Errorf("initialize control: %w", err)
+	}
+	if err := s.firstStart(); err != nil {
+		return err
+	}
+	if err := s.control.Recover(context.Background()); err != nil {
+		return err
+	}
+
+	s.streams = &hub.Registry{}
+	s.packager = &packager.Packager{
+		Dir:             filepath.Join(c.DataDir, "media"),
+		SegmentDuration: c.SegmentDuration,
+		PartDuration:    c.PartDuration,
+		LiveWindow:      c.LiveWindow,
+		Log:             s.Log.With("component", "packager"),
+		VerifyToken:     s.verifyToken,
+		RoomInfo:        s.roomInfo,
+	}
+	if err := s.packager.Initialize(); err != nil {
+		return fmt.Errorf("initialize packager: %w", err)
+	}
+	s.control.OnSessionLive = s.onSessionLive
+
+	s.ingest = &ingest.Server{
+		Addr:                c.RTMPAddr,
+		App:                 c.RTMPApp,
+		Log:                 s.Log.With("component", "rtmp"),
+		Registry:            s.streams,
+		HandshakeTimeout:    c.HandshakeTimeout,
+		IdleTimeout:         c.IdleTimeout,
+		MaxPublishers:       c.MaxPublishers,
+		MaxPlayersPerStream: c.MaxPlayers,
+		MaxBitrate:          c.MaxBitrate,
+		OnPublishStart:      s.onPublishStart,
+		OnStreamReady:       s.onStreamReady,
+		OnPublishStop:       s.onPublishStop,
+		OnPlay:              s.onPlay,
+		OnCapacity:          s.onCapacity,
+	}
+	if err := s.ingest.Initialize(); err != nil {
+		s.ingest = nil
+		return fmt.Errorf("start rtmp: %w", err)
+	}
+	return s.startHTTP()
+}
+
+// firstStart creates the default app on an empty store (SPEC §2).
+func (s *server) firstStart() error {
+	created, _, err := s.control.EnsureDefaultApp(context.Background(), s.Config.DataDir, s.Config.AppKey, s.Config.AppSecret)
+	if err != nil {
+		return fmt.Errorf("create default app: %w", err)
+	}
+	if created {
+		s.Log.Info("created the default app; its credentials are in the credentials file",
+			"file", filepath.Join(s.Config.DataDir, "credentials.json"))
+	}
+	return nil
+}
+
+func (s *server) startHTTP() error {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	s.control.Register(e)
+	media := echo.WrapHandler(s.packager.Handler())
+	for _, p := range []string{"/live/*", "/vod/*", "/watch/*", "/time"} {
+		e.Any(p, media)
+	}
+	ln, err := net.Listen("tcp", s.Config.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen http %s: %w", s.Config.HTTPAddr, err)
+	}
+	s.httpLn = ln
+	s.http = &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+	}
+	s.serve(s.http, ln)
+	if s.Config.PprofAddr != "" {
+		pln, err := net.Listen("tcp", s.Config.PprofAddr)
+		if err != nil {
+			return fmt.Errorf("listen pprof %s: %w", s.Config.PprofAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		s.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		s.serve(s.pprof, pln)
+	}
+	return nil
+}
+
+func (s *server) serve(hs *http.Server, ln net.Listener) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.errCh <- fmt.Errorf("http %s: %w", ln.Addr(), err)
+		}
+	}()
+}
+
+// Err reports a listener that failed while running.
+func (s *server) Err() <-chan error { return s.errCh }
+
+// HTTPAddr is the bound HTTP address (useful with port 0).
+func (s *server) HTTPAddr() string {
+	if s.httpLn == nil {
+		return ""
+	}
+	return s.httpLn.Addr().String()
+}
+
+// RTMPAddr is the bound RTMP address.
+func (s *server) RTMPAddr() string {
+	if s.ingest == nil {
+		return ""
+	}
+	return s.ingest.ListenAddr().String()
+}
+
+func (s *server) ready() error {
+	if s.httpLn == nil || s.ingest == nil {
+		return errors.New("listeners not up")
+	}
+	return nil
+}
+
+// Close shuts down in the order that leaves rooms consistent: publishers first (rooms
+// go LIVE_INACTIVE, segments are flushed), then the packager, HTTP, control, store.
+func (s *server) Close() {
+	if s.ingest != nil {
+		s.ingest.Close()
+	}
+	if s.packager != nil {
+		s.packager.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
+	defer cancel()
+	for _, hs := range []*http.Server{s.http, s.pprof} {
+		if hs != nil {
+			if err := hs.Shutdown(ctx); err != nil {
+				s.Log.Warn("http shutdown", "err", err)
+				hs.Close()
+			}
+		}
+	}
+	s.wg.Wait()
+	if s.control != nil {
+		s.control.Close()
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			s.Log.Error("close store", "err", err)
+		}
+	}
+}
+
+// --- seams: ingest → control / packager -------------------------------------------
+
+func (s *server) onPublishStart(ctx context.Context, req ingest.PublishRequest) (ingest.PublishGrant, error) {
+	ps, err := s.control.PublishStarted(ctx, req.StreamKey, req.Mode)
+	if err != nil {
+		return ingest.PublishGrant{}, err
+	}
+	id := strconv.FormatUint(ps.KeyID, 10)
+	if ps.RoomUUID != "" {
+		// A resumed room: the new session is bound before the stream is ready.
+		s.packager.Bind(id, packager.Session{AppID: ps.AppID, RoomUUID: ps.RoomUUID, SessionNo: ps.SessionNo})
+	}
+	return ingest.PublishGrant{StreamID: id, Mode: ps.Mode}, nil
+}
+
+func (s *server) onStreamReady(g ingest.PublishGrant, st *hub.Stream) {
+	if g.Mode == "CMAF" || g.Mode == "RTMP_CMAF" {
+		s.packager.Attach(g.StreamID, st)
+	}
+}
+
+func (s *server) onPublishStop(g ingest.PublishGrant, reason ingest.StopReason) {
+	id, err := strconv.ParseUint(g.StreamID, 10, 64)
+	if err != nil {
+		s.Log.Error("publish stopped: bad stream id", "stream", g.StreamID)
+		return
+	}
+	if err := s.control.PublishStopped(context.Background(), id, string(reason)); err != nil {
+		s.Log.Error("publish stopped", "stream", g.StreamID, "reason", reason, "err", err)
+	}
+}
+
+func (s *server) onPlay(ctx context.Context, roomUUID, token string) (string, error) {
+	id, err := s.control.AuthorizePlay(ctx, roomUUID, token)
+	if err != nil {
+		return "", err
+	}
+	return strconv.FormatUint(id, 10), nil
+}
+
+func (s *server) onCapacity(event string, current, limit int) {
+	s.control.IngestCapacity(event, current, limit)
+}
+
+// --- seams: control → packager --------------------------------------------------------
+
+func (s *server) onSessionLive(si control.SessionInfo) {
+	s.packager.Bind(strconv.FormatUint(si.KeyID, 10),
+		packager.Session{AppID: si.AppID, RoomUUID: si.RoomUUID, SessionNo: si.SessionNo})
+}
+
+func (s *server) verifyToken(token string) (uint64, error) {
+	cl, err := s.control.VerifyStreamingToken(token)
+	if err != nil {
+		return 0, err
+	}
+	return cl.AppID, nil
+}
+
+func (s *server) roomInfo(ctx context.Context, roomUUID string) (packager.RoomInfo, error) {
+	v, err := s.control.Room(ctx, roomUUID)
+	if errors.Is(err, control.ErrVideoRoomNotFound) {
+		return packager.RoomInfo{}, packager.ErrRoomNotFound
+	}
+	if err != nil {
+		return packager.RoomInfo{}, err
+	}
+	return packager.RoomInfo{AppID: v.AppID, Title: v.Title, State: string(v.VideoRoomState),
+		PlayURL: v.PlayURL, VODURL: v.VODURL}, nil
+}
