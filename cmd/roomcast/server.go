@@ -102,7 +102,7 @@ func (s *server) initialize() error {
 	s.ingest = &ingest.Server{
 		Addr:                c.RTMPAddr,
 		App:                 c.RTMPApp,
-		Log:                 s.Log.With("component", "rtmp"),
+		Log:                 s.Log,
 		Registry:            s.streams,
 		HandshakeTimeout:    c.HandshakeTimeout,
 		IdleTimeout:         c.IdleTimeout,
@@ -124,13 +124,9 @@ func (s *server) initialize() error {
 
 // firstStart creates the default app on an empty store (SPEC §2).
 func (s *server) firstStart() error {
-	created, _, err := s.control.EnsureDefaultApp(context.Background(), s.Config.DataDir, s.Config.AppKey, s.Config.AppSecret)
-	if err != nil {
+	// EnsureDefaultApp logs where the credentials file is (never the secret).
+	if _, _, err := s.control.EnsureDefaultApp(context.Background(), s.Config.DataDir, s.Config.AppKey, s.Config.AppSecret); err != nil {
 		return fmt.Errorf("create default app: %w", err)
-	}
-	if created {
-		s.Log.Info("created the default app; its credentials are in the credentials file",
-			"file", filepath.Join(s.Config.DataDir, "credentials.json"))
 	}
 	return nil
 }
