@@ -18,11 +18,11 @@ import (
 	"github.com/yutopp/go-rtmp/message"
 )
 
-// RTMP chunk stream IDs and chunk size used by the publisher (ffmpeg's choices).
+// The publisher sends every media and data message on one chunk stream, as ffmpeg
+// does (RTMP_SOURCE_CHANNEL): go-rtmp then writes them strictly in order, and a
+// message written after the last tag waits until that tag is on the wire.
 const (
-	csidData    = 8
-	csidAudio   = 4
-	csidVideo   = 6
+	csidMedia   = 4
 	rtmpChunk   = 4096
 	statusPoll  = 50 * time.Millisecond
 	rtmpDefPort = "1935"
@@ -97,7 +97,7 @@ func (p *publisher) session(ctx context.Context, session int) error {
 		}
 		return err
 	}
-	defer p.closeConn(conn, stream)
+	defer p.closeConn(conn, stream, target(p.url))
 	p.stats.publishes.Add(1)
 	p.stats.firstPublishAt.CompareAndSwap(0, time.Now().UnixNano())
 	p.stats.publishing.Store(true)
@@ -113,9 +113,34 @@ func (p *publisher) session(ctx context.Context, session int) error {
 	return nil
 }
 
-func (p *publisher) closeConn(conn *rtmp.ClientConn, stream *rtmp.Stream) {
-	_ = conn.DeleteStream(&message.NetStreamDeleteStream{StreamID: stream.StreamID()})
+// closeConn unpublishes like OBS (FCUnpublish, deleteStream) and closes. FCUnpublish
+// goes on the media chunk stream, so it is only sent once the last tag is; without
+// that, deleteStream (chunk stream 3) can overtake the last video message and the
+// server drops it. A broken connection is just closed.
+func (p *publisher) closeConn(conn *rtmp.ClientConn, stream *rtmp.Stream, name string) {
+	if conn.LastError() == nil {
+		if err := writeCommand(stream, "FCUnpublish", &message.NetStreamFCUnpublish{StreamName: name}); err == nil {
+			_ = conn.DeleteStream(&message.NetStreamDeleteStream{StreamID: stream.StreamID()})
+		}
+	}
 	_ = conn.Close()
+}
+
+// writeCommand sends an AMF0 command on the media chunk stream of stream.
+func writeCommand(stream *rtmp.Stream, name string, body message.AMFConvertible) error {
+	var buf bytes.Buffer
+	if err := message.EncodeBodyAnyValues(message.NewAMFEncoder(&buf, message.EncodingTypeAMF0), body); err != nil {
+		return fmt.Errorf("encode %s: %w", name, err)
+	}
+	return stream.Write(csidMedia, 0, &message.CommandMessage{
+		CommandName: name, Encoding: message.EncodingTypeAMF0, Body: &buf,
+	})
+}
+
+// target is the publish name of a URL ("" when it does not parse).
+func target(u string) string {
+	t, _ := parseRTMPURL(u)
+	return t.name
 }
 
 // stream writes the header tags, then the body in a loop, paced by timestamps.
@@ -168,18 +193,17 @@ func (p *publisher) recordLag(lag time.Duration) {
 
 func (p *publisher) write(stream *rtmp.Stream, t flv.Tag, ts uint32) error {
 	var msg message.Message
-	csid := csidVideo
 	switch t.Type {
 	case flv.TagAudio:
-		msg, csid = &message.AudioMessage{Payload: bytes.NewReader(t.Data)}, csidAudio
+		msg = &message.AudioMessage{Payload: bytes.NewReader(t.Data)}
 	case flv.TagVideo:
 		msg = &message.VideoMessage{Payload: bytes.NewReader(t.Data)}
 	default:
-		msg, csid = &message.DataMessage{
+		msg = &message.DataMessage{
 			Name: "@setDataFrame", Encoding: message.EncodingTypeAMF0, Body: bytes.NewReader(t.Data),
-		}, csidData
+		}
 	}
-	if err := stream.Write(csid, ts, msg); err != nil {
+	if err := stream.Write(csidMedia, ts, msg); err != nil {
 		p.stats.writeErrors.Add(1)
 		return fmt.Errorf("write tag: %w", err)
 	}

@@ -96,6 +96,7 @@ type ViewReport struct {
 	FirstPlayable Summary               `json:"first_playable"` // publish start → first part/segment fetched
 	StartRetries  int64                 `json:"start_retries"`
 	StartFailures int64                 `json:"start_failures"`
+	Skipped       int64                 `json:"skipped"` // media loads dropped: viewer too far behind
 	LastError     string                `json:"last_error,omitempty"`
 }
 
@@ -119,7 +120,7 @@ func (s StreamReport) OK() bool {
 	if p := s.Publish; p != nil && (p.Publishes == 0 || !p.KeptRealtime || p.Disconnects > 0 || p.Refused > 0 || p.WriteErrors > 0) {
 		return false
 	}
-	return s.View == nil || (s.View.Errors == 0 && s.View.StartFailures == 0)
+	return s.View == nil || (s.View.Errors == 0 && s.View.StartFailures == 0 && s.View.Skipped == 0)
 }
 
 func (r *Runner) report(interrupted bool) *Report {

@@ -17,6 +17,7 @@ func (r *Runner) streamReport(s *streamRun, elapsed time.Duration) StreamReport 
 	}
 	if s.pub != nil {
 		sr.Publish = r.publishReport(&s.pub.stats, elapsed)
+		sr.Publish.PublishingAtEnd = s.liveAtEnd
 	}
 	if r.Config.Viewers > 0 {
 		agg := newViewAgg()
@@ -34,7 +35,7 @@ func (r *Runner) publishReport(st *publishStats, elapsed time.Duration) *Publish
 		WriteErrors: st.writeErrors.Load(), Bytes: st.bytes.Load(), Tags: st.tags.Load(),
 		MediaSeconds: round3(time.Duration(st.mediaSent.Load()).Seconds()),
 		MaxLagMS:     ms(time.Duration(st.maxLag.Load())), FinalLagMS: ms(time.Duration(st.finalLag.Load())),
-		LateTags: st.lateTags.Load(), PublishingAtEnd: st.publishing.Load(), LastError: st.err(),
+		LateTags: st.lateTags.Load(), LastError: st.err(),
 	}
 	if elapsed > 0 {
 		p.Kbps = round2(float64(p.Bytes) * 8 / 1000 / elapsed.Seconds())
@@ -74,11 +75,11 @@ func addPublish(t *PublishTotals, sr StreamReport, finals *Histogram) {
 
 // viewAgg merges the viewStats of several streams.
 type viewAgg struct {
-	viewers                            int
-	kinds                              [numKinds]kindAgg
-	partAge, segmentAge, firstPlayable Histogram
-	startRetries, startFailures        int64
-	lastErr                            string
+	viewers                              int
+	kinds                                [numKinds]kindAgg
+	partAge, segmentAge, firstPlayable   Histogram
+	startRetries, startFailures, skipped int64
+	lastErr                              string
 }
 
 type kindAgg struct {
@@ -103,6 +104,7 @@ func (a *viewAgg) add(s *viewStats, viewers int) {
 	a.firstPlayable.Merge(&s.firstPlayable)
 	a.startRetries += s.startRetries.Load()
 	a.startFailures += s.startFailures.Load()
+	a.skipped += s.skipped.Load()
 	if e := s.err(); e != "" {
 		a.lastErr = e
 	}
@@ -112,7 +114,7 @@ func (a *viewAgg) report(elapsed time.Duration) ViewReport {
 	v := ViewReport{
 		Viewers: a.viewers, Requests: map[string]KindReport{},
 		PartAge: a.partAge.Summary(), SegmentAge: a.segmentAge.Summary(), FirstPlayable: a.firstPlayable.Summary(),
-		StartRetries: a.startRetries, StartFailures: a.startFailures, LastError: a.lastErr,
+		StartRetries: a.startRetries, StartFailures: a.startFailures, Skipped: a.skipped, LastError: a.lastErr,
 	}
 	for k := range numKinds {
 		ka := &a.kinds[k]

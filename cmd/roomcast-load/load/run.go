@@ -28,6 +28,7 @@ type streamRun struct {
 	pub        *publisher
 	views      viewStats
 	published  chan struct{} // closed at the first accepted publish
+	liveAtEnd  bool          // publishing when the run's time was up
 	pubOnce    sync.Once
 }
 
@@ -71,21 +72,30 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 		r.setup(ctx)
 	}
 	r.started = time.Now()
-	runCtx, cancel := r.runContext(ctx)
+	// The run's goroutines stop on runCtx, cancelled only after the end was noticed
+	// and the live publishers were counted.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	r.startSamplers(runCtx)
 	r.startStreams(runCtx)
 	r.startProgress(runCtx)
-	<-runCtx.Done()
+	r.waitEnd(ctx)
+	interrupted := ctx.Err() != nil
+	for _, s := range r.streams {
+		s.liveAtEnd = s.pub != nil && s.pub.stats.publishing.Load()
+	}
+	cancel()
 	r.wg.Wait()
-	return r.report(ctx.Err() != nil), nil
+	return r.report(interrupted), nil
 }
 
-func (r *Runner) runContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if r.Config.Duration > 0 {
-		return context.WithTimeout(ctx, r.Config.Duration)
+// waitEnd returns when Duration has passed or ctx ends.
+func (r *Runner) waitEnd(ctx context.Context) {
+	if r.Config.Duration == 0 {
+		<-ctx.Done()
+		return
 	}
-	return context.WithCancel(ctx)
+	sleepCtx(ctx, r.Config.Duration)
 }
 
 // prepare loads the media and builds the streams with their URLs.

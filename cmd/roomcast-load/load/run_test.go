@@ -43,6 +43,7 @@ func TestRunPublishCountsMatchServer(t *testing.T) {
 	require.False(t, rep.Interrupted)
 	require.Equal(t, 3, rep.Publish.Published)
 	require.Equal(t, 3, rep.Publish.KeptRealtime)
+	require.Equal(t, 3, rep.Publish.PublishingAtEnd)
 	var total int64
 	for i, s := range rep.Streams {
 		got := srv.Counts(c.Keys[i])
@@ -96,6 +97,7 @@ func TestRunRefusedAndUnreachableAreCounted(t *testing.T) {
 	require.NoError(t, err)
 
 	require.Equal(t, 1, rep.Publish.Published)
+	require.Equal(t, 1, rep.Publish.PublishingAtEnd)
 	require.EqualValues(t, 1, rep.Publish.Refused)
 	require.EqualValues(t, 1, rep.Publish.ConnectFailures)
 	refused := rep.Streams[1].Publish

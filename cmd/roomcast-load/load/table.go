@@ -46,8 +46,8 @@ func writePublish(w io.Writer, rep *Report) {
 }
 
 func writeView(w io.Writer, v ViewReport) {
-	fmt.Fprintf(w, "VIEW     %d viewers, %d ok, %d errors, %.1f req/s, %.1f MB; start retries %d, start failures %d\n",
-		v.Viewers, v.OK, v.Errors, v.RequestsPerS, float64(v.Bytes)/1e6, v.StartRetries, v.StartFailures)
+	fmt.Fprintf(w, "VIEW     %d viewers, %d ok, %d errors, %.1f req/s, %.1f MB; start retries %d, start failures %d, skipped loads %d\n",
+		v.Viewers, v.OK, v.Errors, v.RequestsPerS, float64(v.Bytes)/1e6, v.StartRetries, v.StartFailures, v.Skipped)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\tkind\tok\terrors\tp50 ms\tp99 ms\tmax ms\tMB\t")
 	for k := range numKinds {

@@ -46,6 +46,7 @@ type viewStats struct {
 	firstPlayable Histogram // first publish → first media object fetched
 	startRetries  atomic.Int64
 	startFailures atomic.Int64
+	skipped       atomic.Int64 // parts/segments not loaded: the track's queue was full
 	running       atomic.Int64
 
 	mu      sync.Mutex

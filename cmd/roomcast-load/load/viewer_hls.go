@@ -125,15 +125,64 @@ func (v *viewer) gotMedia() {
 	})
 }
 
-// track follows one media playlist.
+// track follows one media playlist. Like hls.js, its playlist loop and its media
+// loads run side by side: the playlist loop queues the URIs of new parts and
+// segments, a loader goroutine fetches them in order, so a slow part never delays
+// the next blocking reload (and the part-age measure stays a server-side one).
 type track struct {
 	v        *viewer
 	base     *url.URL
 	lastPart partRef
 	lastSeg  int
+	queue    chan mediaReq
 }
 
+// mediaReq is one part or segment to load.
+type mediaReq struct {
+	kind reqKind
+	uri  string
+}
+
+// mediaQueue bounds the loads waiting per track; beyond it new ones are skipped
+// and counted (a viewer that far behind would have stalled anyway).
+const mediaQueue = 64
+
 func (t *track) run(ctx context.Context, m *playlist.Media) {
+	t.queue = make(chan mediaReq, mediaQueue)
+	var loader sync.WaitGroup
+	loader.Go(func() { t.load(ctx) })
+	defer loader.Wait()
+	defer close(t.queue)
+	t.follow(ctx, m)
+}
+
+// load fetches queued media until the queue is closed.
+func (t *track) load(ctx context.Context) {
+	for req := range t.queue {
+		if ctx.Err() != nil {
+			continue // drain
+		}
+		u, err := resolve(t.base, req.uri)
+		if err != nil {
+			t.v.f.stats.setErr(err)
+			continue
+		}
+		if _, _, err := t.v.f.timedGet(ctx, req.kind, u, 0); err == nil {
+			t.v.gotMedia()
+		}
+	}
+}
+
+func (t *track) fetchMedia(kind reqKind, uri string) {
+	select {
+	case t.queue <- mediaReq{kind: kind, uri: uri}:
+	default:
+		t.v.f.stats.skipped.Add(1)
+	}
+}
+
+// follow runs the playlist loop until ctx ends or the playlist ends.
+func (t *track) follow(ctx context.Context, m *playlist.Media) {
 	if m == nil {
 		var err error
 		if m, _, err = t.fetch(ctx, kindPlaylist, t.base.String(), 0); err != nil {
@@ -169,14 +218,14 @@ func (t *track) begin(ctx context.Context, m *playlist.Media) {
 	if len(parts) > 0 {
 		last := parts[len(parts)-1]
 		if t.v.mode == ViewerLL {
-			t.fetchMedia(ctx, kindPart, last.uri)
+			t.fetchMedia(kindPart, last.uri)
 		}
 		t.lastPart = last.ref
 	}
 	if len(segs) > 0 {
 		last := segs[len(segs)-1]
 		if t.v.mode == ViewerPlain || len(parts) == 0 {
-			t.fetchMedia(ctx, kindSegment, last.uri)
+			t.fetchMedia(kindSegment, last.uri)
 		}
 		t.lastSeg = last.msn
 	}
@@ -233,7 +282,7 @@ func (t *track) consume(ctx context.Context, m *playlist.Media, at time.Time) {
 			st.partAge.Observe(at.Sub(p.end))
 		}
 		if t.v.mode == ViewerLL {
-			t.fetchMedia(ctx, kindPart, p.uri)
+			t.fetchMedia(kindPart, p.uri)
 		}
 		t.lastPart = p.ref
 	}
@@ -245,19 +294,8 @@ func (t *track) consume(ctx context.Context, m *playlist.Media, at time.Time) {
 			st.segmentAge.Observe(at.Sub(s.end))
 		}
 		if t.v.mode == ViewerPlain || t.v.cfg.LLSegments || len(parts) == 0 {
-			t.fetchMedia(ctx, kindSegment, s.uri)
+			t.fetchMedia(kindSegment, s.uri)
 		}
 		t.lastSeg = s.msn
-	}
-}
-
-func (t *track) fetchMedia(ctx context.Context, kind reqKind, ref string) {
-	u, err := resolve(t.base, ref)
-	if err != nil {
-		t.v.f.stats.setErr(err)
-		return
-	}
-	if _, _, err := t.v.f.timedGet(ctx, kind, u, 0); err == nil {
-		t.v.gotMedia()
 	}
 }
