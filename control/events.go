@@ -47,7 +47,7 @@ type Event struct {
 	// Message is the seed 000 SSE notification ("VideoRoom State Change Member
 	// EventSource API Notification"); nil for events not delivered over SSE.
 	Message json.RawMessage `json:"message,omitempty"`
-	// Webhook is the webhook body {"event","eventTs","payload"} (SPEC §5).
+	// Webhook is the webhook body {"id","event","eventTs","payload"} (SPEC §5).
 	Webhook json.RawMessage `json:"webhook"`
 }
 
@@ -89,8 +89,10 @@ type sseMessageData struct {
 	VODURL         *string `json:"vodUrl"`
 }
 
-// webhookBody is the webhook JSON {event, eventTs, payload}.
+// webhookBody is the webhook JSON {id, event, eventTs, payload}; id is the
+// Roomcast-Event-Id header value.
 type webhookBody struct {
+	ID      string `json:"id"`
 	Event   string `json:"event"`
 	EventTs int64  `json:"eventTs"` // unix milliseconds
 	Payload any    `json:"payload"`
@@ -151,7 +153,7 @@ func (c *Control) addKeyEvent(tx *storage.Tx, ob *outbox, name string, k *storag
 // appendEvent completes ev, writes it to the outbox and queues it for emission.
 func (c *Control) appendEvent(tx *storage.Tx, ob *outbox, ev Event, payload any) error {
 	ev.ID = uuid.NewString()
-	wh, err := json.Marshal(webhookBody{Event: ev.Name, EventTs: ev.Time.UnixMilli(), Payload: payload})
+	wh, err := json.Marshal(webhookBody{ID: ev.ID, Event: ev.Name, EventTs: ev.Time.UnixMilli(), Payload: payload})
 	if err != nil {
 		return fmt.Errorf("encode webhook: %w", err)
 	}
