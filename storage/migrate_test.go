@@ -11,7 +11,8 @@ import (
 func TestMigrationHookRunsOnOlderFile(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "roomcast.db")
-	s, err := open(path, Options{}, migrations) // a version-1 file
+	next := migrations[len(migrations)-1].version + 1
+	s, err := open(path, Options{}, migrations) // a file of the current version
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,13 +22,13 @@ func TestMigrationHookRunsOnOlderFile(t *testing.T) {
 	}
 
 	runs := 0
-	table := append(append([]migration(nil), migrations...), migration{version: 2,
+	table := append(append([]migration(nil), migrations...), migration{version: next,
 		up: func(tx *bolt.Tx) error {
 			runs++
 			_, err := tx.CreateBucket([]byte("v2"))
 			return err
 		}})
-	for range 2 { // the second open finds version 2 and runs nothing
+	for range 2 { // the second open finds version next and runs nothing
 		s, err = open(path, Options{}, table)
 		if err != nil {
 			t.Fatal(err)
@@ -38,15 +39,15 @@ func TestMigrationHookRunsOnOlderFile(t *testing.T) {
 			version, hasV2 = schemaVersion(tx), tx.Bucket([]byte("v2")) != nil
 			return nil
 		})
-		if version != 2 || !hasV2 || string(s.InstallSecret()) != string(secret) {
-			t.Errorf("after migration: version %d, bucket v2 %v", version, hasV2)
+		if version != next || !hasV2 || string(s.InstallSecret()) != string(secret) {
+			t.Errorf("after migration: version %d (want %d), bucket v2 %v", version, next, hasV2)
 		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if runs != 1 {
-		t.Errorf("migration 2 ran %d times, want 1", runs)
+		t.Errorf("migration %d ran %d times, want 1", next, runs)
 	}
 
 	_, err = open(path, Options{}, migrations) // an older binary
@@ -65,7 +66,8 @@ func TestMigrationFailureLeavesVersion(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	table := append(append([]migration(nil), migrations...), migration{version: 2,
+	current := migrations[len(migrations)-1].version
+	table := append(append([]migration(nil), migrations...), migration{version: current + 1,
 		up: func(*bolt.Tx) error { return errTestMigration }})
 	if _, err := open(path, Options{}, table); err == nil {
 		t.Fatal("open succeeded although a migration failed")
@@ -76,8 +78,8 @@ func TestMigrationFailureLeavesVersion(t *testing.T) {
 	}
 	defer s.Close()
 	_ = s.db.View(func(tx *bolt.Tx) error {
-		if v := schemaVersion(tx); v != 1 {
-			t.Errorf("schema version %d after failed open, want 1", v)
+		if v := schemaVersion(tx); v != current {
+			t.Errorf("schema version %d after failed open, want %d", v, current)
 		}
 		return nil
 	})

@@ -49,6 +49,7 @@ type migration struct {
 // migrations is applied in order by Open; append new versions, never edit old ones.
 var migrations = []migration{
 	{version: 1, up: createBuckets},
+	{version: 2, up: createChatBuckets}, // tx_chat.go
 }
 
 // createBuckets is migration 1: every bucket of allBuckets.
@@ -106,7 +107,7 @@ func setSchemaVersion(tx *bolt.Tx, v uint64) error {
 
 // checkBuckets verifies that the schema holds every bucket; Tx methods rely on it.
 func checkBuckets(tx *bolt.Tx) error {
-	for _, name := range allBuckets {
+	for _, name := range append(append([][]byte(nil), allBuckets...), chatBuckets...) {
 		if tx.Bucket(name) == nil {
 			return fmt.Errorf("bucket %s missing after migrations", name)
 		}

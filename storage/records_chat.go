@@ -1,0 +1,63 @@
+package storage
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Chat records (seed 002, "VideoRoom Chat App API"). A room has at most one chat
+// room, keyed by the room's ID; its messages and members are keyed by
+// (roomID, seq) so that a page of one room is an index range. Counters and
+// sequences of a ChatRoom are owned by the Tx chat methods: callers read them,
+// the methods that add or remove messages and members keep them exact.
+
+// ChatRoom is the chat room of a VideoRoom.
+type ChatRoom struct {
+	// RoomID is the VideoRoom's ID (the key; seed "videoKey").
+	RoomID uint64 `json:"roomId,omitzero"`
+	// AppID is the room's app (tenant), copied for checks without a room read.
+	AppID uint64 `json:"appId,omitzero"`
+	// ChannelKey is the opaque chat room ID of the seed ("channelKey").
+	ChannelKey string    `json:"channelKey,omitzero"`
+	Closed     bool      `json:"closed,omitzero"`
+	ClosedAt   time.Time `json:"closedAt,omitzero"`
+	CreatedAt  time.Time `json:"createdAt,omitzero"`
+	// LastMessageID is the ID of the newest message ever appended (IDs are never
+	// reused, not even after a delete).
+	LastMessageID uint64 `json:"lastMessageId,omitzero"`
+	// MessageCount is the number of stored messages (hidden ones included).
+	MessageCount uint64 `json:"messageCount,omitzero"`
+	// LastJoinSeq numbers joins: each ChatMember gets the next value.
+	LastJoinSeq uint64 `json:"lastJoinSeq,omitzero"`
+	// MemberCount is the number of current members.
+	MemberCount uint64 `json:"memberCount,omitzero"`
+}
+
+// ChatMessage is one admin message of a chat room (broadcast or direct).
+type ChatMessage struct {
+	RoomID uint64 `json:"roomId,omitzero"`
+	// ID is the message ID within its room (seed "messageId"), from 1.
+	ID uint64 `json:"id,omitzero"`
+	// Delivery is "BROADCAST" or "DIRECT".
+	Delivery string `json:"delivery,omitzero"`
+	// Type is the seed messageType: MESSAGE, DM or COMMAND.
+	Type       string `json:"type,omitzero"`
+	CustomType string `json:"customType,omitzero"`
+	Message    string `json:"message,omitzero"`
+	// Data is the compact JSON object of the seed "data" field (nil when absent).
+	Data json.RawMessage `json:"data,omitzero"`
+	// Receivers are the appUserIds of the receivers; empty means everyone.
+	Receivers      []string  `json:"receivers,omitzero"`
+	Hidden         bool      `json:"hidden,omitzero"`
+	CreatedAt      time.Time `json:"createdAt,omitzero"`
+	LastModifiedAt time.Time `json:"lastModifiedAt,omitzero"`
+}
+
+// ChatMember is a member participating in a chat room.
+type ChatMember struct {
+	RoomID   uint64 `json:"roomId,omitzero"`
+	MemberID uint64 `json:"memberId,omitzero"`
+	// JoinSeq orders members by join time within the room; it is the list cursor.
+	JoinSeq  uint64    `json:"joinSeq,omitzero"`
+	JoinedAt time.Time `json:"joinedAt,omitzero"`
+}
