@@ -86,6 +86,7 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	}
 	cancel()
 	r.wg.Wait()
+	r.http.CloseIdleConnections()
 	return r.report(interrupted), nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,13 +13,14 @@ import (
 	"github.com/roomcast/roomcast/cmd/roomcast-load/load/loadtest"
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 const testFLV = "../../../testdata/h264_aac.flv"
 
 func TestMain(m *testing.M) {
 	logrus.SetOutput(io.Discard) // go-rtmp logs chunk size changes through logrus' global logger
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 func baseConfig() load.Config {
