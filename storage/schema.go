@@ -49,7 +49,8 @@ type migration struct {
 // migrations is applied in order by Open; append new versions, never edit old ones.
 var migrations = []migration{
 	{version: 1, up: createBuckets},
-	{version: 2, up: createChatBuckets}, // tx_chat.go
+	{version: 2, up: createChatBuckets},     // tx_chat.go
+	{version: 3, up: createDeliveryBuckets}, // tx_delivery.go
 }
 
 // createBuckets is migration 1: every bucket of allBuckets.
@@ -107,7 +108,7 @@ func setSchemaVersion(tx *bolt.Tx, v uint64) error {
 
 // checkBuckets verifies that the schema holds every bucket; Tx methods rely on it.
 func checkBuckets(tx *bolt.Tx) error {
-	for _, name := range append(append([][]byte(nil), allBuckets...), chatBuckets...) {
+	for _, name := range append(append(append([][]byte(nil), allBuckets...), chatBuckets...), deliveryBuckets...) {
 		if tx.Bucket(name) == nil {
 			return fmt.Errorf("bucket %s missing after migrations", name)
 		}
