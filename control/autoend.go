@@ -3,8 +3,11 @@ package control
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/roomcast/roomcast/storage"
 )
 
 // autoEnder ends rooms left LIVE_INACTIVE for their autoEnd.inactiveSeconds (SPEC
@@ -83,4 +86,39 @@ func (a *autoEnder) close() {
 	}
 	a.mu.Unlock()
 	a.wg.Wait()
+}
+
+// rearmAutoEnd runs at Initialize: every LIVE_INACTIVE room with autoEnd gets its
+// timer back, due at the stored deadline InactiveSince + AutoEndSeconds (at once
+// when that passed while the process was down), so autoEnd survives restarts. It
+// walks every room of every app once (boot only).
+func (c *Control) rearmAutoEnd() error {
+	type due struct {
+		appID, roomID uint64
+		at            time.Time
+	}
+	var rooms []due
+	err := c.Store.View(func(tx *storage.Tx) error {
+		return tx.ForEachApp(func(a storage.App) error {
+			return tx.ForEachRoomOfApp(a.ID, false, func(r storage.Room) (bool, error) {
+				if r.State == "ACTIVE" && r.AutoEndSeconds > 0 &&
+					VideoRoomState(r.VideoRoomState) == VideoRoomStateLiveInactive {
+					rooms = append(rooms, due{r.AppID, r.ID,
+						r.InactiveSince.Add(time.Duration(r.AutoEndSeconds) * time.Second)})
+				}
+				return true, nil
+			})
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("re-arm autoEnd timers: %w", err)
+	}
+	now := c.now()
+	for _, d := range rooms {
+		c.autoEnd.arm(d.appID, d.roomID, max(d.at.Sub(now), 0))
+	}
+	if len(rooms) > 0 {
+		c.Log.Info("autoEnd timers re-armed", "rooms", len(rooms))
+	}
+	return nil
 }

@@ -49,7 +49,11 @@ type Control struct {
 	// Now returns the current time (tests). Default time.Now.
 	Now func() time.Time
 	// Events receives every event after its transaction commits. Default: discard.
+	// If it also implements DeliveryWaker, a manual webhook redelivery wakes it.
 	Events Emitter
+	// EventSource serves GET /v2/members/me/event-sources (control/events.Broker).
+	// Nil: that route answers 503 EVENT_SOURCE_UNAVAILABLE.
+	EventSource EventSource
 	// OnSessionLive is called after commit when a room goes LIVE (start or resume).
 	OnSessionLive func(SessionInfo)
 	// OnRoomEnded is called after commit when a room is ENDED (VOD archiving starts).
@@ -111,6 +115,9 @@ func (c *Control) Initialize() error {
 		}
 		c.metrics = m
 	}
+	if err := c.rearmAutoEnd(); err != nil {
+		return fmt.Errorf("control: %w", err)
+	}
 	return nil
 }
 
@@ -162,6 +169,8 @@ func (c *Control) registerAppAPI(g routes) {
 	g.GET("/callback", c.onCallbackGet)
 	g.PUT("/callback", c.onCallbackPut)
 	g.POST("/callback/secret", c.onCallbackSecretRotate)
+	g.GET("/callback/deliveries", c.onCallbackDeliveriesList)
+	g.POST("/callback/deliveries/:id/redeliver", c.onCallbackDeliveryRedeliver)
 }
 
 // registerMemberAPI mounts the Member API (seed 000, SPEC §5).
@@ -178,6 +187,7 @@ func (c *Control) registerMemberAPI(g routes) {
 	g.POST("/video-rooms/:id/cancel", c.onMemberVideoRoomsCancel)
 	g.POST("/video-rooms/:id/join", c.onMemberVideoRoomsJoin)
 	g.POST("/video-rooms/:id/leave", c.onMemberVideoRoomsLeave)
+	g.GET("/event-sources", c.onEventSources)
 }
 
 // routes adds routes to a group with per-route middleware. (Group.Use would make

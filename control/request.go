@@ -130,6 +130,14 @@ type createRoomRequest struct {
 	CustomData  customDataIn `json:"customData"`
 	Password    *string      `json:"password"`
 	AutoEnd     *autoEndJSON `json:"autoEnd"`
+	Webhook     *roomWebhook `json:"webhook"`
+}
+
+// roomWebhook is the optional per-room webhook of room creation (seed 004
+// "webhook": {"endPoint", "events"}); events empty = every event of the room.
+type roomWebhook struct {
+	EndPoint *string  `json:"endPoint"`
+	Events   []string `json:"events"`
 }
 
 // roomSpec is a validated createRoomRequest.
@@ -144,6 +152,9 @@ type roomSpec struct {
 	CustomData  []storage.KeyValue
 	Password    string
 	AutoEnd     int
+	// WebhookURL and WebhookEvents: per-room webhook (seed 004), "" = none.
+	WebhookURL    string
+	WebhookEvents []string
 }
 
 // validate checks the request in the order of the seeds' error tables.
@@ -192,6 +203,13 @@ func (r *createRoomRequest) validate(needUser bool) (roomSpec, error) {
 			return s, ErrInvalidRequest.withMessage("autoEnd.inactiveSeconds must be 1..%d", maxAutoEndSeconds)
 		}
 		s.AutoEnd = r.AutoEnd.InactiveSeconds
+	}
+	if r.Webhook != nil {
+		cb := callbackRequest{URL: r.Webhook.EndPoint, Events: r.Webhook.Events}
+		if err := cb.validate(); err != nil || deref(cb.URL) == "" {
+			return s, ErrInvalidRequest.withMessage("webhook.endPoint must be an absolute http or https URL and webhook.events known event names")
+		}
+		s.WebhookURL, s.WebhookEvents = *cb.URL, cb.Events
 	}
 	return s, nil
 }

@@ -82,6 +82,7 @@ func (c *Control) createRoom(appID uint64, s roomSpec, owner func(*storage.Tx) (
 			CustomType: s.CustomType, CustomData: s.CustomData,
 			VideoRoomState: string(VideoRoomStateScheduled), VODState: string(VODStateNotArchived),
 			ScheduledAt: s.ScheduledAt, AutoEndSeconds: s.AutoEnd, CreatedAt: now, LastModifiedAt: now,
+			WebhookURL: s.WebhookURL, WebhookEvents: s.WebhookEvents,
 		}
 		if s.Type == VideoRoomTypeBroadcastRTMP {
 			r.StreamKeyID = m.StreamKeyID

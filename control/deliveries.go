@@ -1,0 +1,152 @@
+package control
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/roomcast/roomcast/storage"
+)
+
+// DefaultRedeliveryWindow is how long a manual redelivery is retried.
+const DefaultRedeliveryWindow = 24 * time.Hour
+
+// Delivery log errors.
+var (
+	ErrDeliveryNotFound = apiError{http.StatusNotFound, "WEBHOOK_DELIVERY_NOT_FOUND", "webhook delivery not found"}
+	ErrDeliveryPending  = apiError{http.StatusConflict, "WEBHOOK_DELIVERY_PENDING", "the delivery is still pending; wait for it to finish"}
+	ErrEventExpired     = apiError{http.StatusGone, "WEBHOOK_EVENT_EXPIRED", "the event is no longer kept in the outbox"}
+)
+
+// DeliveryWaker is implemented by an Emitter that delivers webhooks
+// (control/events.Broker): Wake makes it look at pending deliveries now, e.g.
+// after a manual redelivery. It must not block.
+type DeliveryWaker interface {
+	Wake()
+}
+
+// deliveryJSON is one entry of the app's webhook delivery log.
+type deliveryJSON struct {
+	ID             uint64  `json:"id"`
+	EventID        string  `json:"eventId"`
+	Event          string  `json:"event"`
+	EventSeq       uint64  `json:"eventSeq"`
+	Destination    string  `json:"destination"`
+	URL            string  `json:"url"`
+	VideoRoomID    *uint64 `json:"videoRoomId"`
+	Status         string  `json:"status"`
+	Attempts       int     `json:"attempts"`
+	LastStatusCode *int    `json:"lastStatusCode"`
+	LastError      *string `json:"lastError"`
+	RedeliveryOf   *uint64 `json:"redeliveryOf"`
+	CreatedAt      *string `json:"createdAt"`
+	LastAttemptAt  *string `json:"lastAttemptAt"`
+	NextAttemptAt  *string `json:"nextAttemptAt"`
+	DeliveredAt    *string `json:"deliveredAt"`
+	ExpiresAt      *string `json:"expiresAt"`
+}
+
+// newDeliveryJSON converts a delivery record.
+func newDeliveryJSON(d storage.Delivery) deliveryJSON {
+	optID := func(v uint64) *uint64 {
+		if v == 0 {
+			return nil
+		}
+		return &v
+	}
+	j := deliveryJSON{
+		ID: d.ID, EventID: d.EventID, Event: d.EventName, EventSeq: d.EventSeq, Destination: d.Kind,
+		URL: d.URL, VideoRoomID: optID(d.RoomID), Status: d.Status, Attempts: d.Attempts,
+		LastError: opt(d.LastError), RedeliveryOf: optID(d.RedeliveryOf), CreatedAt: optTime(d.CreatedAt),
+		LastAttemptAt: optTime(d.LastAttemptAt), DeliveredAt: optTime(d.DeliveredAt), ExpiresAt: optTime(d.ExpiresAt),
+	}
+	if d.LastStatusCode != 0 {
+		code := d.LastStatusCode
+		j.LastStatusCode = &code
+	}
+	if d.Status == storage.DeliveryPending {
+		j.NextAttemptAt = optTime(d.NextAttemptAt)
+	}
+	return j
+}
+
+// onCallbackDeliveriesList is GET /v2/apps/me/callback/deliveries: the app's
+// delivery log, newest first, optionally filtered by ?status=.
+func (c *Control) onCallbackDeliveriesList(ec echo.Context) error {
+	q, err := parseListQuery(ec)
+	if err != nil {
+		return err
+	}
+	status := ec.QueryParam("status")
+	switch status {
+	case "", storage.DeliveryPending, storage.DeliveryDelivered, storage.DeliveryFailed:
+	default:
+		return ErrInvalidRequest.withMessage("query status: must be PENDING, DELIVERED or FAILED")
+	}
+	appID := appOf(ec).ID
+	var content []deliveryJSON
+	total := 0
+	err = c.Store.View(func(tx *storage.Tx) error {
+		return tx.ForEachDeliveryOfApp(appID, true, func(d storage.Delivery) (bool, error) {
+			if status != "" && d.Status != status {
+				return true, nil
+			}
+			if total >= q.Page*q.PageSize && len(content) < q.PageSize {
+				content = append(content, newDeliveryJSON(d))
+			}
+			total++
+			return true, nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("list deliveries: %w", err)
+	}
+	return ec.JSON(http.StatusOK, newPage(content, q.Page, q.PageSize, total))
+}
+
+// onCallbackDeliveryRedeliver is POST /v2/apps/me/callback/deliveries/{id}/redeliver:
+// a new PENDING delivery of the same event to the same destination (same
+// Roomcast-Event-Id), queued behind the pending ones of its lane.
+func (c *Control) onCallbackDeliveryRedeliver(ec echo.Context) error {
+	id, err := strconv.ParseUint(ec.Param("id"), 10, 64)
+	if err != nil || id == 0 {
+		return ErrDeliveryNotFound.withMessage("webhook delivery %q not found", ec.Param("id"))
+	}
+	appID := appOf(ec).ID
+	var nd storage.Delivery
+	err = c.Store.Update(func(tx *storage.Tx) error {
+		d, err := tx.Delivery(id)
+		if errors.Is(err, storage.ErrNotFound) || (err == nil && d.AppID != appID) {
+			return ErrDeliveryNotFound.withMessage("webhook delivery %d not found", id)
+		}
+		if err != nil {
+			return fmt.Errorf("read delivery %d: %w", id, err)
+		}
+		if d.Status == storage.DeliveryPending {
+			return ErrDeliveryPending
+		}
+		if _, err := tx.EventBySeq(d.EventSeq); errors.Is(err, storage.ErrNotFound) {
+			return ErrEventExpired
+		} else if err != nil {
+			return fmt.Errorf("read event %d: %w", d.EventSeq, err)
+		}
+		now := c.now().UTC()
+		nd = storage.Delivery{
+			AppID: d.AppID, Kind: d.Kind, RoomID: d.RoomID, EventSeq: d.EventSeq, EventID: d.EventID,
+			EventName: d.EventName, URL: d.URL, Status: storage.DeliveryPending, RedeliveryOf: d.ID,
+			CreatedAt: now, NextAttemptAt: now, ExpiresAt: now.Add(DefaultRedeliveryWindow),
+		}
+		return tx.PutDelivery(&nd)
+	})
+	if err != nil {
+		return err
+	}
+	if w, ok := c.Events.(DeliveryWaker); ok {
+		w.Wake()
+	}
+	return ec.JSON(http.StatusAccepted, newDeliveryJSON(nd))
+}
