@@ -103,7 +103,14 @@ func (s *sampler) sample() {
 	}
 	if s.samples == 0 {
 		s.first = p
-	} else if dt := p.at.Sub(s.prev.at); dt > 0 {
+	} else if dt := p.at.Sub(s.prev.at); dt < s.interval/2 {
+		// Too short for 10 ms clock ticks (the final sample right after a tick):
+		// it counts for the mean, not for the per-interval figures.
+		s.last = p
+		s.maxRSS = max(s.maxRSS, p.rssKiB)
+		s.samples++
+		return
+	} else {
 		s.curCPU = pct(p.cpu-s.prev.cpu, dt)
 		s.maxCPU = max(s.maxCPU, s.curCPU)
 	}
