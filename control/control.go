@@ -166,11 +166,29 @@ func (c *Control) registerAppAPI(g routes) {
 	g.POST("/video-rooms/:id/rtmp-broadcast/state/live", c.onAppVideoRoomsStart)
 	g.POST("/video-rooms/:id/rtmp-broadcast/state/ended", c.onAppVideoRoomsEnd)
 	g.POST("/video-rooms/:id/rtmp-broadcast/state/cancelled", c.onAppVideoRoomsCancel)
+	c.registerChatAPI(g)
 	g.GET("/callback", c.onCallbackGet)
 	g.PUT("/callback", c.onCallbackPut)
 	g.POST("/callback/secret", c.onCallbackSecretRotate)
 	g.GET("/callback/deliveries", c.onCallbackDeliveriesList)
 	g.POST("/callback/deliveries/:id/redeliver", c.onCallbackDeliveryRedeliver)
+}
+
+// registerChatAPI mounts the chat endpoints of the App API (seed 002; chat*.go).
+func (c *Control) registerChatAPI(g routes) {
+	g.POST("/video-rooms/:id/chat-room", c.onChatRoomCreate)
+	g.GET("/video-rooms/:id/chat-room", c.onChatRoomGet)
+	g.POST("/video-rooms/:id/chat-room/close", c.onChatRoomClose)
+	g.GET("/video-rooms/:id/chat-room/members", c.onChatMembersList)
+	g.POST("/video-rooms/:id/chat-room/members", c.onChatMembersAdd)
+	g.DELETE("/video-rooms/:id/chat-room/members/:appUserId", c.onChatMembersRemove)
+	g.POST("/video-rooms/:id/chat-room/admin/messages/broadcast", c.onChatBroadcast)
+	g.POST("/video-rooms/:id/chat-room/admin/messages/direct", c.onChatDirect)
+	g.GET("/video-rooms/:id/chat-room/messages", c.onChatMessagesList)
+	g.GET("/video-rooms/:id/chat-room/messages/:messageId", c.onChatMessageGet)
+	g.DELETE("/video-rooms/:id/chat-room/messages/:messageId", c.onChatMessageDelete)
+	g.POST("/video-rooms/:id/chat-room/messages/:messageId/hide", c.onChatMessageHide)
+	g.POST("/video-rooms/:id/chat-room/messages/:messageId/unhide", c.onChatMessageUnhide)
 }
 
 // registerMemberAPI mounts the Member API (seed 000, SPEC §5).
