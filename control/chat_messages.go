@@ -18,9 +18,9 @@ import (
 // Chat message limits (Roomcast's; the seed names none besides customType, which
 // follows seed 000's 50 characters).
 const (
-	maxChatMessageLen   = 10000     // characters of "message"
-	maxChatDataBytes    = 16 * 1024 // compact JSON bytes of "data"
-	maxChatReceivers    = 100       // entries of "appUserIds"
+	maxChatMessageLen = 10000     // characters of "message"
+	maxChatDataBytes  = 16 * 1024 // compact JSON bytes of "data"
+	maxChatReceivers  = 100       // entries of "appUserIds"
 )
 
 // sendChatMessageRequest is the body of the admin broadcast and direct message
