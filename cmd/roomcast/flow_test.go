@@ -17,8 +17,8 @@ import (
 
 // api is an App API client of one running server.
 type api struct {
-	t          *testing.T
-	base       string
+	t              *testing.T
+	base           string
 	apiKey, secret string
 }
 
