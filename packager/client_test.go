@@ -94,6 +94,29 @@ func publishedPTS(units []*hub.Unit, kind timeline.Kind) []int64 {
 	return out
 }
 
+// subsetTimeline checks that every received timestamp, up to a constant offset, is
+// a published one, in order (a live client may skip parts, never invent them).
+func subsetTimeline(t *testing.T, kind timeline.Kind, got, want []int64) {
+	t.Helper()
+	if len(got) == 0 {
+		t.Fatalf("%s: nothing received", kind)
+	}
+	set := make(map[int64]bool, len(want))
+	for _, w := range want {
+		set[w] = true
+	}
+	for _, w0 := range want {
+		ok := true
+		for i := 1; i < len(got) && ok; i++ {
+			ok = got[i] > got[i-1] && set[got[i]-got[0]+w0]
+		}
+		if ok {
+			return
+		}
+	}
+	t.Fatalf("%s: received timestamps are not a subset of the published ones", kind)
+}
+
 // sameTimeline checks that got is a contiguous run of want, up to a constant offset.
 func sameTimeline(t *testing.T, kind timeline.Kind, got, want []int64, whole bool) {
 	t.Helper()

@@ -43,7 +43,9 @@ func TestLiveLowLatencyClient(t *testing.T) {
 	}
 	for _, tr := range tracks {
 		k := kindOf(tr)
-		sameTimeline(t, k, rc.pts[k], publishedPTS(packaged(units), k), false)
+		// gohlslib's client follows preload hints and may skip a part when the
+		// playlist advanced by two while it downloaded one; it must never invent one.
+		subsetTimeline(t, k, rc.pts[k], publishedPTS(packaged(units), k))
 		if n := len(rc.pts[k]); n < len(publishedPTS(units, k))/3 {
 			t.Fatalf("%s: only %d access units", k, n)
 		}

@@ -1,9 +1,7 @@
 package packager
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
@@ -74,11 +72,11 @@ type segTrack struct {
 	lastDur uint32
 
 	samples  []fmp4.Sample
-	ptrs     []*fmp4.Sample
-	partTr   [1]*fmp4.PartTrack
 	partBase int64
 
-	buf      segBuffer
+	// buf holds the fragments of the segment in progress; a new one per segment,
+	// because published parts alias it.
+	buf      []byte
 	sizeHint int
 	segBase  int64
 	segDur   uint64
@@ -116,17 +114,15 @@ type segmenter struct {
 	early  []*hub.Unit // non-leader units that arrived before the leader's keyframe
 	replay bool
 
-	out      partOut
-	end      segmentEnd
-	start    segmentStart
-	fragment fmp4.Part
+	out   partOut
+	end   segmentEnd
+	start segmentStart
 }
 
 func newSegmenter(tracks []*hub.Track, segDur, partDur time.Duration, sink segmentSink) *segmenter {
 	s := &segmenter{segmentDuration: segDur, partDuration: partDur, sink: sink, versionDirty: true, version: -1}
 	for _, t := range tracks {
 		st := &segTrack{hub: t, ts: uint32(t.ClockRate), video: t.IsVideo()}
-		st.partTr[0] = &fmp4.PartTrack{ID: t.ID}
 		s.tracks = append(s.tracks, st)
 		if s.leader == nil && st.video {
 			s.leader = st
@@ -321,7 +317,7 @@ func (s *segmenter) startSegment(dts int64) error {
 	s.start.version = s.version
 	s.discontinuity = false
 	for _, t := range s.tracks {
-		t.buf.reset(t.sizeHint + t.sizeHint/4)
+		t.buf = make([]byte, 0, max(t.sizeHint+t.sizeHint/4, 64<<10))
 		t.segHas, t.segDur, t.partOff = false, 0, 0
 	}
 	return s.sink.startSegment(&s.start)
@@ -357,22 +353,9 @@ func (s *segmenter) finishPart(end int64) error {
 }
 
 func (s *segmenter) marshal(t *segTrack) ([]byte, error) {
-	t.ptrs = t.ptrs[:0]
-	for i := range t.samples {
-		t.ptrs = append(t.ptrs, &t.samples[i])
-	}
-	pt := t.partTr[0]
-	pt.BaseTime = uint64(t.partBase)
-	pt.Samples = t.ptrs
-	s.fragment.SequenceNumber = uint32(s.partSeq)
-	s.fragment.Tracks = t.partTr[:]
-	start := len(t.buf.b)
-	if err := s.fragment.Marshal(&t.buf); err != nil {
-		return nil, fmt.Errorf("marshal part of track %d: %w", t.hub.ID, err)
-	}
-	pt.Samples = nil
-	clear(t.ptrs)
-	return t.buf.b[start:len(t.buf.b):len(t.buf.b)], nil
+	start := len(t.buf)
+	t.buf = appendFragment(t.buf, uint32(s.partSeq), t.hub.ID, uint64(t.partBase), t.samples)
+	return t.buf[start:len(t.buf):len(t.buf)], nil
 }
 
 func (s *segmenter) endSegment() error {
@@ -383,10 +366,10 @@ func (s *segmenter) endSegment() error {
 			File:     timeline.SegmentFile(timeline.TrackName(kindOf(t.hub), t.hub.ID), s.msn),
 			BaseTime: uint64(t.segBase),
 			Duration: t.segDur,
-			Size:     int64(len(t.buf.b)),
+			Size:     int64(len(t.buf)),
 		}
-		if len(t.buf.b) > t.sizeHint {
-			t.sizeHint = len(t.buf.b)
+		if len(t.buf) > t.sizeHint {
+			t.sizeHint = len(t.buf)
 		}
 	}
 	s.msn++
@@ -475,44 +458,4 @@ func defaultDuration(t *hub.Track) uint32 {
 		return uint32(t.ClockRate / 30)
 	}
 	return uint32(t.ClockRate / 50)
-}
-
-// segBuffer is an append-only io.WriteSeeker over a byte slice; Seek is only used
-// by the fragment marshaler to rewrite box headers of the fragment being written.
-type segBuffer struct {
-	b   []byte
-	pos int
-}
-
-var errNegativeSeek = errors.New("negative seek")
-
-func (b *segBuffer) reset(capHint int) {
-	b.b = make([]byte, 0, max(capHint, 64<<10))
-	b.pos = 0
-}
-
-// Write implements io.Writer.
-func (b *segBuffer) Write(p []byte) (int, error) {
-	n := copy(b.b[b.pos:len(b.b)], p)
-	b.b = append(b.b, p[n:]...)
-	b.pos += len(p)
-	return len(p), nil
-}
-
-// Seek implements io.Seeker.
-func (b *segBuffer) Seek(off int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekCurrent:
-		off += int64(b.pos)
-	case io.SeekEnd:
-		off += int64(len(b.b))
-	}
-	if off < 0 {
-		return 0, errNegativeSeek
-	}
-	for int(off) > len(b.b) {
-		b.b = append(b.b, 0)
-	}
-	b.pos = int(off)
-	return off, nil
 }
