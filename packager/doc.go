@@ -1,5 +1,7 @@
 // Package packager turns live publishes into CMAF and serves them (SPEC §6): one set
-// of fMP4 segments per track (init.mp4 + .m4s, written with mediacommon's fmp4)
+// of fMP4 segments per track (init.mp4 written with mediacommon's fmp4; fragments by
+// an allocation-free writer that tests prove byte-identical to mediacommon's
+// fmp4.Part.Marshal)
 // feeds Low-Latency HLS (packager/hls, gohlslib's playlist package), a dynamic DASH
 // MPD (packager/dash, Eyevinn/dash-mpd) and, through the per-session index
 // (packager/timeline), the VOD archive.
