@@ -58,6 +58,8 @@ type Control struct {
 	OnSessionLive func(SessionInfo)
 	// OnRoomEnded is called after commit when a room is ENDED (VOD archiving starts).
 	OnRoomEnded func(roomUUID string)
+	// OnRoomDeleted is called after commit when a room is deleted (its media can go).
+	OnRoomDeleted func(roomUUID string)
 	// Registry receives the HTTP metrics and is served on /metrics. Nil: no metrics.
 	Registry *prometheus.Registry
 	// Ready reports readiness for /readyz (listeners up). Nil: ready.

@@ -294,6 +294,7 @@ func (c *Control) onAppVideoRoomsDelete(ec echo.Context) error {
 	}
 	defer c.locks.unlock(id)
 	appID := appOf(ec).ID
+	var uuid string
 	err = c.Store.Update(func(tx *storage.Tx) error {
 		r, err := loadRoom(tx, appID, id)
 		if err != nil {
@@ -305,10 +306,14 @@ func (c *Control) onAppVideoRoomsDelete(ec echo.Context) error {
 		}
 		now := c.now().UTC()
 		r.State, r.DeletedAt, r.LastModifiedAt = "DELETED", now, now
+		uuid = r.UUID
 		return tx.PutRoom(&r)
 	})
 	if err != nil {
 		return err
+	}
+	if c.OnRoomDeleted != nil {
+		c.OnRoomDeleted(uuid)
 	}
 	return ec.NoContent(http.StatusNoContent)
 }

@@ -166,7 +166,7 @@ type playURLs struct {
 // vodUrl once ARCHIVED.
 func (c *Control) playURLsOf(r *storage.Room) playURLs {
 	var u playURLs
-	if VODState(r.VODState) == VODStateArchived {
+	if VODState(r.VODState) == VODStateArchived && r.VODURL != "" { // VODExpired clears VODURL
 		u.VOD = c.PublicHTTPURL + "/vod/" + r.UUID + "/index.m3u8"
 	}
 	if VideoRoomState(r.VideoRoomState) != VideoRoomStateLive {

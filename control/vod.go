@@ -1,0 +1,61 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/roomcast/roomcast/storage"
+)
+
+// ArchivingRooms returns the UUIDs of the rooms whose vodState is still ARCHIVING
+// (the process stopped before the archive finished). cmd calls it at boot and
+// restarts their archiving, which ends in VODFinished.
+func (c *Control) ArchivingRooms(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []string
+	err := c.Store.View(func(tx *storage.Tx) error {
+		return tx.ForEachApp(func(a storage.App) error {
+			return tx.ForEachRoomOfApp(a.ID, false, func(r storage.Room) (bool, error) {
+				if r.State == "ACTIVE" && VODState(r.VODState) == VODStateArchiving {
+					out = append(out, r.UUID)
+				}
+				return true, nil
+			})
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list archiving rooms: %w", err)
+	}
+	return out, nil
+}
+
+// VODExpired records that the VOD media of an ARCHIVED room was deleted by the
+// retention policy: vodUrl becomes null (vodState stays ARCHIVED, vodArchivedAt
+// is kept). Unknown rooms: ErrVideoRoomNotFound; other vod states are left alone.
+func (c *Control) VODExpired(ctx context.Context, roomUUID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := c.Store.Update(func(tx *storage.Tx) error {
+		r, err := tx.RoomByUUID(roomUUID)
+		if errors.Is(err, storage.ErrNotFound) {
+			return ErrVideoRoomNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("read room %s: %w", roomUUID, err)
+		}
+		if VODState(r.VODState) != VODStateArchived || r.VODURL == "" {
+			return nil
+		}
+		r.VODURL, r.LastModifiedAt = "", c.now().UTC()
+		return tx.PutRoom(&r)
+	})
+	if err != nil {
+		return fmt.Errorf("vod expired (room %s): %w", roomUUID, err)
+	}
+	c.Log.Info("vod expired", "uuid", roomUUID)
+	return nil
+}
