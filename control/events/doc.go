@@ -1,0 +1,36 @@
+// Package events delivers the events of Roomcast's outbox (SPEC §5 Events): member
+// Server-Sent Events (seed 000 message shape) and signed webhooks. Broker is both
+// the control.Emitter and the control.EventSource; cmd wires it:
+//
+//	broker := &events.Broker{Store: store, Channels: ctl, Log: log}
+//	ctl.Events, ctl.EventSource = broker, broker   // before ctl.Initialize
+//	broker.Initialize()                            // after ctl.Initialize
+//	defer broker.Close()                           // after the HTTP server stopped, before ctl.Close... store.Close
+//
+// # Ownership rules
+//
+//   - The bbolt outbox is the only source of truth. control writes each event in the
+//     transaction of its transition and calls Emit after commit; Emit never blocks, it
+//     only wakes the Broker's goroutines, which then read the outbox in sequence
+//     order. An Emit that comes late, twice or never loses nothing: the next wake or
+//     the poll (PollInterval) reads the outbox again.
+//   - One fan-out goroutine reads new room events and pushes each SSE frame (shared,
+//     immutable bytes) into the bounded queue of every subscribed member joined to the
+//     room's channel. A full queue disconnects that client; nothing blocks the
+//     fan-out. Each SSE connection is written by its own HTTP handler goroutine, with
+//     a write deadline on every write, a comment heartbeat, and Last-Event-ID replay
+//     read straight from the outbox.
+//   - One dispatcher goroutine turns new outbox events into durable delivery records
+//     (storage.Delivery, one per destination) in the same transaction that advances
+//     its cursor (meta "webhooks.enqueuedSeq"), then hands due deliveries to a fixed
+//     pool of workers through a bounded channel. A lane (app, destination kind, room)
+//     has at most one delivery in flight, and only its oldest pending one: webhooks of
+//     a room arrive strictly in order. Results are written back before the lane moves
+//     on, so a restart resumes exactly where it stopped (a delivery cut short by
+//     Close is sent again: receivers dedupe on Roomcast-Event-Id).
+//   - Retention: outbox events and finished deliveries older than Retention are
+//     deleted, except events some pending delivery or the fan-out still needs.
+//   - Close cancels every goroutine (fan-out, dispatcher, workers, the SSE handlers
+//     it serves) and waits for them; it does not touch the store.
+//   - Webhook signing secrets and URLs with credentials are never logged.
+package events
