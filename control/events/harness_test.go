@@ -374,8 +374,14 @@ type sseMsg struct {
 // openSSE opens the member's stream (lastID "" for none).
 func (e *env) openSSE(token, lastID string) (*sseClient, int) {
 	e.t.Helper()
+	return e.openSSEPath(token, "/v2/members/me/event-sources", lastID)
+}
+
+// openSSEPath opens a stream at path (which may carry a query).
+func (e *env) openSSEPath(token, path, lastID string) (*sseClient, int) {
+	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/v2/members/me/event-sources", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+path, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "text/event-stream")
 	if lastID != "" {
