@@ -35,7 +35,11 @@ func (p *Packager) routes() *http.ServeMux {
 	m := http.NewServeMux()
 	m.HandleFunc("/live/{room}/{session}/{file}", cors(p.onLive))
 	m.HandleFunc("/live/", cors(http.NotFound))
-	m.HandleFunc("/vod/", cors(http.NotFound)) // the VOD issue fills this in
+	vod := http.NotFound
+	if p.VOD != nil {
+		vod = p.VOD.ServeHTTP
+	}
+	m.HandleFunc("/vod/", cors(vod))
 	m.HandleFunc("/watch/{room}", cors(p.onWatch))
 	m.HandleFunc("/watch/{room}/state", cors(p.onWatchState))
 	m.HandleFunc("/watch/assets/hls.min.js", cors(onHLSJS))

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,6 +79,8 @@ type Packager struct {
 	// RoomInfo describes a room for the player page; it returns ErrRoomNotFound for
 	// unknown rooms. Optional (the page answers 404 without it).
 	RoomInfo func(ctx context.Context, roomUUID string) (RoomInfo, error)
+	// VOD serves /vod/ (packager/vod's Archiver.Handler). Nil: /vod/ answers 404.
+	VOD http.Handler
 
 	// blockTimeout overrides the blocking bound (tests); 0 means 3 target durations.
 	blockTimeout time.Duration
@@ -219,7 +222,7 @@ func (p *Packager) Bind(streamID string, sess Session) {
 	p.pending[streamID] = pendingBind{sess: sess, at: time.Now()}
 }
 
-// Handler serves /live/, /vod/ (404 for now), /watch/ and /time. It is valid after
+// Handler serves /live/, /vod/ (the VOD handler), /watch/ and /time. It is valid after
 // Initialize.
 func (p *Packager) Handler() http.Handler { return p.mux }
 
@@ -256,6 +259,29 @@ func (p *Packager) forget(st *stream) {
 	if err := os.RemoveAll(st.previewDir); err != nil {
 		p.Log.Warn("remove preview", "error", err)
 	}
+}
+
+// Busy reports whether a session of room roomUUID is still being written (its
+// publish has not ended, or its last segment is not flushed yet). The VOD archiver
+// waits for false before it reads the session files.
+func (p *Packager) Busy(roomUUID string) bool {
+	p.mu.Lock()
+	var sts []*stream
+	for k, st := range p.bySession {
+		if strings.HasPrefix(k, roomUUID+"/") {
+			sts = append(sts, st)
+		}
+	}
+	p.mu.Unlock()
+	for _, st := range sts {
+		st.mu.Lock()
+		ended := st.ended
+		st.mu.Unlock()
+		if !ended {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Packager) lookup(room string, no int) *stream {

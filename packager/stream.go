@@ -212,6 +212,14 @@ func (s *stream) openIndex(dir string) error {
 	if err != nil {
 		return err
 	}
+	// Crash safety (VOD): the new session directory and its index file must
+	// survive a power loss before any record lists files in them.
+	for _, d := range []string{dir, filepath.Dir(dir), s.p.Dir} {
+		if err := syncDir(d); err != nil {
+			idx.Close()
+			return err
+		}
+	}
 	s.index, s.indexDir = idx, dir
 	return nil
 }
@@ -221,12 +229,30 @@ func (s *stream) writeInits(dir string, v *timeline.Version) error {
 		if s.written[tr.Init] {
 			continue
 		}
-		if err := os.WriteFile(filepath.Join(dir, tr.Init), s.inits[tr.Init], 0o644); err != nil {
+		if err := writeFileSync(filepath.Join(dir, tr.Init), s.inits[tr.Init]); err != nil {
 			return fmt.Errorf("write init: %w", err)
 		}
 		s.written[tr.Init] = true
 	}
+	// the init files (synced above) are on disk before the record naming them;
+	// their directory entries are synced with the first segment's (syncFiles).
 	return s.index.WriteVersion(v)
+}
+
+// writeFileSync writes a new file and fsyncs it.
+func writeFileSync(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // part implements segmentSink: the fragments are appended to the segment files in
@@ -276,12 +302,27 @@ func (s *stream) endSegment(e *segmentEnd) error {
 		}
 		seg.Parts[i] = &dp
 	}
+	indexed := s.index != nil && seg.Dir == s.indexDir
+	if indexed {
+		// Crash safety (VOD): the segment files, then their directory entries,
+		// reach the disk before the index record that lists them, and the record
+		// is synced before the next segment starts; after a power loss every
+		// indexed segment is whole. A kill -9 loses nothing already written (the
+		// page cache survives): the archiver recovers the un-indexed segment in
+		// progress up to its last complete part (packager/vod).
+		if err := s.syncFiles(); err != nil {
+			return err
+		}
+	}
 	if err := s.closeFiles(); err != nil {
 		return err
 	}
-	if s.index != nil && seg.Dir == s.indexDir {
+	if indexed {
 		if err := s.index.WriteSegment(&seg); err != nil {
 			return err
+		}
+		if err := s.index.Sync(); err != nil {
+			return fmt.Errorf("sync index: %w", err)
 		}
 	}
 	s.setPeriod(&seg)
@@ -333,6 +374,29 @@ func (s *stream) removeLater(seg *timeline.Segment) {
 	for _, t := range seg.Tracks {
 		s.p.trash(filepath.Join(seg.Dir, t.File))
 	}
+}
+
+// syncFiles fsyncs the segment files in progress and the session directory.
+func (s *stream) syncFiles() error {
+	for _, f := range s.files {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("sync segment: %w", err)
+		}
+	}
+	return syncDir(s.curDir)
+}
+
+// syncDir fsyncs a directory: the entries of files created in it become durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open dir for sync: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
 }
 
 func (s *stream) closeFiles() error {

@@ -7,7 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-
+	"strconv"
 	"strings"
 	"time"
 )
@@ -37,6 +37,7 @@ type Config struct {
 	TokenTTL         time.Duration // --token-ttl of member tokens
 	ShutdownTimeout  time.Duration // --shutdown-timeout
 	PprofAddr        string        // --pprof-addr, empty = off
+	VODRetention     time.Duration // --vod-retention: VOD media deleted this long after archiving, 0 = keep
 
 	// AppKey / AppSecret choose the default app's credentials on first start
 	// (ROOMCAST_APP_KEY / ROOMCAST_APP_SECRET only, never flags: secrets stay out of ps).
@@ -93,6 +94,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of member access and streaming tokens")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "graceful shutdown deadline")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve net/http/pprof on this address (empty = off)")
+	fs.Var((*daysDuration)(&c.VODRetention), "vod-retention", "delete VOD media this long after archiving, e.g. 30d or 12h (0 = keep forever)")
 
 	// Environment first, then the command line overrides it.
 	var envErr error
@@ -145,6 +147,7 @@ func (c Config) validate() error {
 	check(c.BodyLimit >= 1024, "--body-limit must be at least 1024 bytes")
 	check(c.TokenTTL >= time.Minute, "--token-ttl %s must be at least 1m", c.TokenTTL)
 	check(c.ShutdownTimeout > 0, "--shutdown-timeout must be positive")
+	check(c.VODRetention == 0 || c.VODRetention >= time.Hour, "--vod-retention %s must be 0 (off) or at least 1h", c.VODRetention)
 	check((c.AppKey == "") == (c.AppSecret == ""), "ROOMCAST_APP_KEY and ROOMCAST_APP_SECRET must be set together")
 	return errors.Join(errs...)
 }
@@ -175,4 +178,26 @@ func newLogger(c Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// daysDuration is a duration flag that also accepts whole days ("30d").
+type daysDuration time.Duration
+
+func (d *daysDuration) String() string { return time.Duration(*d).String() }
+
+func (d *daysDuration) Set(s string) error {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 36500 {
+			return fmt.Errorf("bad number of days %q", s)
+		}
+		*d = daysDuration(time.Duration(days) * 24 * time.Hour)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = daysDuration(v)
+	return nil
 }

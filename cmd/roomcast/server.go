@@ -21,6 +21,7 @@ import (
 	"github.com/roomcast/roomcast/ingest"
 	"github.com/roomcast/roomcast/ingest/hub"
 	"github.com/roomcast/roomcast/packager"
+	"github.com/roomcast/roomcast/packager/vod"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -33,6 +34,7 @@ type server struct {
 	control  *control.Control
 	streams  *hub.Registry
 	packager *packager.Packager
+	archiver *vod.Archiver
 	ingest   *ingest.Server
 	httpLn   net.Listener
 	http     *http.Server
@@ -84,6 +86,22 @@ func (s *server) initialize() error {
 		return err
 	}
 
+	s.archiver = &vod.Archiver{
+		Dir:         filepath.Join(c.DataDir, "media"),
+		Log:         s.Log.With("component", "vod"),
+		Busy:        func(room string) bool { return s.packager != nil && s.packager.Busy(room) },
+		Finished:    s.control.VODFinished,
+		Expired:     s.vodExpired,
+		VerifyToken: s.verifyToken,
+		RoomInfo:    s.vodRoomInfo,
+		Retention:   c.VODRetention,
+		Registerer:  reg,
+	}
+	if err := s.archiver.Initialize(); err != nil {
+		s.archiver = nil
+		return fmt.Errorf("initialize vod archiver: %w", err)
+	}
+
 	s.streams = &hub.Registry{}
 	s.packager = &packager.Packager{
 		Dir:             filepath.Join(c.DataDir, "media"),
@@ -93,11 +111,22 @@ func (s *server) initialize() error {
 		Log:             s.Log.With("component", "packager"),
 		VerifyToken:     s.verifyToken,
 		RoomInfo:        s.roomInfo,
+		VOD:             s.archiver.Handler(),
 	}
 	if err := s.packager.Initialize(); err != nil {
 		return fmt.Errorf("initialize packager: %w", err)
 	}
 	s.control.OnSessionLive = s.onSessionLive
+	s.control.OnRoomEnded = s.archiver.Archive
+	s.control.OnRoomDeleted = s.archiver.Delete
+	// rooms left ARCHIVING by a previous run (crash or shutdown mid-archive)
+	archiving, err := s.control.ArchivingRooms(context.Background())
+	if err != nil {
+		return err
+	}
+	for _, room := range archiving {
+		s.archiver.Archive(room)
+	}
 
 	s.ingest = &ingest.Server{
 		Addr:                c.RTMPAddr,
@@ -213,6 +242,9 @@ func (s *server) Close() {
 	if s.packager != nil {
 		s.packager.Close()
 	}
+	if s.archiver != nil {
+		s.archiver.Close() // a job in progress still records its outcome in control
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
 	defer cancel()
 	for _, hs := range []*http.Server{s.http, s.pprof} {
@@ -303,4 +335,25 @@ func (s *server) roomInfo(ctx context.Context, roomUUID string) (packager.RoomIn
 	}
 	return packager.RoomInfo{AppID: v.AppID, Title: v.Title, State: string(v.VideoRoomState),
 		PlayURL: v.PlayURL, VODURL: v.VODURL}, nil
+}
+
+// --- seams: control ↔ VOD archiver ----------------------------------------------------
+
+func (s *server) vodRoomInfo(ctx context.Context, roomUUID string) (vod.Room, error) {
+	v, err := s.control.Room(ctx, roomUUID)
+	if errors.Is(err, control.ErrVideoRoomNotFound) {
+		return vod.Room{}, vod.ErrRoomNotFound
+	}
+	if err != nil {
+		return vod.Room{}, err
+	}
+	return vod.Room{AppID: v.AppID, Archived: v.VODState == control.VODStateArchived && v.VODURL != ""}, nil
+}
+
+func (s *server) vodExpired(ctx context.Context, roomUUID string) error {
+	err := s.control.VODExpired(ctx, roomUUID)
+	if errors.Is(err, control.ErrVideoRoomNotFound) {
+		return vod.ErrRoomNotFound
+	}
+	return err
 }

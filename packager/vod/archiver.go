@@ -1,0 +1,407 @@
+package vod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ErrRoomNotFound is what a RoomInfo func returns for an unknown or deleted room.
+var ErrRoomNotFound = errors.New("room not found")
+
+const (
+	// busyWait bounds how long an archive job waits for the packager to finish
+	// writing the room's last session.
+	busyWait = 30 * time.Second
+	// usageEvery is the period of the disk usage scan (and retention check).
+	usageEvery = time.Minute
+	// roomCacheTTL is how long a RoomInfo answer is reused by the handler.
+	roomCacheTTL = 2 * time.Second
+	// maxCached bounds the manifests and MP4 layouts kept in memory.
+	maxCached = 16
+)
+
+// Room is what the VOD handler needs to know about a room.
+type Room struct {
+	// AppID is the app owning the room; only its tokens may play the VOD.
+	AppID uint64
+	// Archived is true when vodState is ARCHIVED and the VOD was not expired.
+	Archived bool
+}
+
+// Archiver turns the live sessions of ended rooms into VODs and serves them under
+// /vod/ (SPEC §4.6, §6). Archiving is a manifest over the live segment files
+// (nothing re-encoded or copied), saved as {Dir}/{roomUuid}/vod.json. Set the
+// exported fields, call Initialize, and Close at shutdown.
+type Archiver struct {
+	// Dir is the media directory (<data>/media), the packager's Dir.
+	Dir string
+	// Log receives the archiver's logs (default: discard).
+	Log *slog.Logger
+	// Busy reports whether the packager still writes a session of the room; an
+	// archive job waits until it is false (at most 30 s). Optional.
+	Busy func(roomUUID string) bool
+	// Finished records the outcome of an archive job (nil error: ARCHIVED, else
+	// FAILED_ARCHIVING). Required.
+	Finished func(ctx context.Context, roomUUID string, archiveErr error) error
+	// Expired records that retention deleted a VOD (vodUrl cleared). Optional.
+	Expired func(ctx context.Context, roomUUID string) error
+	// VerifyToken checks a streamingToken without a store read. Required.
+	VerifyToken func(token string) (appID uint64, err error)
+	// RoomInfo describes a room for the handler (ErrRoomNotFound when unknown).
+	// Required.
+	RoomInfo func(ctx context.Context, roomUUID string) (Room, error)
+	// Retention deletes VOD media this long after archiving (0 = keep forever).
+	Retention time.Duration
+	// Workers is the number of concurrent archive jobs (default 2).
+	Workers int
+	// Registerer receives the per-room disk usage gauge
+	// roomcast_media_room_bytes{room}. Optional.
+	Registerer prometheus.Registerer
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	usage  *prometheus.GaugeVec
+	mux    *http.ServeMux
+
+	mu      sync.Mutex
+	queue   []job
+	running map[string]bool
+	wake    chan struct{}
+	cache   *cache
+}
+
+type jobKind int
+
+const (
+	jobArchive jobKind = iota + 1
+	jobDelete
+)
+
+type job struct {
+	room string
+	kind jobKind
+}
+
+// Initialize checks the configuration and starts the workers and the janitor
+// (disk usage, retention).
+func (a *Archiver) Initialize() error {
+	if a.Dir == "" || a.Finished == nil || a.VerifyToken == nil || a.RoomInfo == nil {
+		return errors.New("vod: Dir, Finished, VerifyToken and RoomInfo are required")
+	}
+	if a.Log == nil {
+		a.Log = slog.New(slog.DiscardHandler)
+	}
+	if a.Workers <= 0 {
+		a.Workers = 2
+	}
+	if err := os.MkdirAll(a.Dir, 0o755); err != nil {
+		return fmt.Errorf("vod: create media dir: %w", err)
+	}
+	a.usage = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "roomcast_media_room_bytes",
+		Help: "Bytes of media on disk per room (live sessions and VOD; rooms with media only).",
+	}, []string{"room"})
+	if a.Registerer != nil {
+		if err := a.Registerer.Register(a.usage); err != nil {
+			return fmt.Errorf("vod: register metrics: %w", err)
+		}
+	}
+	a.running = map[string]bool{}
+	a.wake = make(chan struct{}, 1)
+	a.cache = newCache(maxCached)
+	a.mux = a.routes()
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	for range a.Workers {
+		a.wg.Add(1)
+		go a.runWorker()
+	}
+	a.wg.Add(1)
+	go a.runJanitor()
+	return nil
+}
+
+// Close stops the workers (a job in progress finishes first; queued jobs are
+// dropped: rooms left ARCHIVING are re-archived at the next boot) and the janitor.
+func (a *Archiver) Close() {
+	if a.cancel == nil {
+		return
+	}
+	a.cancel()
+	a.wg.Wait()
+	if a.Registerer != nil {
+		a.Registerer.Unregister(a.usage)
+	}
+}
+
+// Archive queues the archiving of room roomUUID (cmd calls it from control's
+// OnRoomEnded hook, and at boot for rooms left ARCHIVING). It never blocks.
+func (a *Archiver) Archive(roomUUID string) { a.enqueue(job{room: roomUUID, kind: jobArchive}) }
+
+// Delete queues the removal of all media of room roomUUID (control's OnRoomDeleted).
+func (a *Archiver) Delete(roomUUID string) { a.enqueue(job{room: roomUUID, kind: jobDelete}) }
+
+func (a *Archiver) enqueue(j job) {
+	if _, ok := parseRoom(j.room); !ok {
+		a.Log.Error("vod: invalid room", "room", j.room)
+		return
+	}
+	a.mu.Lock()
+	a.queue = slices.DeleteFunc(a.queue, func(q job) bool { return q == j })
+	a.queue = append(a.queue, j)
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next takes the first queued job whose room has no job running.
+func (a *Archiver) next() (job, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i, j := range a.queue {
+		if !a.running[j.room] {
+			a.queue = slices.Delete(a.queue, i, i+1)
+			a.running[j.room] = true
+			return j, true
+		}
+	}
+	return job{}, false
+}
+
+func (a *Archiver) done(j job) {
+	a.mu.Lock()
+	delete(a.running, j.room)
+	more := len(a.queue) > 0
+	a.mu.Unlock()
+	if more {
+		select {
+		case a.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (a *Archiver) runWorker() {
+	defer a.wg.Done()
+	for {
+		j, ok := a.next()
+		if !ok {
+			select {
+			case <-a.ctx.Done():
+				return
+			case <-a.wake:
+				continue
+			}
+		}
+		switch j.kind {
+		case jobArchive:
+			a.doArchive(j.room)
+		case jobDelete:
+			a.doDelete(j.room)
+		}
+		a.done(j)
+		if a.ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// doArchive builds and saves the manifest, then reports the outcome.
+func (a *Archiver) doArchive(room string) {
+	start := time.Now()
+	log := a.Log.With("room", room)
+	if err := a.waitIdle(room); err != nil {
+		log.Warn("vod: archive postponed to the next boot", "error", err)
+		return
+	}
+	m, err := a.build(room)
+	if err != nil {
+		log.Error("vod: archiving failed", "error", err)
+	} else {
+		for _, s := range m.Sessions {
+			if len(s.Notes) > 0 {
+				log.Warn("vod: session archived with notes", "session", s.No, "segments", s.Segments,
+					"recovered", s.Recovered, "skipped", s.Skipped, "notes", s.Notes)
+			}
+		}
+		log.Info("vod: archived", "sessions", len(m.Sessions), "segments", len(m.Segments),
+			"duration", m.Duration().Round(time.Millisecond), "took", time.Since(start).Round(time.Millisecond))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if ferr := a.Finished(ctx, room, err); ferr != nil {
+		log.Error("vod: record archive outcome", "error", ferr)
+	}
+	a.updateUsage(room)
+}
+
+func (a *Archiver) build(room string) (*Manifest, error) {
+	dir := filepath.Join(a.Dir, room)
+	m, err := Build(dir, room)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.save(dir); err != nil {
+		return nil, err
+	}
+	a.cache.drop(room)
+	return m, nil
+}
+
+// waitIdle waits until the packager no longer writes a session of the room.
+func (a *Archiver) waitIdle(room string) error {
+	if a.Busy == nil {
+		return nil
+	}
+	deadline := time.Now().Add(busyWait)
+	for a.Busy(room) {
+		if time.Now().After(deadline) {
+			a.Log.Warn("vod: packager still busy, archiving what is on disk", "room", room)
+			return nil
+		}
+		select {
+		case <-a.ctx.Done():
+			return a.ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (a *Archiver) doDelete(room string) {
+	a.cache.drop(room)
+	if err := os.RemoveAll(filepath.Join(a.Dir, room)); err != nil {
+		a.Log.Error("vod: delete room media", "room", room, "error", err)
+	} else {
+		a.Log.Info("vod: room media deleted", "room", room)
+	}
+	a.usage.DeleteLabelValues(room)
+}
+
+// runJanitor refreshes the disk usage gauge and applies the retention.
+func (a *Archiver) runJanitor() {
+	defer a.wg.Done()
+	t := time.NewTicker(usageEvery)
+	defer t.Stop()
+	for {
+		a.scan()
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// scan walks the rooms on disk: usage per room, retention of archived ones.
+func (a *Archiver) scan() {
+	ents, err := os.ReadDir(a.Dir)
+	if err != nil {
+		a.Log.Warn("vod: scan media dir", "error", err)
+		return
+	}
+	sizes := map[string]int64{}
+	for _, e := range ents {
+		room, ok := parseRoom(e.Name())
+		if !ok || !e.IsDir() {
+			continue
+		}
+		if a.ctx.Err() != nil {
+			return
+		}
+		if a.expire(room) {
+			continue
+		}
+		if n, err := a.roomBytes(room); err == nil {
+			sizes[room] = n
+		}
+	}
+	a.usage.Reset()
+	for room, n := range sizes {
+		a.usage.WithLabelValues(room).Set(float64(n))
+	}
+}
+
+// expire applies the retention to one room; it reports whether the media went.
+func (a *Archiver) expire(room string) bool {
+	if a.Retention <= 0 {
+		return false
+	}
+	m, err := LoadManifest(filepath.Join(a.Dir, room))
+	if err != nil || time.Since(m.ArchivedAt) < a.Retention {
+		return false
+	}
+	if a.Expired != nil {
+		ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+		err := a.Expired(ctx, room)
+		cancel()
+		if err != nil && !errors.Is(err, ErrRoomNotFound) {
+			a.Log.Warn("vod: record expiry, media kept for now", "room", room, "error", err)
+			return false
+		}
+	}
+	a.Log.Info("vod: retention expired", "room", room, "archivedAt", m.ArchivedAt)
+	a.doDelete(room)
+	return true
+}
+
+// updateUsage sets the gauge of one room from its files on disk.
+func (a *Archiver) updateUsage(room string) {
+	n, err := a.roomBytes(room)
+	if err != nil {
+		a.usage.DeleteLabelValues(room)
+		return
+	}
+	a.usage.WithLabelValues(room).Set(float64(n))
+}
+
+// roomBytes sums the sizes of the files of a room.
+func (a *Archiver) roomBytes(room string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(filepath.Join(a.Dir, room), func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// parseRoom accepts a canonical lowercase UUID only.
+func parseRoom(s string) (string, bool) {
+	if len(s) != 36 {
+		return "", false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return "", false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return "", false
+			}
+		}
+	}
+	return s, true
+}

@@ -1,0 +1,332 @@
+package vod
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/roomcast/roomcast/packager/timeline"
+)
+
+// maxRecover bounds how many un-indexed segment files after the last indexed one
+// are examined (one in progress, one whose index record was torn, and a spare).
+const maxRecover = 3
+
+// session is what one session directory holds that is playable.
+type session struct {
+	no       int
+	dir      string
+	versions map[int]*timeline.Version
+	segments []*timeline.Segment // local numbering
+	report   SessionReport
+}
+
+// Build reads every session of the room whose media directory is roomDir and
+// returns its archive manifest (not saved). Broken segments are skipped and noted;
+// segments the index does not list (a crash) are recovered up to their last
+// complete fragment. ErrNothingPlayable when no segment is playable.
+func Build(roomDir, room string) (*Manifest, error) {
+	nos, err := sessionNumbers(roomDir)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifest{Room: room, ArchivedAt: time.Now().UTC()}
+	var layout []timeline.Track
+	for _, no := range nos {
+		s := readSession(filepath.Join(roomDir, strconv.Itoa(no)), no)
+		if len(s.segments) > 0 {
+			if layout == nil {
+				layout = s.versions[s.segments[0].Version].Tracks
+			}
+			if why := s.compatible(layout); why != "" {
+				s.report.Notes = append(s.report.Notes, "session left out: "+why)
+				s.report.Skipped += len(s.segments)
+				s.segments = nil
+			}
+		}
+		m.add(s, layout)
+	}
+	if len(m.Segments) == 0 {
+		return m, fmt.Errorf("room %s: %d sessions: %w", room, len(nos), ErrNothingPlayable)
+	}
+	m.finish()
+	return m, nil
+}
+
+// sessionNumbers lists the numeric subdirectories of roomDir in order.
+func sessionNumbers(roomDir string) ([]int, error) {
+	ents, err := os.ReadDir(roomDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	var nos []int
+	for _, e := range ents {
+		if n, err := strconv.Atoi(e.Name()); err == nil && n > 0 && e.IsDir() && strconv.Itoa(n) == e.Name() {
+			nos = append(nos, n)
+		}
+	}
+	slices.Sort(nos)
+	return nos, nil
+}
+
+// readSession validates a session's indexed segments and recovers its un-indexed
+// tail.
+func readSession(dir string, no int) *session {
+	s := &session{no: no, dir: dir, versions: map[int]*timeline.Version{}, report: SessionReport{No: no}}
+	idx, err := timeline.ReadIndex(dir)
+	if err != nil {
+		s.note("no index: %v", err)
+		return s
+	}
+	if idx.Truncated {
+		s.note("index ends with a torn record")
+	}
+	for _, v := range idx.Versions {
+		if why := checkInits(dir, v); why != "" {
+			s.note("init version %d unusable: %s", v.Number, why)
+			continue
+		}
+		s.versions[v.Number] = v
+	}
+	disc := false
+	var last *timeline.Segment
+	for _, seg := range idx.Segments {
+		v := s.versions[seg.Version]
+		why := "unknown init version"
+		if v != nil {
+			why = checkSegment(dir, seg, v)
+		}
+		if why != "" {
+			s.report.Skipped++
+			s.note("segment %d skipped: %s", seg.MSN, why)
+			disc = true
+			continue
+		}
+		if disc {
+			seg.Discontinuity, disc = true, false
+		}
+		s.segments = append(s.segments, seg)
+		last = seg
+	}
+	if idx.Ended.IsZero() && len(idx.Versions) > 0 {
+		s.recoverTail(idx, last, disc)
+	}
+	return s
+}
+
+func (s *session) note(format string, a ...any) {
+	s.report.Notes = append(s.report.Notes, fmt.Sprintf(format, a...))
+}
+
+// recoverTail rebuilds the segments written after the last index record (the
+// process died): each segment file is cut at its last complete fragment.
+func (s *session) recoverTail(idx *timeline.Index, last *timeline.Segment, disc bool) {
+	v := s.versions[idx.Versions[len(idx.Versions)-1].Number]
+	if v == nil {
+		return
+	}
+	next := uint64(0)
+	if n := len(idx.Segments); n > 0 {
+		next = idx.Segments[n-1].MSN + 1
+	}
+	for i := 0; i < maxRecover; i++ {
+		seg, why := recoverSegment(s.dir, v, next, last)
+		if seg == nil {
+			if why != "" {
+				s.note("segment %d not recovered: %s", next, why)
+			}
+			return
+		}
+		seg.Discontinuity = seg.Discontinuity || disc
+		disc = false
+		s.segments = append(s.segments, seg)
+		s.report.Recovered++
+		s.note("segment %d recovered from its file (%v)", seg.MSN, seg.Duration.Round(time.Millisecond))
+		last = seg
+		next++
+	}
+}
+
+// recoverSegment builds the index record of segment msn from its files. It returns
+// nil and "" when the segment's files do not exist.
+func recoverSegment(dir string, v *timeline.Version, msn uint64, prev *timeline.Segment) (*timeline.Segment, string) {
+	seg := &timeline.Segment{MSN: msn, Version: v.Number, Dir: dir, Tracks: make([]timeline.SegmentTrack, len(v.Tracks))}
+	leader := leaderOf(v)
+	exists := false
+	var mtime time.Time
+	for i, tr := range v.Tracks {
+		name := timeline.SegmentFile(tr.Name, msn)
+		seg.Tracks[i].File = name
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			continue
+		}
+		exists = true
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			continue
+		}
+		frags, _ := scanFragments(f, st.Size(), false)
+		f.Close()
+		if len(frags) == 0 {
+			continue
+		}
+		if i == leader {
+			mtime = st.ModTime()
+		}
+		seg.Tracks[i].BaseTime = frags[0].baseTime
+		seg.Tracks[i].Size = frags[len(frags)-1].end
+		for _, fr := range frags {
+			seg.Tracks[i].Duration += fr.duration
+		}
+	}
+	if !exists {
+		return nil, ""
+	}
+	if seg.Tracks[leader].Duration == 0 {
+		return nil, "no complete fragment"
+	}
+	seg.Duration = seg.TrackDuration(leader, v.Tracks[leader].TimeScale)
+	switch {
+	case prev != nil && prev.Version == v.Number:
+		seg.PDT = prev.PDT.Add(prev.Duration)
+	case prev != nil:
+		seg.PDT, seg.Discontinuity = prev.PDT.Add(prev.Duration), true
+	default:
+		seg.PDT = mtime.Add(-seg.Duration)
+	}
+	return seg, ""
+}
+
+// leaderOf returns the index of the track that decides segment durations (the
+// first video track, as in the segmenter).
+func leaderOf(v *timeline.Version) int {
+	for i, t := range v.Tracks {
+		if t.Kind == timeline.KindVideo {
+			return i
+		}
+	}
+	return 0
+}
+
+// checkInits reports why the init files of v are unusable ("" if usable).
+func checkInits(dir string, v *timeline.Version) string {
+	if len(v.Tracks) == 0 {
+		return "no tracks"
+	}
+	for _, t := range v.Tracks {
+		st, err := os.Stat(filepath.Join(dir, t.Init))
+		if err != nil || st.Size() < 16 || !validName(t.Init) || t.TimeScale == 0 {
+			return "init " + t.Init + " missing or empty"
+		}
+	}
+	return ""
+}
+
+// checkSegment reports why seg is unusable ("" if usable): a track file missing or
+// shorter than the index says.
+func checkSegment(dir string, seg *timeline.Segment, v *timeline.Version) string {
+	if len(seg.Tracks) != len(v.Tracks) || seg.Duration <= 0 {
+		return "inconsistent record"
+	}
+	if seg.Tracks[leaderOf(v)].Duration == 0 {
+		return "no media in the leading track"
+	}
+	for _, t := range seg.Tracks {
+		if t.Size == 0 {
+			continue
+		}
+		if !validName(t.File) {
+			return "bad file name"
+		}
+		st, err := os.Stat(filepath.Join(dir, t.File))
+		if err != nil {
+			return t.File + " missing"
+		}
+		if st.Size() < t.Size {
+			return fmt.Sprintf("%s truncated (%d of %d bytes)", t.File, st.Size(), t.Size)
+		}
+	}
+	return ""
+}
+
+// compatible reports why the session cannot follow a session with the given
+// track layout in one playlist ("" if it can): the same kinds in the same order.
+func (s *session) compatible(layout []timeline.Track) string {
+	for _, seg := range s.segments {
+		v := s.versions[seg.Version]
+		if len(v.Tracks) != len(layout) {
+			return fmt.Sprintf("%d tracks instead of %d", len(v.Tracks), len(layout))
+		}
+		for i, t := range v.Tracks {
+			if t.Kind != layout[i].Kind {
+				return fmt.Sprintf("track %d is %s instead of %s", i, t.Kind, layout[i].Kind)
+			}
+		}
+	}
+	return ""
+}
+
+// add appends a session's segments to the manifest, renumbering segments and
+// versions and renaming tracks after the layout.
+func (m *Manifest) add(s *session, layout []timeline.Track) {
+	s.report.FirstMSN = uint64(len(m.Segments))
+	global := map[int]int{}
+	for i, seg := range s.segments {
+		g, ok := global[seg.Version]
+		if !ok {
+			g = len(m.Versions)
+			global[seg.Version] = g
+			m.addVersion(s, s.versions[seg.Version], g, layout)
+		}
+		msn := uint64(len(m.Segments))
+		c := *seg
+		c.MSN, c.Version, c.Dir, c.Parts = msn, g, "", nil
+		c.Discontinuity = seg.Discontinuity || (i == 0 && msn > 0)
+		c.Tracks = slices.Clone(seg.Tracks)
+		src := make([]string, len(c.Tracks))
+		for j := range c.Tracks {
+			src[j] = filepath.Join(strconv.Itoa(s.no), seg.Tracks[j].File)
+			c.Tracks[j].File = timeline.SegmentFile(layout[j].Name, msn)
+		}
+		m.Segments = append(m.Segments, &c)
+		m.Sources = append(m.Sources, src)
+		s.report.Segments++
+		s.report.Duration += c.Duration
+	}
+	m.Sessions = append(m.Sessions, s.report)
+}
+
+func (m *Manifest) addVersion(s *session, v *timeline.Version, g int, layout []timeline.Track) {
+	nv := &timeline.Version{Number: g, Tracks: slices.Clone(v.Tracks)}
+	src := make([]string, len(nv.Tracks))
+	for j := range nv.Tracks {
+		src[j] = filepath.Join(strconv.Itoa(s.no), v.Tracks[j].Init)
+		nv.Tracks[j].Name = layout[j].Name
+		nv.Tracks[j].Init = timeline.InitFile(layout[j].Name, g)
+	}
+	m.Versions = append(m.Versions, nv)
+	m.Inits = append(m.Inits, src)
+}
+
+// validName accepts the file names the packager writes (no path separators).
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return s[0] != '.'
+}

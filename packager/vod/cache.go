@@ -1,0 +1,133 @@
+package vod
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+)
+
+// maxRoomInfos bounds the room-state cache of the handler.
+const maxRoomInfos = 10000
+
+// cache keeps the manifests and MP4 layouts of recently played rooms (LRU) and
+// the rooms' states for a short while.
+type cache struct {
+	max int
+
+	mu      sync.Mutex
+	entries map[string]*cacheEntry
+	order   []string // least recently used first
+	rooms   map[string]roomInfo
+}
+
+// cacheEntry loads its manifest and builds its layout once; concurrent requests
+// wait on its mutexes.
+type cacheEntry struct {
+	mu       sync.Mutex
+	manifest *Manifest
+	mErr     error
+	loaded   bool
+
+	mp4Mu  sync.Mutex
+	layout *mp4Layout
+	lErr   error
+	built  bool
+}
+
+type roomInfo struct {
+	room Room
+	err  error
+	at   time.Time
+}
+
+func newCache(n int) *cache {
+	return &cache{max: n, entries: map[string]*cacheEntry{}, rooms: map[string]roomInfo{}}
+}
+
+func (c *cache) entry(room string) *cacheEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[room]
+	if i := slices.Index(c.order, room); i >= 0 {
+		c.order = slices.Delete(c.order, i, i+1)
+	}
+	c.order = append(c.order, room)
+	if e == nil {
+		e = &cacheEntry{}
+		c.entries[room] = e
+		for len(c.order) > c.max {
+			delete(c.entries, c.order[0])
+			c.order = c.order[1:]
+		}
+	}
+	return e
+}
+
+// drop forgets a room (archived again or deleted).
+func (c *cache) drop(room string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, room)
+	delete(c.rooms, room)
+	if i := slices.Index(c.order, room); i >= 0 {
+		c.order = slices.Delete(c.order, i, i+1)
+	}
+}
+
+// manifest returns the room's manifest, loading it once.
+func (c *cache) manifest(dir, room string) (*Manifest, error) {
+	e := c.entry(room)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.loaded {
+		e.manifest, e.mErr = LoadManifest(filepath.Join(dir, room))
+		e.loaded = true
+	}
+	return e.manifest, e.mErr
+}
+
+// layout returns the room's MP4 layout, building it once.
+func (c *cache) layout(dir, room string) (*Manifest, *mp4Layout, error) {
+	m, err := c.manifest(dir, room)
+	if err != nil {
+		return nil, nil, err
+	}
+	e := c.entry(room)
+	e.mp4Mu.Lock()
+	defer e.mp4Mu.Unlock()
+	if !e.built {
+		e.layout, e.lErr = buildMP4(filepath.Join(dir, room), m)
+		e.built = true
+	}
+	return m, e.layout, e.lErr
+}
+
+// roomInfo returns the room's state, asking fn at most every roomCacheTTL.
+func (c *cache) roomInfo(ctx context.Context, room string, fn func(context.Context, string) (Room, error)) (Room, error) {
+	now := time.Now()
+	c.mu.Lock()
+	ri, ok := c.rooms[room]
+	c.mu.Unlock()
+	if ok && now.Sub(ri.at) < roomCacheTTL {
+		return ri.room, ri.err
+	}
+	r, err := fn(ctx, room)
+	if ctx.Err() != nil {
+		return r, err
+	}
+	c.mu.Lock()
+	if len(c.rooms) >= maxRoomInfos {
+		for k, v := range c.rooms {
+			if now.Sub(v.at) >= roomCacheTTL {
+				delete(c.rooms, k)
+			}
+		}
+	}
+	if len(c.rooms) < maxRoomInfos {
+		c.rooms[room] = roomInfo{room: r, err: err, at: now}
+	}
+	c.mu.Unlock()
+	return r, err
+}
