@@ -20,12 +20,14 @@ import (
 var errStopped = errors.New("connection stopped")
 
 // conn wraps the TCP connection go-rtmp reads and writes: it applies the handshake,
-// idle (read) and write deadlines, records why we stopped it, and releases the
-// server's bookkeeping when go-rtmp closes it (the last step of its goroutine).
+// idle (read) and write deadlines, passes every byte read through the chunk guard
+// before go-rtmp sees it, records why we stopped it, and releases the server's
+// bookkeeping when go-rtmp closes it (the last step of its goroutine).
 type conn struct {
 	net.Conn
-	s   *Server
-	log *slog.Logger
+	s     *Server
+	log   *slog.Logger
+	guard *chunkGuard // read side only (go-rtmp reads from one goroutine)
 
 	established  atomic.Bool // handshake done: per-read idle deadlines
 	noReadLimit  atomic.Bool // players: no idle deadline on reads
@@ -43,11 +45,26 @@ func (c *conn) Read(b []byte) (int, error) {
 		}
 	}
 	n, err := c.Conn.Read(b)
+	if n > 0 {
+		if gerr := c.guard.inspect(b[:n]); gerr != nil {
+			return 0, c.refuse(gerr)
+		}
+	}
 	var ne net.Error
 	if err != nil && errors.As(err, &ne) && ne.Timeout() {
 		c.timedOut.Store(true)
 	}
 	return n, err
+}
+
+// refuse ends the connection on input the chunk guard refused (INVALID_MEDIA for a
+// publisher). go-rtmp gets the error from Read and closes the connection; nothing
+// of the refused read reaches it.
+func (c *conn) refuse(err error) error {
+	c.s.refusedInputs.Add(1)
+	c.log.Warn("refusing RTMP input, closing connection", "reason", StopInvalidMedia, "err", err)
+	c.kill(StopInvalidMedia)
+	return err
 }
 
 func (c *conn) Write(b []byte) (int, error) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -59,7 +60,11 @@ type Server struct {
 	// MaxBitrate in bits/s per publisher measured over 4 s; 0 = unlimited.
 	MaxBitrate int64
 	// MaxChunkSize is the largest chunk size a peer may set (default 64 KiB);
-	// MaxMessageSize the largest audio/video message in bytes (default 8 MiB).
+	// MaxMessageSize the largest audio/video message in bytes (default 8 MiB). Both
+	// are enforced by the chunk guard when a chunk header arrives, before go-rtmp
+	// buffers anything; the chunk streams of a connection may hold at most
+	// 2×MaxMessageSize+64 KiB of messages together, and a command or data message
+	// at most 64 KiB.
 	MaxChunkSize, MaxMessageSize int
 	// TrackWait bounds the wall-clock time spent waiting for the announced tracks'
 	// sequence headers before the stream starts with what it has (default 2 s; the
@@ -97,6 +102,8 @@ type Server struct {
 	publishing int                   // publish slots in use (incl. pending OnPublishStart)
 	capLevel   int                   // last capacity level reported: 0, 80, 100
 	players    map[string]int        // players per StreamID
+
+	refusedInputs atomic.Int64 // connections ended by the chunk guard
 }
 
 // Initialize applies defaults, listens on Addr and starts serving.
@@ -224,7 +231,8 @@ func (s *Server) runWatchdog() {
 // onConnect is go-rtmp's per-connection hook, called on the connection goroutine
 // before the handshake.
 func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig) {
-	c := &conn{Conn: nc, s: s, log: s.Log.With("conn", nc.RemoteAddr().String())}
+	c := &conn{Conn: nc, s: s, log: s.Log.With("conn", nc.RemoteAddr().String()),
+		guard: newChunkGuard(s.MaxChunkSize, s.MaxMessageSize)}
 	_ = nc.SetDeadline(time.Now().Add(s.HandshakeTimeout))
 	s.mu.Lock()
 	closing := s.closing
