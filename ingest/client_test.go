@@ -37,9 +37,17 @@ type rtmpClient struct {
 	changed  chan struct{}
 	readErr  error
 	readDone chan struct{}
+
+	closeOnce sync.Once
 }
 
 func dialRTMP(t testing.TB, addr string) *rtmpClient {
+	t.Helper()
+	return dialRTMPChunk(t, addr, clientChunkSize)
+}
+
+// dialRTMPChunk is dialRTMP with another chunk size (128 sends no Set Chunk Size).
+func dialRTMPChunk(t testing.TB, addr string, size uint32) *rtmpClient {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -54,13 +62,17 @@ func dialRTMP(t testing.TB, addr string) *rtmpClient {
 	c := &rtmpClient{t: t, nc: nc, results: map[int64][]any{}, changed: make(chan struct{}, 1),
 		readDone: make(chan struct{})}
 	c.cs = rtmp.NewChunkStreamer(bufio.NewReader(nc), bufio.NewWriter(nc), nil)
-	// A large chunk size first (before the write goroutine reads it): messages are
-	// then never interleaved, so the server sees them in the order they were sent.
-	if err := c.cs.SelfState().SetChunkSize(clientChunkSize); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.write(2, 0, chunkSizeMsg(clientChunkSize)); err != nil {
-		t.Fatal(err)
+	// A large chunk size first (before the write goroutine reads it): messages up to
+	// 64 KiB are then never interleaved, so the server sees them in the order they
+	// were sent. go-rtmp's writer still puts the next messages between the chunks of
+	// a larger one (a key frame), so later audio can reach the server before it.
+	if size != rtmp.DefaultChunkSize {
+		if err := c.cs.SelfState().SetChunkSize(size); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.write(2, 0, chunkSizeMsg(size)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	go c.readLoop()
 	t.Cleanup(c.close)
@@ -68,9 +80,11 @@ func dialRTMP(t testing.TB, addr string) *rtmpClient {
 }
 
 func (c *rtmpClient) close() {
-	c.nc.Close()
-	<-c.readDone
-	_ = c.cs.Close()
+	c.closeOnce.Do(func() {
+		c.nc.Close()
+		<-c.readDone
+		_ = c.cs.Close()
+	})
 }
 
 func (c *rtmpClient) readLoop() {
@@ -168,10 +182,15 @@ func (c *rtmpClient) waitClosed() error {
 	return c.readErr
 }
 
+// command sends an AMF0 command; []byte arguments are sent as they are (raw AMF0).
 func (c *rtmpClient) command(sid uint32, name string, tid int64, args ...any) error {
 	var buf bytes.Buffer
 	enc := amf0.NewEncoder(&buf)
 	for _, a := range args {
+		if raw, ok := a.([]byte); ok {
+			buf.Write(raw)
+			continue
+		}
 		if err := enc.Encode(a); err != nil {
 			return err
 		}
