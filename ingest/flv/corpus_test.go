@@ -13,8 +13,9 @@ import (
 var writeCorpus = flag.Bool("write-corpus", false, "write the fuzz seed corpus to testdata/fuzz")
 
 // TestWriteFuzzCorpus (go test -run TestWriteFuzzCorpus -write-corpus) writes the
-// committed seed corpus: the first tags of every testdata file and the hand-made
-// Enhanced RTMP cases, one file per input in the "go test fuzz v1" format.
+// committed seed corpus: the first tags of every testdata file, the hand-made
+// Enhanced RTMP cases and the AMF0 cases, one file per input in the "go test fuzz
+// v1" format.
 func TestWriteFuzzCorpus(t *testing.T) {
 	if !*writeCorpus {
 		t.Skip("run with -write-corpus to regenerate testdata/fuzz")
@@ -38,4 +39,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		}
 	}
 	write("FuzzConfig", opusHead)
+	for _, c := range amfCases(t) {
+		write("FuzzValidateAMF0", c.body)
+	}
 }
