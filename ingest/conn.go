@@ -122,6 +122,7 @@ type handler struct {
 	connApp string
 	pub     *publisher
 	player  *player
+	creates int // createStream commands so far
 }
 
 func (h *handler) recover(where string, err *error) {
@@ -148,6 +149,19 @@ func (h *handler) OnConnect(_ uint32, cmd *message.NetConnectionConnect) error {
 		return fmt.Errorf("unknown app %q", app)
 	}
 	h.connApp = cmd.Command.App
+	return nil
+}
+
+// OnCreateStream ends a connection that sends more than maxCreateStreams
+// createStream commands: go-rtmp keeps every stream created (and looks for a free
+// ID linearly), so an endless series would grow without bound.
+func (h *handler) OnCreateStream(_ uint32, _ *message.NetConnectionCreateStream) error {
+	h.creates++
+	if h.creates > maxCreateStreams {
+		h.c.log.Warn("too many createStream commands, closing connection", "limit", maxCreateStreams)
+		h.c.reason.CompareAndSwap(nil, ptr(StopInvalidMedia))
+		return fmt.Errorf("more than %d createStream commands", maxCreateStreams)
+	}
 	return nil
 }
 

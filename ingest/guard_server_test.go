@@ -359,3 +359,34 @@ func TestHostileAMFCannotExhaustMemory(t *testing.T) {
 		t.Fatal("hostile publisher still registered")
 	}
 }
+
+// TestCreateStreamLimit: go-rtmp keeps every stream a connection creates; the 17th
+// createStream ends the connection.
+func TestCreateStreamLimit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	c := dialRTMP(t, h.addr())
+	if !c.connect("live") { // one createStream
+		t.Fatal("connect refused")
+	}
+	for tid := int64(10); tid < 10+maxCreateStreams-1; tid++ {
+		if err := c.command(0, "createStream", tid, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !c.waitFor("createStream result", func() bool { return c.results[tid] != nil }) {
+			t.Fatalf("connection ended at createStream %d", tid)
+		}
+		c.mu.Lock()
+		res := c.results[tid][0]
+		c.mu.Unlock()
+		if res != "_result" {
+			t.Fatalf("createStream %d: %v", tid, res)
+		}
+	}
+	if err := c.command(0, "createStream", 99, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.waitClosed(); err == nil {
+		t.Fatal("connection open after 17 createStream commands")
+	}
+}

@@ -29,6 +29,9 @@ const (
 	bitrateWindow = 4 * time.Second
 	// maxChunkStreams bounds the chunk streams a peer may open (OBS and ffmpeg use < 10).
 	maxChunkStreams = 64
+	// maxCreateStreams bounds the createStream commands of a connection (OBS and
+	// ffmpeg send one).
+	maxCreateStreams = 16
 )
 
 // Capacity events passed to OnCapacity (seed 003 names).
@@ -245,14 +248,23 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig) {
 	lg.Out = io.Discard
 	return c, &rtmp.ConnConfig{
 		Handler: &handler{c: c, s: s},
+		// go-rtmp reads each chunk body (4 KiB from OBS and ffmpeg) with a read of
+		// the chunk size, which bypasses a 4 KiB (default) bufio.Reader: one read
+		// syscall per chunk. 32 KiB batches a frame's chunks into one or two reads.
+		ReaderBufferSize: readBufferSize,
+		// go-rtmp v0.0.7 does not enforce MaxMessageSize; the chunk guard does.
 		ControlState: rtmp.StreamControlStateConfig{
-			MaxChunkSize:    uint32(s.MaxChunkSize),
-			MaxMessageSize:  uint32(s.MaxMessageSize),
-			MaxChunkStreams: maxChunkStreams,
+			MaxChunkSize:      uint32(s.MaxChunkSize),
+			MaxMessageSize:    uint32(s.MaxMessageSize),
+			MaxChunkStreams:   maxChunkStreams,
+			MaxMessageStreams: maxCreateStreams + 1, // and the control stream
 		},
 		Logger: lg,
 	}
 }
+
+// readBufferSize is the size of go-rtmp's bufio.Reader on each connection.
+const readBufferSize = 32 << 10
 
 // reservePublisher takes a publish slot, or reports that MaxPublishers is reached.
 func (s *Server) reservePublisher() bool {
