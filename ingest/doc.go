@@ -10,12 +10,28 @@
 //   - The callbacks (OnPublishStart, OnStreamReady, OnPublishStop, OnPlay,
 //     OnCapacity) run on connection goroutines (OnPublishStop may run on the
 //     goroutine of Close); they must not call back into Server.Close.
+//   - Every byte a peer sends passes the chunk guard (chunk_guard.go) inside
+//     conn.Read before go-rtmp reads it. The guard parses the chunk stream exactly
+//     as go-rtmp v0.0.7 does, checks the AMF0 of every command and data message
+//     with flv.ValidateAMF0 before its last byte is handed on (go-amf0 allocates a
+//     strict array by its declared count: 2^31-1 entries are a fatal 32 GiB), and
+//     enforces MaxChunkSize, MaxMessageSize, 64 KiB per command/data message and
+//     2×MaxMessageSize held by a connection's chunk streams when a chunk header
+//     arrives. A refused read is not passed on at all: the connection ends
+//     (INVALID_MEDIA for a publisher, logged with the reason). Media bytes are not
+//     copied by the guard; it allocates nothing per chunk.
 //   - Each message body is copied once out of go-rtmp into a fresh buffer that the
 //     hub.Unit then owns (Payload aliases it); units are immutable once written.
 //   - A publish's hub.Stream is registered in Registry under PublishGrant.StreamID
 //     when its tracks are known, and unregistered and closed before OnPublishStop.
 //
-// Caveats: tracks are fixed when the stream starts (a track whose first sequence
+// Caveats: the guard follows go-rtmp where go-rtmp departs from the RTMP spec — no
+// extended timestamp is read after a type-3 header (a publisher that writes one
+// there, as ffmpeg does once timestamps pass 0xffffff ms ≈ 4 h 39 min, loses sync
+// with go-rtmp and the connection ends), Abort messages change nothing — and refuses
+// what go-rtmp cannot read deterministically (3-byte chunk basic headers, chunk
+// stream IDs ≥ 320). A connection may send at most 16 createStream commands.
+// Tracks are fixed when the stream starts (a track whose first sequence
 // header arrives after the detection window is ignored); parameter-set changes on
 // an existing track create a new *hub.Track with the same ID. Nothing in this
 // package logs a stream key or streaming token.

@@ -14,7 +14,8 @@ const (
 	// StopConnectionError: the connection broke without an unpublish.
 	StopConnectionError StopReason = "CONNECTION_ERROR"
 	// StopInvalidMedia: undecodable media (broken codec configuration, garbage,
-	// oversized messages, no track at all).
+	// oversized messages, no track at all), or RTMP input the chunk guard refused
+	// (a malformed chunk stream, AMF0 declaring more than it holds).
 	StopInvalidMedia StopReason = "INVALID_MEDIA"
 	// StopBitrateExceeded: the publisher sent more than MaxBitrate over the window.
 	StopBitrateExceeded StopReason = "BITRATE_EXCEEDED"
