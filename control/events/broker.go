@@ -88,6 +88,7 @@ type Broker struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
+	wakeOnce  sync.Once // Emit may come before Initialize (control's boot timers)
 	fanWake   chan struct{}
 	hookWake  chan struct{}
 	jobs      chan job
@@ -135,8 +136,7 @@ func (b *Broker) Initialize() error {
 	b.fanned = last
 	b.subs = map[uint64]map[*subscriber]struct{}{}
 	b.inflight = map[uint64]struct{}{}
-	b.fanWake = make(chan struct{}, 1)
-	b.hookWake = make(chan struct{}, 1)
+	b.initWake()
 	b.jobs = make(chan job, b.Workers)
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.wg.Add(2 + b.Workers)
@@ -225,19 +225,28 @@ func (b *Broker) Close() {
 // Emit implements control.Emitter: it wakes the fan-out and the dispatcher, which
 // read the event from the outbox. It never blocks.
 func (b *Broker) Emit(control.Event) {
+	b.initWake()
 	wake(b.fanWake)
 	wake(b.hookWake)
 }
 
 // Wake implements control.DeliveryWaker: the dispatcher looks at pending
 // deliveries now (manual redelivery).
-func (b *Broker) Wake() { wake(b.hookWake) }
+func (b *Broker) Wake() {
+	b.initWake()
+	wake(b.hookWake)
+}
+
+// initWake creates the wake-up channels once, whoever comes first.
+func (b *Broker) initWake() {
+	b.wakeOnce.Do(func() {
+		b.fanWake = make(chan struct{}, 1)
+		b.hookWake = make(chan struct{}, 1)
+	})
+}
 
 // wake signals c without blocking (a pending signal is enough).
 func wake(c chan struct{}) {
-	if c == nil {
-		return
-	}
 	select {
 	case c <- struct{}{}:
 	default:

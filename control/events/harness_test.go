@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -53,7 +54,8 @@ func fastRetries(b *events.Broker) {
 }
 
 // start opens the store in dir (a new temp dir when ""), the Control and the
-// Broker (tune edits its config) and serves the API on 127.0.0.1.
+// Broker (tune edits its config) and serves the API on 127.0.0.1; t.Cleanup stops
+// it.
 func start(t testing.TB, dir string, tune func(*events.Broker)) *env {
 	t.Helper()
 	if dir == "" {
@@ -63,6 +65,14 @@ func start(t testing.TB, dir string, tune func(*events.Broker)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := startOn(t, dir, store, tune)
+	t.Cleanup(e.stop)
+	return e
+}
+
+// startOn is start over an open store; the caller stops it.
+func startOn(t testing.TB, dir string, store *storage.Store, tune func(*events.Broker)) *env {
+	t.Helper()
 	e := &env{t: t, dir: dir, store: store}
 	e.broker = &events.Broker{Store: store, Log: quiet}
 	fastRetries(e.broker)
@@ -79,8 +89,17 @@ func start(t testing.TB, dir string, tune func(*events.Broker)) *env {
 		t.Fatal(err)
 	}
 	e.srv = httptest.NewServer(e.ctl.Handler())
-	t.Cleanup(e.stop)
 	return e
+}
+
+// listen opens a loopback listener.
+func listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
 }
 
 // stop closes everything in cmd's order (idempotent).

@@ -243,7 +243,9 @@ func TestSSESlowClientDisconnected(t *testing.T) {
 	eventually(t, "subscribed", func() bool { return e.broker.Stats().SSEClients == 2 })
 	pad := strings.Repeat("p", 64<<10)
 	got := 0
-	for i := 0; e.broker.Stats().SSEDropped == 0; i++ {
+	// Disconnected either by its full queue (SSEDropped) or by the write timeout,
+	// whichever comes first; in both cases the fan-out never waited for it.
+	for i := 0; e.broker.Stats().SSEClients == 2; i++ {
 		if i == 2000 {
 			t.Fatal("slow client never dropped")
 		}
@@ -255,7 +257,6 @@ func TestSSESlowClientDisconnected(t *testing.T) {
 			}
 		}
 	}
-	eventually(t, "slow client gone", func() bool { return e.broker.Stats().SSEClients == 1 })
 	e.appendRoomEvent(a.AppID, room, "last")
 	for {
 		if m := fc.next(t); strings.Contains(m.Data, `"last"`) {
