@@ -43,8 +43,8 @@ func checkSeedMessage(t *testing.T, data string, room uint64, state string) (pla
 	}
 	var m struct {
 		MessageID, SentAt, Origin, Type, DeliveryType, CustomType string
-		ChannelID                                                uint64
-		CustomData                                               map[string]any
+		ChannelID                                                 uint64
+		CustomData                                                map[string]any
 	}
 	if err := json.Unmarshal([]byte(data), &m); err != nil {
 		t.Fatal(err)
