@@ -422,3 +422,40 @@ func TestAutoEndSurvivesRestart(t *testing.T) {
 		t.Fatalf("events %v", names)
 	}
 }
+
+// TestRetention: delivered events and finished deliveries older than Retention are
+// pruned (a Last-Event-ID before them is then too old); events of pending
+// deliveries stay.
+func TestRetention(t *testing.T) {
+	e := start(t, "", func(b *events.Broker) {
+		b.Retention, b.PruneInterval = 150*time.Millisecond, 20*time.Millisecond
+	})
+	rcv := newReceiver(t)
+	a := e.newApp("a")
+	e.setCallback(a, rcv.srv.URL, nil)
+	host, viewer := e.newMember(a, "host"), e.newMember(a, "viewer")
+	room := e.newRoom(a, host, nil)
+	e.join(viewer, room)
+	e.broadcastOnce(a, host, room)
+	first := func() uint64 {
+		var f uint64
+		_ = e.store.View(func(tx *storage.Tx) error { f = tx.FirstEventSeq(); return nil })
+		return f
+	}
+	eventually(t, "outbox and log pruned", func() bool {
+		page := e.must(200, "GET", "/v2/apps/me/callback/deliveries", a.auth, nil)
+		return first() == 0 && page["totalElements"].(float64) == 0
+	})
+	c, _ := e.openSSE(viewer.Access, "1")
+	if m := c.next(t); m.Event != "reset" || !strings.Contains(m.Data, events.ResetLastEventIDTooOld) {
+		t.Fatalf("old id after pruning: %+v", m)
+	}
+	// A failing receiver keeps its events in the outbox past Retention.
+	rcv.setStatus(500)
+	e.ctl.IngestCapacity(control.EventIngestLimited, 10, 10)
+	eventually(t, "attempted", func() bool { return len(rcv.hooks()) > len(e.outboxNames(0))+4 })
+	time.Sleep(300 * time.Millisecond)
+	if got := e.outboxNames(0); !slices.Equal(got, []string{control.EventIngestLimited}) {
+		t.Fatalf("outbox with a pending delivery: %v", got)
+	}
+}
