@@ -35,7 +35,7 @@ func TestBuildTwoSessionsWithBrokenFilesAndCrashTail(t *testing.T) {
 	s.session(1, t0)
 	s.noEnd, s.segments = true, 5
 	d2 := s.session(2, t0.Add(time.Minute))
-	os.Remove(filepath.Join(d2, "audio2_1.m4s"))       // missing
+	os.Remove(filepath.Join(d2, "audio2_1.m4s"))        // missing
 	os.Truncate(filepath.Join(d2, "video1_3.m4s"), 100) // truncated
 	// the segment in progress at the crash: 7 whole parts, then half a part
 	tail := s.segment(d2, 5, t0.Add(time.Minute+10*time.Second))
