@@ -411,3 +411,31 @@ func TestVODRestartDuringArchiving(t *testing.T) {
 		t.Errorf("VOD lasts %v, LIVE span %v", d, b.spans[0])
 	}
 }
+
+func TestVODRetentionFlag(t *testing.T) {
+	env := func(string) string { return "" }
+	for _, c := range []struct {
+		arg  string
+		want time.Duration
+		ok   bool
+	}{{"", 0, true}, {"30d", 30 * 24 * time.Hour, true}, {"36h", 36 * time.Hour, true}, {"0", 0, true},
+		{"5m", 0, false}, {"-1d", 0, false}, {"xd", 0, false}} {
+		args := []string{}
+		if c.arg != "" {
+			args = []string{"--vod-retention", c.arg}
+		}
+		cfg, err := parseConfig(args, env, io.Discard)
+		if (err == nil) != c.ok || (c.ok && cfg.VODRetention != c.want) {
+			t.Errorf("--vod-retention %q: %v, %v", c.arg, cfg.VODRetention, err)
+		}
+	}
+	cfg, err := parseConfig(nil, func(k string) string {
+		if k == "ROOMCAST_VOD_RETENTION" {
+			return "7d"
+		}
+		return ""
+	}, io.Discard)
+	if err != nil || cfg.VODRetention != 7*24*time.Hour {
+		t.Errorf("ROOMCAST_VOD_RETENTION=7d: %v, %v", cfg.VODRetention, err)
+	}
+}

@@ -80,6 +80,13 @@ type Archiver struct {
 	running map[string]bool
 	wake    chan struct{}
 	cache   *cache
+	sizes   map[string]usage // disk usage of archived rooms
+}
+
+// usage is the disk usage of an archived room as of its manifest's mtime.
+type usage struct {
+	at    time.Time
+	bytes int64
 }
 
 type jobKind int
@@ -119,6 +126,7 @@ func (a *Archiver) Initialize() error {
 		}
 	}
 	a.running = map[string]bool{}
+	a.sizes = map[string]usage{}
 	a.wake = make(chan struct{}, 1)
 	a.cache = newCache(maxCached)
 	a.mux = a.routes()
@@ -283,6 +291,9 @@ func (a *Archiver) waitIdle(room string) error {
 
 func (a *Archiver) doDelete(room string) {
 	a.cache.drop(room)
+	a.mu.Lock()
+	delete(a.sizes, room)
+	a.mu.Unlock()
 	if err := os.RemoveAll(filepath.Join(a.Dir, room)); err != nil {
 		a.Log.Error("vod: delete room media", "room", room, "error", err)
 	} else {
@@ -325,7 +336,7 @@ func (a *Archiver) scan() {
 		if a.expire(room) {
 			continue
 		}
-		if n, err := a.roomBytes(room); err == nil {
+		if n, ok := a.archivedBytes(room); ok {
 			sizes[room] = n
 		}
 	}
@@ -340,8 +351,10 @@ func (a *Archiver) expire(room string) bool {
 	if a.Retention <= 0 {
 		return false
 	}
-	m, err := LoadManifest(filepath.Join(a.Dir, room))
-	if err != nil || time.Since(m.ArchivedAt) < a.Retention {
+	// the manifest is written once, when archiving ends: its mtime is the archive
+	// time (a stat, not a read of the manifest, for every room every minute)
+	st, err := os.Stat(filepath.Join(a.Dir, room, ManifestFile))
+	if err != nil || time.Since(st.ModTime()) < a.Retention {
 		return false
 	}
 	if a.Expired != nil {
@@ -353,9 +366,34 @@ func (a *Archiver) expire(room string) bool {
 			return false
 		}
 	}
-	a.Log.Info("vod: retention expired", "room", room, "archivedAt", m.ArchivedAt)
+	a.Log.Info("vod: retention expired", "room", room, "archivedAt", st.ModTime())
 	a.doDelete(room)
 	return true
+}
+
+// archivedBytes returns the disk usage of a room; the sum for an archived room is
+// kept until its manifest changes (its files no longer do), so the periodic scan
+// walks only the rooms still being broadcast.
+func (a *Archiver) archivedBytes(room string) (int64, bool) {
+	st, err := os.Stat(filepath.Join(a.Dir, room, ManifestFile))
+	if err == nil {
+		a.mu.Lock()
+		u, ok := a.sizes[room]
+		a.mu.Unlock()
+		if ok && u.at.Equal(st.ModTime()) {
+			return u.bytes, true
+		}
+	}
+	n, werr := a.roomBytes(room)
+	if werr != nil {
+		return 0, false
+	}
+	if err == nil {
+		a.mu.Lock()
+		a.sizes[room] = usage{at: st.ModTime(), bytes: n}
+		a.mu.Unlock()
+	}
+	return n, true
 }
 
 // updateUsage sets the gauge of one room from its files on disk.

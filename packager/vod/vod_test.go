@@ -357,6 +357,10 @@ func TestRetention(t *testing.T) {
 	if err := m.save(s.roomDir); err != nil {
 		t.Fatal(err)
 	}
+	old := time.Now().Add(-49 * time.Hour) // the manifest's mtime is the archive time
+	if err := os.Chtimes(filepath.Join(s.roomDir, ManifestFile), old, old); err != nil {
+		t.Fatal(err)
+	}
 	ta := newTestArchiverConfig(t, dir, func(a *Archiver) { a.Retention = 48 * time.Hour })
 	select {
 	case room := <-ta.expired:
