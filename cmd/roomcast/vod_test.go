@@ -297,6 +297,11 @@ func TestVODTwoSessions(t *testing.T) {
 		t.Errorf("MPD lasts %ss, playlist %v", m[1], extinf)
 	}
 
+	// ffmpeg decodes the HLS VOD through the discontinuity (new init segment).
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", mv, "-f", "null", "-").CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("ffmpeg decode of the HLS VOD: %v\n%s", err, out)
+	}
+
 	// MP4: ffmpeg decodes all of it; HEAD, Range, 416, Content-Length.
 	mp4 := vodBase + "download.mp4?streamingToken=" + b.token
 	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", mp4, "-f", "null", "-").CombinedOutput(); err != nil || len(out) > 0 {
