@@ -155,6 +155,8 @@ func TestBroadcastFlowOverRTMP(t *testing.T) {
 	defer s.Close()
 	a := newAPI(t, s, dir)
 	rtmpBase := "rtmp://" + s.RTMPAddr() + "/live/"
+	hooks := newHookReceiver(t)
+	hooks.subscribe(a)
 
 	if code := a.do("POST", "/members", map[string]any{"appUserId": "host"}, nil); code >= 300 {
 		t.Fatalf("create member: %d", code)
@@ -272,6 +274,17 @@ func TestBroadcastFlowOverRTMP(t *testing.T) {
 	if st := a.key("host").StreamKeyState; st != "INACTIVE" {
 		t.Fatalf("key after end: %s", st)
 	}
+
+	// 6. Every transition reached the webhook, signed, once, in order.
+	want := []string{
+		"stream_key.publish_started", "video_room.live", "stream_key.publish_stopped", "video_room.live_inactive",
+		"stream_key.publish_started", "video_room.live", "stream_key.publish_stopped", "video_room.live_inactive",
+		"video_room.ended",
+	}
+	eventually(t, 10*time.Second, "webhooks", func() bool {
+		got := hooks.received()
+		return len(got) >= len(want) && strings.Join(got[:len(want)], ",") == strings.Join(want, ",")
+	})
 }
 
 // TestRTMPModeRelayURL checks that mode=RTMP reveals only rtmpPlayUrl (SPEC §4.2).

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/ingest"
 	"github.com/roomcast/roomcast/ingest/hub"
 	"github.com/roomcast/roomcast/packager"
@@ -32,6 +33,7 @@ type server struct {
 
 	store    *storage.Store
 	control  *control.Control
+	broker   *events.Broker
 	streams  *hub.Registry
 	packager *packager.Packager
 	archiver *vod.Archiver
@@ -65,7 +67,10 @@ func (s *server) initialize() error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	s.broker = &events.Broker{Store: store, Log: s.Log.With("component", "events")}
 	s.control = &control.Control{
+		Events:        s.broker,
+		EventSource:   s.broker,
 		Store:         store,
 		Log:           s.Log.With("component", "control"),
 		PublicHTTPURL: c.PublicHTTPURL,
@@ -78,6 +83,11 @@ func (s *server) initialize() error {
 	}
 	if err := s.control.Initialize(); err != nil {
 		return fmt.Errorf("initialize control: %w", err)
+	}
+	s.broker.Channels = s.control
+	if err := s.broker.Initialize(); err != nil {
+		s.broker = nil
+		return fmt.Errorf("initialize events: %w", err)
 	}
 	if err := s.firstStart(); err != nil {
 		return err
@@ -244,6 +254,11 @@ func (s *server) Close() {
 	}
 	if s.archiver != nil {
 		s.archiver.Close() // a job in progress still records its outcome in control
+	}
+	if s.broker != nil {
+		// Before the HTTP shutdown: it ends the SSE streams Shutdown would wait for.
+		// Undelivered events stay in the outbox for the next start.
+		s.broker.Close()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
 	defer cancel()

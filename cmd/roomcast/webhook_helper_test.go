@@ -1,0 +1,89 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// hookReceiver is a real local webhook endpoint that verifies every delivery with the
+// recipe of SPEC §5 (written out here, not borrowed from the server's code).
+type hookReceiver struct {
+	t      *testing.T
+	srv    *httptest.Server
+	secret string
+
+	mu     sync.Mutex
+	events []string // event names in arrival order
+	ids    map[string]bool
+}
+
+func newHookReceiver(t *testing.T) *hookReceiver {
+	h := &hookReceiver{t: t, ids: map[string]bool{}}
+	h.srv = httptest.NewServer(http.HandlerFunc(h.serve))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *hookReceiver) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var ts, v1 string
+	for _, part := range strings.Split(r.Header.Get("Roomcast-Signature"), ",") {
+		k, v, _ := strings.Cut(part, "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			v1 = v
+		}
+	}
+	mac := hmac.New(sha256.New, []byte(h.secret))
+	fmt.Fprintf(mac, "%s.%s", ts, body)
+	if want := hex.EncodeToString(mac.Sum(nil)); !hmac.Equal([]byte(want), []byte(v1)) {
+		h.t.Errorf("webhook signature %q does not verify", r.Header.Get("Roomcast-Signature"))
+	}
+	var msg struct {
+		ID    string `json:"id"`
+		Event string `json:"event"`
+	}
+	if err := json.Unmarshal(body, &msg); err != nil || msg.Event == "" {
+		h.t.Errorf("webhook body %q: %v", body, err)
+	}
+	if id := r.Header.Get("Roomcast-Event-Id"); id == "" || id != msg.ID {
+		h.t.Errorf("Roomcast-Event-Id %q, body id %q", id, msg.ID)
+	}
+	if !h.ids[msg.ID] {
+		h.ids[msg.ID] = true
+		h.events = append(h.events, msg.Event)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// subscribe sets the app's callback to this receiver and keeps the signing secret.
+func (h *hookReceiver) subscribe(a *api) {
+	var cb struct {
+		Secret string `json:"secret"`
+	}
+	if code := a.do("PUT", "/callback", map[string]any{"url": h.srv.URL}, &cb); code != 200 || cb.Secret == "" {
+		h.t.Fatalf("PUT /callback: %d secret %q", code, cb.Secret)
+	}
+	h.mu.Lock()
+	h.secret = cb.Secret
+	h.mu.Unlock()
+}
+
+func (h *hookReceiver) received() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.events...)
+}
