@@ -161,6 +161,8 @@ func publishLikeOBS(t *testing.T, url string) *exec.Cmd {
 }
 
 type room struct {
+	VODState        string  `json:"vodState"`
+	VODURL          *string `json:"vodUrl"`
 	ID              uint64  `json:"id"`
 	UUID            string  `json:"uuid"`
 	VideoRoomState  string  `json:"videoRoomState"`
@@ -194,7 +196,7 @@ func TestBrowserPlayback(t *testing.T) {
 		t.Fatalf("create room: %d", c)
 	}
 
-	publishLikeOBS(t, key.IngestURL+"/"+key.StreamKey+"?mode=CMAF")
+	pub := publishLikeOBS(t, key.IngestURL+"/"+key.StreamKey+"?mode=CMAF")
 	waitFor(t, 15*time.Second, "stream key ACTIVE", func() bool {
 		in.api(t, "GET", "/members/host/stream-key", nil, &key)
 		return key.StreamKeyState == "ACTIVE"
@@ -232,11 +234,57 @@ func TestBrowserPlayback(t *testing.T) {
 	})
 
 	t.Run("browsers", func(t *testing.T) {
+		runPlayers(t, "--hls", hlsURL, "--dash", dashURL, "--watch", watchURL)
+	})
+
+	// The player page follows the broadcast: drop, resume (new session URL), end (VOD).
+	t.Run("player page follows drop, resume and end", func(t *testing.T) {
+		f := startFollower(t, watchURL)
+		f.waitFor(t, 20*time.Second, "page playing session 1", func(s pageState) bool {
+			return s.State == "LIVE" && strings.Contains(s.URL, "/1/") && s.CurrentTime > 1
+		})
+		stopPublisher(pub)
+		f.waitFor(t, 20*time.Second, "page paused", func(s pageState) bool { return s.State == "LIVE_INACTIVE" })
+		pub = publishLikeOBS(t, key.IngestURL+"/"+key.StreamKey+"?mode=CMAF")
+		f.waitFor(t, 30*time.Second, "page playing session 2", func(s pageState) bool {
+			return s.State == "LIVE" && strings.Contains(s.URL, "/2/") && s.CurrentTime > 1
+		})
+		stopPublisher(pub)
+		waitFor(t, 15*time.Second, "room LIVE_INACTIVE", func() bool {
+			in.api(t, "GET", fmt.Sprintf("/video-rooms/%d", r.ID), nil, &r)
+			return r.VideoRoomState == "LIVE_INACTIVE"
+		})
+		if c := in.api(t, "POST", fmt.Sprintf("/video-rooms/%d/rtmp-broadcast/state/ended", r.ID), nil, &r); c >= 300 {
+			t.Fatalf("end: %d", c)
+		}
+		waitFor(t, 15*time.Second, "VOD archived", func() bool {
+			in.api(t, "GET", fmt.Sprintf("/video-rooms/%d", r.ID), nil, &r)
+			return r.VODState == "ARCHIVED" && r.VODURL != nil
+		})
+		f.waitFor(t, 30*time.Second, "page playing the VOD", func(s pageState) bool {
+			return s.State == "ENDED" && strings.Contains(s.URL, "/vod/") && s.CurrentTime > 1
+		})
+		f.close(t)
+	})
+
+	t.Run("vod", func(t *testing.T) {
+		if r.VODURL == nil {
+			t.Skip("no VOD (previous subtest failed)")
+		}
+		vodHLS := *r.VODURL + "?streamingToken=" + tok.StreamingToken
+		vodDASH := strings.TrimSuffix(*r.VODURL, "index.m3u8") + "index.mpd?streamingToken=" + tok.StreamingToken
+		runPlayers(t, "--vod-hls", vodHLS, "--vod-dash", vodDASH)
+	})
+}
+
+// runPlayers runs play.mjs with args and checks every result it prints.
+func runPlayers(t *testing.T, args ...string) {
+	t.Helper()
+	{
 		shots, _ := filepath.Abs("out")
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "node", "play.mjs", "--hls", hlsURL, "--dash", dashURL,
-			"--watch", watchURL, "--shots", shots, "--seconds", "10")
+		cmd := exec.CommandContext(ctx, "node", append([]string{"play.mjs", "--shots", shots, "--seconds", "10"}, args...)...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
@@ -263,6 +311,9 @@ func TestBrowserPlayback(t *testing.T) {
 			if adv, _ := res["advanced"].(float64); adv <= 2 {
 				t.Errorf("%s: currentTime advanced %.2f s, want > 2 s", kind, adv)
 			}
+			if kind == "hls" || kind == "dash" {
+				t.Logf("%s live latency: median %v s", kind, res["latencyMedian"])
+			}
 			if w, _ := res["videoWidth"].(float64); w != 640 {
 				t.Errorf("%s: videoWidth %v, want 640", kind, w)
 			}
@@ -276,5 +327,96 @@ func TestBrowserPlayback(t *testing.T) {
 				t.Errorf("%s: player errors %v", kind, errs)
 			}
 		}
+	}
+}
+
+// pageState is one line of play.mjs --follow: what the player page shows.
+type pageState struct {
+	State       string   `json:"state"`
+	URL         string   `json:"url"`
+	CurrentTime float64  `json:"currentTime"`
+	VideoWidth  int      `json:"videoWidth"`
+	Errors      []string `json:"errors"`
+	PageErrors  []string `json:"pageErrors"`
+}
+
+// follower is a headless Chromium tab on the player page.
+type follower struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	states chan pageState
+	last   pageState
+}
+
+func startFollower(t *testing.T, watchURL string) *follower {
+	t.Helper()
+	shots, _ := filepath.Abs("out")
+	cmd := exec.Command("node", "play.mjs", "--follow", watchURL, "--shots", shots)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f := &follower{cmd: cmd, stdin: stdin, states: make(chan pageState, 1024)}
+	go func() {
+		defer close(f.states)
+		dec := json.NewDecoder(stdout)
+		for {
+			var s pageState
+			if err := dec.Decode(&s); err != nil {
+				return
+			}
+			f.states <- s
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("follower stderr: %s", stderr.String())
+		}
 	})
+	return f
+}
+
+// waitFor reads page states until ok or the deadline.
+func (f *follower) waitFor(t *testing.T, d time.Duration, what string, ok func(pageState) bool) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case s, open := <-f.states:
+			if !open {
+				t.Fatalf("player page closed while waiting for %s (last %+v)", what, f.last)
+			}
+			f.last = s
+			if len(s.PageErrors) > 0 {
+				t.Errorf("player page errors: %v", s.PageErrors)
+			}
+			if ok(s) {
+				t.Logf("%s: %+v", what, s)
+				return
+			}
+		case <-deadline:
+			t.Fatalf("timed out after %s waiting for %s (last %+v)", d, what, f.last)
+		}
+	}
+}
+
+func (f *follower) close(t *testing.T) {
+	_ = f.stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = f.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Errorf("follower did not exit after stdin closed")
+	}
+}
+
+func stopPublisher(cmd *exec.Cmd) {
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
 }

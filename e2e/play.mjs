@@ -1,7 +1,8 @@
 // Plays Roomcast URLs in headless Debian Chromium with the players people use and
 // prints one JSON result per check on stdout.
 //
-//   node play.mjs --hls URL --dash URL --watch URL --shots DIR [--seconds 12]
+//   node play.mjs --hls URL --dash URL --watch URL [--vod-hls URL --vod-dash URL] --shots DIR [--seconds 12]
+//   node play.mjs --follow WATCH_URL --shots DIR     (one JSON line per second until stdin closes)
 //
 // The test page is served by this script on its own origin (another port), so CORS is
 // really exercised: without Access-Control-Allow-Origin hls.js fails fatally.
@@ -85,7 +86,7 @@ const measure = `async (seconds) => {
   };
 }`;
 
-async function play(kind, url) {
+async function play(kind, url, name) {
   const p = await browser.newPage();
   const consoleLines = [];
   p.on('console', (m) => consoleLines.push(m.text()));
@@ -105,9 +106,9 @@ async function play(kind, url) {
   const t0 = Date.now();
   await p.evaluate(`(${setup})(${JSON.stringify(url)})`);
   const r = await p.evaluate(`(${measure})(${seconds})`);
-  r.kind = kind;
+  r.kind = name || kind;
   r.wallMs = Date.now() - t0;
-  await p.screenshot({ path: path.join(shots, `${kind}.png`) });
+  await p.screenshot({ path: path.join(shots, `${name || kind}.png`) });
   r.console = consoleLines.slice(-20);
   await p.close();
   return r;
@@ -132,10 +133,50 @@ async function watch(url) {
   return { kind: 'watch', currentTime: t, title, errors };
 }
 
+// follow keeps the player page open and prints one JSON line per second with what it
+// shows ({state, url, currentTime, ...}) until stdin closes: the Go test drives the
+// broadcast (drop, resume, end) and reads what a viewer sees.
+async function follow(url) {
+  const p = await browser.newPage();
+  const errors = [];
+  p.on('pageerror', (e) => errors.push(String(e)));
+  await p.goto(url);
+  let open = true;
+  process.stdin.on('end', () => { open = false; });
+  process.stdin.on('close', () => { open = false; });
+  process.stdin.resume();
+  let n = 0;
+  while (open) {
+    const st = await p.evaluate(() => {
+      const v = document.querySelector('video');
+      const rc = window.roomcast || {};
+      return { state: rc.state, url: rc.url, errors: rc.errors || [], currentTime: v ? v.currentTime : 0,
+        videoWidth: v ? v.videoWidth : 0, paused: v ? v.paused : true };
+    });
+    st.pageErrors = errors;
+    process.stdout.write(JSON.stringify(st) + '\n');
+    if (n++ % 5 === 0) await p.screenshot({ path: path.join(shots, `follow-${st.state || 'none'}.png`) });
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  await p.close();
+}
+
 const results = [];
+if (args.follow) {
+  try {
+    await follow(args.follow);
+  } finally {
+    await browser.close();
+    server.close();
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
 try {
   if (args.hls) results.push(await play('hls', args.hls));
   if (args.dash) results.push(await play('dash', args.dash));
+  if (args['vod-hls']) results.push(await play('hls', args['vod-hls'], 'vod-hls'));
+  if (args['vod-dash']) results.push(await play('dash', args['vod-dash'], 'vod-dash'));
   if (args.watch) results.push(await watch(args.watch));
 } finally {
   await browser.close();
