@@ -29,6 +29,13 @@ type conn struct {
 	log   *slog.Logger
 	guard *chunkGuard // read side only (go-rtmp reads from one goroutine)
 
+	// loop is held by go-rtmp's connection goroutine except while it waits in Read.
+	// Other goroutines that write to the connection (the relay) take it: go-rtmp
+	// v0.0.7's ChunkStreamer.Write shares one message encoder between callers, so
+	// they must never write while go-rtmp writes its own replies (play, acks).
+	loop     sync.Mutex
+	loopHeld bool // touched by the connection goroutine only
+
 	established  atomic.Bool // handshake done: per-read idle deadlines
 	noReadLimit  atomic.Bool // players: no idle deadline on reads
 	timedOut     atomic.Bool
@@ -38,6 +45,8 @@ type conn struct {
 }
 
 func (c *conn) Read(b []byte) (int, error) {
+	c.releaseLoop()
+	defer c.holdLoop()
 	if c.established.Load() && !c.noReadLimit.Load() {
 		if now := time.Now(); now.Sub(c.lastDeadline) > 500*time.Millisecond {
 			_ = c.Conn.SetReadDeadline(now.Add(c.s.IdleTimeout))
@@ -57,6 +66,19 @@ func (c *conn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// holdLoop and releaseLoop run on go-rtmp's connection goroutine (in Read and Close).
+func (c *conn) holdLoop() {
+	c.loop.Lock()
+	c.loopHeld = true
+}
+
+func (c *conn) releaseLoop() {
+	if c.loopHeld {
+		c.loopHeld = false
+		c.loop.Unlock()
+	}
+}
+
 // refuse ends the connection on input the chunk guard refused (INVALID_MEDIA for a
 // publisher). go-rtmp gets the error from Read and closes the connection; nothing
 // of the refused read reaches it.
@@ -74,10 +96,11 @@ func (c *conn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
-// Close is called once by go-rtmp when the connection's goroutine ends.
+// Close is called once by go-rtmp, on the connection's goroutine, as its last step.
 func (c *conn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
+		c.releaseLoop()
 		err = c.Conn.Close()
 		c.s.mu.Lock()
 		delete(c.s.conns, c)

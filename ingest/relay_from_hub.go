@@ -129,6 +129,9 @@ func (p *player) send(typ uint8, csid int, ts uint32, hdr, payload []byte) error
 	if typ == flv.TagVideo {
 		msg = &message.VideoMessage{Payload: body}
 	}
+	// not while go-rtmp's goroutine handles a message (it may write a reply)
+	p.h.c.loop.Lock()
+	defer p.h.c.loop.Unlock()
 	return p.h.writeCtx(p.ctx, p.sid, csid, ts, msg)
 }
 
