@@ -63,9 +63,8 @@ func dialRTMPChunk(t testing.TB, addr string, size uint32) *rtmpClient {
 		readDone: make(chan struct{})}
 	c.cs = rtmp.NewChunkStreamer(bufio.NewReader(nc), bufio.NewWriter(nc), nil)
 	// A large chunk size first (before the write goroutine reads it): messages up to
-	// 64 KiB are then never interleaved, so the server sees them in the order they
-	// were sent. go-rtmp's writer still puts the next messages between the chunks of
-	// a larger one (a key frame), so later audio can reach the server before it.
+	// 64 KiB (every tag of testdata/) are then never interleaved, so the server sees
+	// them in the order they were sent.
 	if size != rtmp.DefaultChunkSize {
 		if err := c.cs.SelfState().SetChunkSize(size); err != nil {
 			t.Fatal(err)
