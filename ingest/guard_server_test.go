@@ -15,6 +15,8 @@ import (
 	"github.com/yutopp/go-rtmp"
 	"github.com/yutopp/go-rtmp/handshake"
 	"github.com/yutopp/go-rtmp/message"
+
+	"github.com/roomcast/roomcast/ingest/flv"
 )
 
 // recordingProxy forwards connections to a server and records what each client
@@ -388,5 +390,32 @@ func TestCreateStreamLimit(t *testing.T) {
 	}
 	if err := c.waitClosed(); err == nil {
 		t.Fatal("connection open after 17 createStream commands")
+	}
+}
+
+// TestMaxMessageSizeAtTheHeader: a video message above Server.MaxMessageSize ends
+// the publish when its chunk header arrives, before go-rtmp buffers it.
+func TestMaxMessageSizeAtTheHeader(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(s *Server) { s.MaxMessageSize = 8 << 10 })
+	tags := readTags(t, "h264_aac.flv")
+	big := -1
+	for i, tg := range tags {
+		if tg.Type == flv.TagVideo && len(tg.Data) > 8<<10 {
+			big = i
+			break
+		}
+	}
+	if big < 0 {
+		t.Fatal("no video tag above 8 KiB in h264_aac.flv")
+	}
+	c := publishClient(t, h, "key1")
+	refused := h.s.refusedInputs.Load()
+	_ = c.sendTags(tags[:big+1], false)
+	if r := h.waitStop("1"); r != StopInvalidMedia {
+		t.Fatalf("stop reason %s", r)
+	}
+	if h.s.refusedInputs.Load() != refused+1 {
+		t.Fatal("not refused by the guard")
 	}
 }
