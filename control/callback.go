@@ -33,6 +33,8 @@ var knownEvents = map[string]bool{
 	EventVideoRoomCancelled: true, EventVideoRoomVODArchived: true, EventVideoRoomVODFailed: true,
 	EventPublishStarted: true, EventPublishStopped: true,
 	EventIngestNearLimit: true, EventIngestLimited: true,
+	EventChatMessageSent: true, EventChatMessageHidden: true, EventChatMessageUnhidden: true,
+	EventChatMessageDeleted: true,
 }
 
 // validate checks the callback URL (absolute http/https, or "" to disable) and the

@@ -169,7 +169,9 @@ func (c *Control) sendChatMessage(ec echo.Context, d chatDelivery) error {
 	}
 	appID := appOf(ec).ID
 	var ref chatMessageRefJSON
+	var ob outbox
 	err = c.Store.Update(func(tx *storage.Tx) error {
+		ob = outbox{}
 		r, cr, err := loadChat(tx, appID, id, ErrChatRoomNotFound)
 		if err != nil {
 			return err
@@ -183,11 +185,12 @@ func (c *Control) sendChatMessage(ec echo.Context, d chatDelivery) error {
 			return fmt.Errorf("append chat message: %w", err)
 		}
 		ref = chatMessageRefJSON{VideoKey: videoKey(r.ID), ChannelKey: cr.ChannelKey, MessageID: msg.ID}
-		return nil
+		return c.addChatEvent(tx, &ob, EventChatMessageSent, &cr, &msg, now)
 	})
 	if err != nil {
 		return err
 	}
+	c.emit(&ob)
 	return ec.JSON(http.StatusCreated, ref)
 }
 
@@ -259,30 +262,48 @@ func (c *Control) onChatMessageUnhide(ec echo.Context) error {
 	return c.setChatMessageHidden(ec, false)
 }
 
-// setChatMessageHidden stores the hidden flag of the path message.
+// setChatMessageHidden stores the hidden flag of the path message and, when it
+// changed, writes chat.message_hidden or chat.message_unhidden.
 func (c *Control) setChatMessageHidden(ec echo.Context, hidden bool) error {
-	err := c.chatMessageTx(ec, true, func(tx *storage.Tx, _ *storage.ChatRoom, m *storage.ChatMessage) error {
+	var ob outbox
+	err := c.chatMessageTx(ec, true, func(tx *storage.Tx, cr *storage.ChatRoom, m *storage.ChatMessage) error {
+		ob = outbox{}
 		if m.Hidden == hidden {
 			return nil
 		}
-		m.Hidden, m.LastModifiedAt = hidden, c.now().UTC()
-		return tx.PutChatMessage(m)
+		now := c.now().UTC()
+		m.Hidden, m.LastModifiedAt = hidden, now
+		if err := tx.PutChatMessage(m); err != nil {
+			return err
+		}
+		name := EventChatMessageUnhidden
+		if hidden {
+			name = EventChatMessageHidden
+		}
+		return c.addChatEvent(tx, &ob, name, cr, m, now)
 	})
 	if err != nil {
 		return err
 	}
+	c.emit(&ob)
 	return ec.NoContent(http.StatusNoContent)
 }
 
-// onChatMessageDelete is DELETE .../chat-room/messages/{messageId} (seed 002): 204.
-// The ID is never reused.
+// onChatMessageDelete is DELETE .../chat-room/messages/{messageId} (seed 002): 204,
+// with a chat.message_deleted event. The ID is never reused.
 func (c *Control) onChatMessageDelete(ec echo.Context) error {
-	err := c.chatMessageTx(ec, true, func(tx *storage.Tx, _ *storage.ChatRoom, m *storage.ChatMessage) error {
-		return tx.DeleteChatMessage(m.RoomID, m.ID)
+	var ob outbox
+	err := c.chatMessageTx(ec, true, func(tx *storage.Tx, cr *storage.ChatRoom, m *storage.ChatMessage) error {
+		ob = outbox{}
+		if err := tx.DeleteChatMessage(m.RoomID, m.ID); err != nil {
+			return err
+		}
+		return c.addChatEvent(tx, &ob, EventChatMessageDeleted, cr, m, c.now().UTC())
 	})
 	if err != nil {
 		return err
 	}
+	c.emit(&ob)
 	return ec.NoContent(http.StatusNoContent)
 }
 

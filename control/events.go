@@ -3,6 +3,7 @@ package control
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -21,6 +22,19 @@ const (
 	EventVideoRoomVODFailed    = "video_room.vod_failed"
 	EventPublishStarted        = "stream_key.publish_started"
 	EventPublishStopped        = "stream_key.publish_stopped"
+	// Chat events (seed 002 admin messages): sent, hidden, visible again, deleted.
+	EventChatMessageSent     = "chat.message_sent"
+	EventChatMessageHidden   = "chat.message_hidden"
+	EventChatMessageUnhidden = "chat.message_unhidden"
+	EventChatMessageDeleted  = "chat.message_deleted"
+)
+
+// Audiences of an event's SSE message (Event.Audience).
+const (
+	// AudienceChannel: the members joined to the room's channel (Member API join).
+	AudienceChannel = ""
+	// AudienceChat: the members of the room's chat room (ChatMembers).
+	AudienceChat = "CHAT"
 )
 
 // Emitter receives events after the transaction that wrote them to the outbox
@@ -47,8 +61,23 @@ type Event struct {
 	// Message is the seed 000 SSE notification ("VideoRoom State Change Member
 	// EventSource API Notification"); nil for events not delivered over SSE.
 	Message json.RawMessage `json:"message,omitempty"`
+	// Audience is who may receive Message over SSE: AudienceChannel (room
+	// transitions) or AudienceChat (chat messages). Membership is read when the
+	// message is fanned out or replayed.
+	Audience string `json:"audience,omitempty"`
+	// Receivers, when not nil, narrows the audience to these member IDs (direct
+	// messages, addressed broadcasts); an empty non-nil set reaches nobody over SSE.
+	// nil means the whole audience.
+	Receivers []uint64 `json:"receivers,omitzero"`
 	// Webhook is the webhook body {"id","event","eventTs","payload"} (SPEC §5).
 	Webhook json.RawMessage `json:"webhook"`
+}
+
+// ForMember reports whether ev's receiver set admits member (true when the event
+// has none). Audience membership is checked separately (ChannelMembers,
+// ChatMembers).
+func (ev *Event) ForMember(member uint64) bool {
+	return ev.Receivers == nil || slices.Contains(ev.Receivers, member)
 }
 
 // DecodeEvent rebuilds an Event from its outbox record (replay after a restart).

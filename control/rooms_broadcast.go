@@ -81,14 +81,16 @@ type joinRequest struct {
 const metaChannelMembers = "control.channel."
 
 // onMemberVideoRoomsJoin is POST /v2/members/me/video-rooms/{id}/join: the member
-// joins the room's channel (and so receives its events over SSE). A room with a
-// password needs {"password": "..."}.
+// joins the room's channel (and so receives its events over SSE) and, when the
+// room has an open chat room, the chat room too (and so receives its messages;
+// joining again keeps the first joinedAt). A room with a password needs
+// {"password": "..."}.
 func (c *Control) onMemberVideoRoomsJoin(ec echo.Context) error {
 	var req joinRequest
 	if err := decodeOptionalBody(ec, &req); err != nil {
 		return err
 	}
-	return c.channelChange(ec, func(r *storage.Room, ids []uint64, me uint64) ([]uint64, error) {
+	return c.channelChange(ec, true, func(r *storage.Room, ids []uint64, me uint64) ([]uint64, error) {
 		if len(r.PasswordHash) > 0 {
 			got := passwordHash(r.UUID, deref(req.Password))
 			if subtle.ConstantTimeCompare(got, r.PasswordHash) != 1 {
@@ -102,16 +104,18 @@ func (c *Control) onMemberVideoRoomsJoin(ec echo.Context) error {
 	})
 }
 
-// onMemberVideoRoomsLeave is POST /v2/members/me/video-rooms/{id}/leave.
+// onMemberVideoRoomsLeave is POST /v2/members/me/video-rooms/{id}/leave: the
+// member leaves the room's channel and its chat room (however it joined it).
+// Leaving what one is not in is not an error.
 func (c *Control) onMemberVideoRoomsLeave(ec echo.Context) error {
-	return c.channelChange(ec, func(_ *storage.Room, ids []uint64, me uint64) ([]uint64, error) {
+	return c.channelChange(ec, false, func(_ *storage.Room, ids []uint64, me uint64) ([]uint64, error) {
 		return slices.DeleteFunc(ids, func(id uint64) bool { return id == me }), nil
 	})
 }
 
-// channelChange edits the member list of the path room's channel and answers with
-// the room.
-func (c *Control) channelChange(ec echo.Context, edit func(*storage.Room, []uint64, uint64) ([]uint64, error)) error {
+// channelChange edits the member list of the path room's channel, joins (join) or
+// leaves the room's chat room in the same transaction, and answers with the room.
+func (c *Control) channelChange(ec echo.Context, join bool, edit func(*storage.Room, []uint64, uint64) ([]uint64, error)) error {
 	id, err := pathID(ec)
 	if err != nil {
 		return err
@@ -135,6 +139,9 @@ func (c *Control) channelChange(ec echo.Context, edit func(*storage.Room, []uint
 			return fmt.Errorf("encode channel members: %w", err)
 		}
 		if err := tx.PutMeta(metaChannelMembers+strconv.FormatUint(r.ID, 10), raw); err != nil {
+			return err
+		}
+		if err := c.followChat(tx, &r, cl, join); err != nil {
 			return err
 		}
 		view = c.newRoomJSON(&r, c.loadRoomDeps(tx, &r, nil))
@@ -172,4 +179,26 @@ func (c *Control) ChannelMembers(roomID uint64) ([]uint64, error) {
 		return nil, err
 	}
 	return ids, nil
+}
+
+// followChat makes the member of cl join (or leave) the chat room of r along with
+// its channel. No chat room, a closed one (join) or no membership (leave) is
+// nothing to do: the video room join never fails because of its chat.
+func (c *Control) followChat(tx *storage.Tx, r *storage.Room, cl TokenClaims, join bool) error {
+	m, err := tx.Member(cl.AppID, cl.MemberID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil // a member deleted since its token was issued: no chat to follow
+	}
+	if err != nil {
+		return fmt.Errorf("read member %d: %w", cl.MemberID, err)
+	}
+	if join {
+		_, _, err = c.joinChatTx(tx, r, m, c.now())
+	} else {
+		err = c.leaveChatTx(tx, r, m)
+	}
+	if errors.Is(err, ErrChatRoomNotFound) || errors.Is(err, ErrChatRoomClosed) || errors.Is(err, ErrChatRoomMemberNotFound) {
+		return nil
+	}
+	return err
 }

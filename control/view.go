@@ -110,6 +110,14 @@ type statsJSON struct {
 	TotalMemberWhitelistCount int `json:"totalMemberWhitelistCount"`
 }
 
+// roomChatJSON is the "chat" object of a room (seed 001 VideoRoomChat: videoKey,
+// channelKey; closed is Roomcast's), null when the room has no chat room.
+type roomChatJSON struct {
+	VideoKey   string `json:"videoKey"`
+	ChannelKey string `json:"channelKey"`
+	Closed     bool   `json:"closed"`
+}
+
 // autoEndJSON is the optional "autoEnd" object of a room (SPEC §4.8).
 type autoEndJSON struct {
 	InactiveSeconds int `json:"inactiveSeconds"`
@@ -117,44 +125,44 @@ type autoEndJSON struct {
 
 // roomJSON is the VideoRoom of SPEC §3: every field, null when absent.
 type roomJSON struct {
-	ID              uint64       `json:"id"`
-	UUID            string       `json:"uuid"`
-	State           string       `json:"state"`
-	Type            string       `json:"type"`
-	Protocol        string       `json:"protocol"`
-	Format          string       `json:"format"`
-	VideoRoomState  string       `json:"videoRoomState"`
-	VODState        string       `json:"vodState"`
-	VODURL          *string      `json:"vodUrl"`
-	AccessLevel     string       `json:"accessLevel"`
-	App             appRefJSON   `json:"app"`
-	Member          *memberJSON  `json:"member"`
-	Channel         channelJSON  `json:"channel"`
-	CreatorType     string       `json:"creatorType"`
-	CreatorID       *uint64      `json:"creatorId"`
-	Title           *string      `json:"title"`
-	Description     *string      `json:"description"`
-	CustomType      *string      `json:"customType"`
-	CustomData      customData   `json:"customData"`
-	Policy          policyJSON   `json:"policy"`
-	ScheduledAt     *string      `json:"scheduledAt"`
-	CancelledAt     *string      `json:"cancelledAt"`
-	LastSessionNo   int          `json:"lastSessionNo"`
-	LiveStartedAt   *string      `json:"liveStartedAt"`
-	LiveEndedAt     *string      `json:"liveEndedAt"`
-	VODArchivedAt   *string      `json:"vodArchivedAt"`
-	StreamKey       *roomKeyJSON `json:"streamKey"`
-	PlayURL         *string      `json:"playUrl"`
-	LiveURL         *string      `json:"liveUrl"`
-	CMAFHLSPlayURL  *string      `json:"cmafHlsPlayUrl"`
-	CMAFDASHPlayURL *string      `json:"cmafDashPlayUrl"`
-	RTMPPlayURL     *string      `json:"rtmpPlayUrl"`
-	VideoPost       *struct{}    `json:"videoPost"`
-	Chat            *struct{}    `json:"chat"`
-	Stats           statsJSON    `json:"stats"`
-	AutoEnd         *autoEndJSON `json:"autoEnd"`
-	CreatedAt       *string      `json:"createdAt"`
-	LastModifiedAt  *string      `json:"lastModifiedAt"`
+	ID              uint64        `json:"id"`
+	UUID            string        `json:"uuid"`
+	State           string        `json:"state"`
+	Type            string        `json:"type"`
+	Protocol        string        `json:"protocol"`
+	Format          string        `json:"format"`
+	VideoRoomState  string        `json:"videoRoomState"`
+	VODState        string        `json:"vodState"`
+	VODURL          *string       `json:"vodUrl"`
+	AccessLevel     string        `json:"accessLevel"`
+	App             appRefJSON    `json:"app"`
+	Member          *memberJSON   `json:"member"`
+	Channel         channelJSON   `json:"channel"`
+	CreatorType     string        `json:"creatorType"`
+	CreatorID       *uint64       `json:"creatorId"`
+	Title           *string       `json:"title"`
+	Description     *string       `json:"description"`
+	CustomType      *string       `json:"customType"`
+	CustomData      customData    `json:"customData"`
+	Policy          policyJSON    `json:"policy"`
+	ScheduledAt     *string       `json:"scheduledAt"`
+	CancelledAt     *string       `json:"cancelledAt"`
+	LastSessionNo   int           `json:"lastSessionNo"`
+	LiveStartedAt   *string       `json:"liveStartedAt"`
+	LiveEndedAt     *string       `json:"liveEndedAt"`
+	VODArchivedAt   *string       `json:"vodArchivedAt"`
+	StreamKey       *roomKeyJSON  `json:"streamKey"`
+	PlayURL         *string       `json:"playUrl"`
+	LiveURL         *string       `json:"liveUrl"`
+	CMAFHLSPlayURL  *string       `json:"cmafHlsPlayUrl"`
+	CMAFDASHPlayURL *string       `json:"cmafDashPlayUrl"`
+	RTMPPlayURL     *string       `json:"rtmpPlayUrl"`
+	VideoPost       *struct{}     `json:"videoPost"`
+	Chat            *roomChatJSON `json:"chat"`
+	Stats           statsJSON     `json:"stats"`
+	AutoEnd         *autoEndJSON  `json:"autoEnd"`
+	CreatedAt       *string       `json:"createdAt"`
+	LastModifiedAt  *string       `json:"lastModifiedAt"`
 }
 
 // playURLs are the derived play URLs of a room (SPEC §4.2, §6).
@@ -192,6 +200,7 @@ type roomDeps struct {
 	AppName string
 	Member  *storage.Member    // nil when the room has no member
 	Key     *storage.StreamKey // nil when the room has no key
+	Chat    *storage.ChatRoom  // nil when the room has no chat room
 }
 
 // loadRoomDeps reads the member and stream key of r (memo caches members in lists).
@@ -211,6 +220,9 @@ func (c *Control) loadRoomDeps(tx *storage.Tx, r *storage.Room, memo map[uint64]
 		if k, err := tx.StreamKey(r.StreamKeyID); err == nil {
 			d.Key = &k
 		}
+	}
+	if cr, err := tx.ChatRoom(r.ID); err == nil {
+		d.Chat = &cr
 	}
 	return d
 }
@@ -243,6 +255,9 @@ func (c *Control) newRoomJSON(r *storage.Room, d roomDeps) *roomJSON {
 	if d.Key != nil && showRoomKey(r) {
 		j.StreamKey = &roomKeyJSON{ID: d.Key.ID, State: "ACTIVE",
 			StreamKeyState: streamKeyStateOf(d.Key.Publishing, d.Key.RoomID != 0)}
+	}
+	if d.Chat != nil {
+		j.Chat = &roomChatJSON{VideoKey: videoKey(r.ID), ChannelKey: d.Chat.ChannelKey, Closed: d.Chat.Closed}
 	}
 	if r.AutoEndSeconds > 0 {
 		j.AutoEnd = &autoEndJSON{InactiveSeconds: r.AutoEndSeconds}

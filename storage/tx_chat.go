@@ -210,6 +210,20 @@ func (t *Tx) AddChatMember(roomID uint64, cm *ChatMember) (added bool, err error
 	return true, t.putChatRoom(&c)
 }
 
+// ChatMemberIDs returns the member IDs of chat room roomID in ascending ID order
+// (SSE fan-out of chat messages). It reads only index keys, no record.
+func (t *Tx) ChatMemberIDs(roomID uint64) ([]uint64, error) {
+	var ids []uint64
+	err := scanPrefix(t.bucket(bucketChatMembersByMember), u64(roomID), false, func(k []byte) (bool, error) {
+		if len(k) != 16 {
+			return false, fmt.Errorf("chat member index key %x: bad length", k)
+		}
+		ids = append(ids, btoi(k[8:]))
+		return true, nil
+	})
+	return ids, err
+}
+
 // ChatMember returns the membership of memberID in chat room roomID, or
 // ErrNotFound.
 func (t *Tx) ChatMember(roomID, memberID uint64) (ChatMember, error) {

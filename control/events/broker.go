@@ -37,6 +37,13 @@ type ChannelDirectory interface {
 	ChannelMembers(roomID uint64) ([]uint64, error)
 }
 
+// ChatDirectory tells which members are in a room's chat room (*control.Control
+// implements it). Broker.Channels must implement it for chat messages
+// (control.AudienceChat) to reach anyone over SSE.
+type ChatDirectory interface {
+	ChatMembers(roomID uint64) ([]uint64, error)
+}
+
 // Broker delivers outbox events: member SSE streams (it is the control.EventSource)
 // and signed webhooks with retries (it is the control.Emitter). Set the exported
 // fields, call Initialize, and Close when done.
@@ -44,6 +51,8 @@ type Broker struct {
 	// Store is the open store holding the outbox (required).
 	Store *storage.Store
 	// Channels resolves channel membership for SSE fan-out (required; the Control).
+	// When it also implements ChatDirectory, chat messages are fanned out to chat
+	// room members.
 	Channels ChannelDirectory
 	// Log receives delivery failures and drops. Default slog.Default().
 	Log *slog.Logger
@@ -132,6 +141,9 @@ func (b *Broker) Initialize() error {
 	var last uint64
 	if err := b.Store.View(func(tx *storage.Tx) error { last = tx.LastEventSeq(); return nil }); err != nil {
 		return err
+	}
+	if _, ok := b.Channels.(ChatDirectory); !ok {
+		b.Log.Warn("events: Channels does not list chat members; chat messages reach no SSE client")
 	}
 	b.fanned = last
 	b.subs = map[uint64]map[*subscriber]struct{}{}
@@ -257,4 +269,6 @@ var (
 	_ control.Emitter       = (*Broker)(nil)
 	_ control.EventSource   = (*Broker)(nil)
 	_ control.DeliveryWaker = (*Broker)(nil)
+	_ ChannelDirectory      = (*control.Control)(nil)
+	_ ChatDirectory         = (*control.Control)(nil)
 )

@@ -15,9 +15,12 @@
 //     order. An Emit that comes late, twice or never loses nothing: the next wake or
 //     the poll (PollInterval) reads the outbox again.
 //   - One fan-out goroutine reads new room events and pushes each SSE frame (shared,
-//     immutable bytes) into the bounded queue of every subscribed member joined to the
-//     room's channel. A full queue disconnects that client; nothing blocks the
-//     fan-out. Each SSE connection is written by its own HTTP handler goroutine, with
+//     immutable bytes) into the bounded queue of every subscribed member of the
+//     event's audience: the room's channel (room transitions) or, for
+//     control.AudienceChat (chat messages), the room's chat room (ChatDirectory),
+//     narrowed to control.Event.Receivers when the event has a receiver set
+//     (direct messages). Replay applies the same filter. A full queue disconnects
+//     that client; nothing blocks the fan-out. Each SSE connection is written by its own HTTP handler goroutine, with
 //     a write deadline on every write, a comment heartbeat, and Last-Event-ID replay
 //     read straight from the outbox.
 //   - One dispatcher goroutine turns new outbox events into durable delivery records

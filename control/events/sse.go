@@ -121,9 +121,9 @@ func (b *Broker) fanOne(ev control.Event) {
 	if empty {
 		return
 	}
-	members, err := b.Channels.ChannelMembers(ev.RoomID)
+	members, err := b.audience(ev)
 	if err != nil {
-		b.Log.Error("sse: channel members", "room", ev.RoomID, "err", err)
+		b.Log.Error("sse: audience", "room", ev.RoomID, "audience", ev.Audience, "err", err)
 	}
 	frame := messageFrame(ev)
 	var targets []*subscriber
@@ -132,6 +132,9 @@ func (b *Broker) fanOne(ev control.Event) {
 	// registered before gets ev live, one registered after gets it by replay.
 	b.fanned = ev.Seq
 	for _, m := range members {
+		if !ev.ForMember(m) {
+			continue
+		}
 		for s := range b.subs[m] {
 			if s.appID == ev.AppID {
 				targets = append(targets, s)
@@ -290,7 +293,7 @@ func (b *Broker) replay(m control.TokenClaims, lastID string, upto uint64) [][]b
 		return [][]byte{resetFrame(ResetLastEventIDTooOld, lastID, upto)}
 	}
 	var frames [][]byte
-	joined := map[uint64]bool{}
+	joined := map[audienceKey]bool{}
 	for after := seq; after < upto; {
 		evs, last, err := b.readEvents(after, fanBatch)
 		if err != nil || last == after {
@@ -300,7 +303,7 @@ func (b *Broker) replay(m control.TokenClaims, lastID string, upto uint64) [][]b
 			if ev.Seq > upto {
 				break
 			}
-			if ev.AppID == m.AppID && b.isJoined(joined, ev.RoomID, m.MemberID) {
+			if ev.AppID == m.AppID && ev.ForMember(m.MemberID) && b.isJoined(joined, ev, m.MemberID) {
 				frames = append(frames, messageFrame(ev))
 			}
 		}
@@ -309,19 +312,42 @@ func (b *Broker) replay(m control.TokenClaims, lastID string, upto uint64) [][]b
 	return frames
 }
 
-// isJoined reports (memoized per room) whether member is joined to room's channel
+// audienceKey names the audience of an event: a room's channel or chat room.
+type audienceKey struct {
+	audience string
+	roomID   uint64
+}
+
+// audience returns the member IDs ev's message may reach before its receiver set
+// is applied: the room channel's members, or the chat room's (AudienceChat).
+func (b *Broker) audience(ev control.Event) ([]uint64, error) {
+	switch ev.Audience {
+	case control.AudienceChannel:
+		return b.Channels.ChannelMembers(ev.RoomID)
+	case control.AudienceChat:
+		chats, ok := b.Channels.(ChatDirectory)
+		if !ok {
+			return nil, fmt.Errorf("Channels (%T) does not list chat members", b.Channels)
+		}
+		return chats.ChatMembers(ev.RoomID)
+	}
+	return nil, fmt.Errorf("unknown audience %q", ev.Audience)
+}
+
+// isJoined reports (memoized per audience) whether member belongs to ev's audience
 // now.
-func (b *Broker) isJoined(memo map[uint64]bool, roomID, member uint64) bool {
-	if v, ok := memo[roomID]; ok {
+func (b *Broker) isJoined(memo map[audienceKey]bool, ev control.Event, member uint64) bool {
+	key := audienceKey{ev.Audience, ev.RoomID}
+	if v, ok := memo[key]; ok {
 		return v
 	}
-	ids, err := b.Channels.ChannelMembers(roomID)
+	ids, err := b.audience(ev)
 	in := false
 	for _, id := range ids {
 		in = in || id == member
 	}
-	memo[roomID] = in && err == nil
-	return memo[roomID]
+	memo[key] = in && err == nil
+	return memo[key]
 }
 
 // sseWriter writes frames with a deadline and a flush each.
