@@ -42,6 +42,8 @@ const (
 	// maxChunkHeader is the largest chunk header: 3-byte basic header, 11-byte
 	// type-0 message header, 4-byte extended timestamp (§5.3.1).
 	maxChunkHeader = 3 + 11 + 4
+	// maxMessageLength is the largest length a message header carries (24 bits).
+	maxMessageLength = 0xffffff
 )
 
 // errRefusedInput wraps every refusal of the chunk guard.
@@ -141,7 +143,7 @@ func (g *chunkGuard) inspect(p []byte) error {
 	for len(p) > 0 {
 		if g.payloadLeft == 0 {
 			if g.hdrLen == 0 && p[0]&0x3f == 1 {
-				g.err = fmt.Errorf("%w: 3-byte chunk basic header (chunk stream ID above 319)", errRefusedInput)
+				g.err = fmt.Errorf("%w: 3-byte chunk basic header", errRefusedInput)
 				return g.err
 			}
 			n, done := g.readHeader(p)
@@ -168,9 +170,6 @@ func (g *chunkGuard) inspect(p []byte) error {
 	return nil
 }
 
-// maxMessageLength is the largest message length a chunk header can carry (24 bits).
-const maxMessageLength = 0xffffff
-
 // readHeader copies header bytes from p until the chunk header is complete; it
 // returns the bytes used and whether the header is complete.
 func (g *chunkGuard) readHeader(p []byte) (used int, done bool) {
@@ -189,9 +188,9 @@ func (g *chunkGuard) readHeader(p []byte) (used int, done bool) {
 }
 
 // headerSize is the length of the chunk header as far as the bytes read so far
-// tell: basic header (1–3 bytes by the csid field; inspect refuses the 3-byte form), message header by format, and
-// 4 more bytes when the 24-bit timestamp field of a type 0, 1 or 2 header is
-// 0xffffff.
+// tell: basic header (1–3 bytes by the csid field; inspect refuses the 3-byte
+// form), message header by format, and 4 more bytes when the 24-bit timestamp
+// field of a type 0, 1 or 2 header is 0xffffff.
 func (g *chunkGuard) headerSize() int {
 	if g.hdrLen == 0 {
 		return 1
