@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/roomcast/roomcast/packager/hls"
@@ -396,19 +397,49 @@ func (p *Packager) servePart(w http.ResponseWriter, r *http.Request, st *stream,
 		http.NotFound(w, r)
 		return
 	}
-	if pt.Data != nil {
-		serveBytes(w, r, ctype, pt.Data)
-		return
-	}
+	// every part is in its segment file (page cache) before it is listed
 	f, err := os.Open(filepath.Join(seg.Dir, seg.Tracks[track].File))
 	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
 	defer f.Close()
-	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Cache-Control", cacheImmutable)
-	http.ServeContent(w, r, "", time.Time{}, io.NewSectionReader(f, pt.Offset, int64(pt.Size)))
+	serveSection(w, r, ctype, io.NewSectionReader(f, pt.Offset, int64(pt.Size)))
+}
+
+// partBufs holds read buffers for whole-part answers (a part is ~10-100 KB).
+var partBufs = sync.Pool{New: func() any { b := make([]byte, 0, 128<<10); return &b }}
+
+// serveSection answers a plain GET of a part with one read and one write; Range
+// and conditional requests go through http.ServeContent.
+func serveSection(w http.ResponseWriter, r *http.Request, ctype string, sr *io.SectionReader) {
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Cache-Control", cacheImmutable)
+	if r.Header.Get("Range") != "" || sr.Size() > 4<<20 {
+		http.ServeContent(w, r, "", time.Time{}, sr)
+		return
+	}
+	n := int(sr.Size())
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("Content-Length", strconv.Itoa(n))
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	bp := partBufs.Get().(*[]byte)
+	defer partBufs.Put(bp)
+	if cap(*bp) < n {
+		*bp = make([]byte, n)
+	}
+	b := (*bp)[:n]
+	if _, err := sr.ReadAt(b, 0); err != nil {
+		h.Del("Content-Length")
+		http.Error(w, "read part", http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(b) //nolint:errcheck // the viewer went away
 }
 
 // findPart finds part seq in the current segment or the window.

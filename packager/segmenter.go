@@ -16,7 +16,9 @@ import (
 const maxJump = 5 * time.Second
 
 // segmentSink receives what the segmenter produces, on the segmenter's goroutine.
-// Byte slices handed over stay valid and unmodified (each segment gets new buffers).
+// The fragment bytes of a part (partOut.data) are only valid during the part call:
+// the segmenter reuses one buffer per track, so the sink writes them out (to the
+// segment file, from which parts and segments are served) before returning.
 type segmentSink interface {
 	// startSegment is called before the first part of a segment. version is the
 	// init version; tracks is set when the version is new (first use).
@@ -33,7 +35,10 @@ type segmentStart struct {
 	version       int
 	newVersion    []*hub.Track // non-nil when version is used for the first time
 	discontinuity bool
-	pdt           time.Time
+	// notIndependent: the segment does not start with a leader key frame (it
+	// continues the GOP of the short first segment of a run).
+	notIndependent bool
+	pdt            time.Time
 	// origin is the wall-clock time of DTS 0 of the current run (DASH timing).
 	origin time.Time
 }
@@ -44,6 +49,7 @@ type partOut struct {
 	independent bool
 	duration    time.Duration // leader
 	tracks      []timeline.PartTrack
+	data        [][]byte  // per track: the fragment (moof+mdat), nil when empty; valid during part only
 	arrival     time.Time // NTP of the unit that completed the part
 }
 
@@ -74,14 +80,13 @@ type segTrack struct {
 	samples  []fmp4.Sample
 	partBase int64
 
-	// buf holds the fragments of the segment in progress; a new one per segment,
-	// because published parts alias it.
-	buf      []byte
-	sizeHint int
-	segBase  int64
-	segDur   uint64
-	segHas   bool
-	partOff  int
+	// buf holds the fragment of the part being written; reused for every part (the
+	// sink copies it to the segment file before the next part starts).
+	buf     []byte
+	segBase int64
+	segDur  uint64
+	segHas  bool
+	partOff int
 }
 
 // segmenter cuts the units of one stream into CMAF fragments: one fMP4 fragment
@@ -106,10 +111,16 @@ type segmenter struct {
 	runStart      int64 // leader ticks of the first keyframe after the start or a discontinuity
 	partStart     int64 // leader ticks
 	partIndep     bool
-	segDurTicks   int64
-	partDurTicks  int64
-	origin        time.Time // wall clock of DTS 0
-	arrival       time.Time
+	// segKey is false while the segment in progress started without a leader key
+	// frame; it then ends at the next key frame. firstOfRun marks the first segment
+	// of a run, which ends at its first part boundary so that the stream is
+	// playable (a complete segment exists) one part after the first key frame.
+	segKey       bool
+	firstOfRun   bool
+	segDurTicks  int64
+	partDurTicks int64
+	origin       time.Time // wall clock of DTS 0
+	arrival      time.Time
 
 	early  []*hub.Unit // non-leader units that arrived before the leader's keyframe
 	replay bool
@@ -132,6 +143,7 @@ func newSegmenter(tracks []*hub.Track, segDur, partDur time.Duration, sink segme
 		s.leader = s.tracks[0]
 	}
 	s.out.tracks = make([]timeline.PartTrack, len(s.tracks))
+	s.out.data = make([][]byte, len(s.tracks))
 	s.end.tracks = make([]timeline.SegmentTrack, len(s.tracks))
 	if s.leader != nil {
 		s.segDurTicks = timeline.DurationToTicks(segDur, s.leader.ts)
@@ -250,20 +262,26 @@ func (t *segTrack) segStartFor(s *segmenter) int64 {
 	return s.runStart * int64(t.ts) / int64(s.leader.ts)
 }
 
+// maybeCut ends the part (and the segment) before next when it is due. Segments
+// end at a leader key frame once SegmentDuration is reached, or at the first key
+// frame when they did not start with one; the first segment of a run ends with its
+// first part (the next one then starts without a key frame).
 func (s *segmenter) maybeCut(next sample) error {
-	if next.key && next.dts-s.segStart >= s.segDurTicks {
-		if err := s.finishPart(next.dts); err != nil {
-			return err
-		}
-		if err := s.endSegment(); err != nil {
-			return err
-		}
-		return s.startSegment(next.dts)
+	keyCut := next.key && (next.dts-s.segStart >= s.segDurTicks || !s.segKey)
+	partDue := next.dts-s.partStart >= s.partDurTicks
+	if !keyCut && !partDue {
+		return nil
 	}
-	if next.dts-s.partStart >= s.partDurTicks {
-		return s.finishPart(next.dts)
+	if err := s.finishPart(next.dts); err != nil {
+		return err
 	}
-	return nil
+	if !keyCut && !s.firstOfRun {
+		return nil
+	}
+	if err := s.endSegment(); err != nil {
+		return err
+	}
+	return s.startSegment(next.dts, next.key)
 }
 
 func (s *segmenter) add(t *segTrack, smp sample, dur uint32) {
@@ -294,17 +312,23 @@ func (s *segmenter) beginSegment(dts int64, u *hub.Unit) error {
 		s.origin = ntp.Add(-u.DTS)
 	}
 	s.runStart = dts
-	return s.startSegment(dts)
+	if err := s.startSegment(dts, true); err != nil {
+		return err
+	}
+	s.firstOfRun = true
+	return nil
 }
 
-func (s *segmenter) startSegment(dts int64) error {
+func (s *segmenter) startSegment(dts int64, key bool) error {
 	s.inSegment = true
 	s.segStart, s.partStart = dts, dts
+	s.segKey, s.firstOfRun = key, false
 	s.start = segmentStart{
-		msn:           s.msn,
-		discontinuity: s.discontinuity,
-		pdt:           s.origin.Add(timeline.TicksToDuration(uint64(dts), s.leader.ts)),
-		origin:        s.origin,
+		msn:            s.msn,
+		notIndependent: !key,
+		discontinuity:  s.discontinuity,
+		pdt:            s.origin.Add(timeline.TicksToDuration(uint64(dts), s.leader.ts)),
+		origin:         s.origin,
 	}
 	if s.versionDirty {
 		s.version++
@@ -317,7 +341,6 @@ func (s *segmenter) startSegment(dts int64) error {
 	s.start.version = s.version
 	s.discontinuity = false
 	for _, t := range s.tracks {
-		t.buf = make([]byte, 0, max(t.sizeHint+t.sizeHint/4, 64<<10))
 		t.segHas, t.segDur, t.partOff = false, 0, 0
 	}
 	return s.sink.startSegment(&s.start)
@@ -331,12 +354,10 @@ func (s *segmenter) finishPart(end int64) error {
 	s.out.arrival = s.arrival
 	for i, t := range s.tracks {
 		pt := timeline.PartTrack{Offset: int64(t.partOff)}
+		s.out.data[i] = nil
 		if len(t.samples) > 0 {
-			data, err := s.marshal(t)
-			if err != nil {
-				return err
-			}
-			pt.Size, pt.Data = len(data), data
+			data := s.marshal(t)
+			pt.Size, s.out.data[i] = len(data), data
 			for _, smp := range t.samples {
 				pt.Duration += uint64(smp.Duration)
 			}
@@ -352,10 +373,10 @@ func (s *segmenter) finishPart(end int64) error {
 	return s.sink.part(&s.out)
 }
 
-func (s *segmenter) marshal(t *segTrack) ([]byte, error) {
-	start := len(t.buf)
-	t.buf = appendFragment(t.buf, uint32(s.partSeq), t.hub.ID, uint64(t.partBase), t.samples)
-	return t.buf[start:len(t.buf):len(t.buf)], nil
+// marshal writes the queued samples of t as one fragment into t's reused buffer.
+func (s *segmenter) marshal(t *segTrack) []byte {
+	t.buf = appendFragment(t.buf[:0], uint32(s.partSeq), t.hub.ID, uint64(t.partBase), t.samples)
+	return t.buf
 }
 
 func (s *segmenter) endSegment() error {
@@ -366,10 +387,7 @@ func (s *segmenter) endSegment() error {
 			File:     timeline.SegmentFile(timeline.TrackName(kindOf(t.hub), t.hub.ID), s.msn),
 			BaseTime: uint64(t.segBase),
 			Duration: t.segDur,
-			Size:     int64(len(t.buf)),
-		}
-		if len(t.buf) > t.sizeHint {
-			t.sizeHint = len(t.buf)
+			Size:     int64(t.partOff),
 		}
 	}
 	s.msn++

@@ -156,12 +156,13 @@ func (s *stream) startSegment(st *segmentStart) error {
 	}
 	s.curDir = dir
 	s.cur = &timeline.Segment{
-		MSN:           st.msn,
-		Version:       st.version,
-		Discontinuity: st.discontinuity,
-		PDT:           st.pdt,
-		Dir:           dir,
-		Tracks:        make([]timeline.SegmentTrack, len(v.Tracks)),
+		MSN:            st.msn,
+		Version:        st.version,
+		Discontinuity:  st.discontinuity,
+		NotIndependent: st.notIndependent,
+		PDT:            st.pdt,
+		Dir:            dir,
+		Tracks:         make([]timeline.SegmentTrack, len(v.Tracks)),
 	}
 	s.files = s.files[:0]
 	for i, tr := range v.Tracks {
@@ -265,11 +266,11 @@ func (s *stream) part(po *partOut) error {
 		Tracks:      make([]timeline.PartTrack, len(po.tracks)),
 	}
 	copy(p.Tracks, po.tracks)
-	for i, pt := range po.tracks {
-		if pt.Size == 0 {
+	for i, data := range po.data {
+		if len(data) == 0 {
 			continue
 		}
-		if _, err := s.files[i].Write(pt.Data); err != nil {
+		if _, err := s.files[i].Write(data); err != nil {
 			return fmt.Errorf("write part: %w", err)
 		}
 	}
@@ -291,17 +292,6 @@ func (s *stream) endSegment(e *segmentEnd) error {
 	seg := *s.cur
 	seg.Duration = e.duration
 	seg.Tracks = append([]timeline.SegmentTrack(nil), e.tracks...)
-	// parts of a complete segment are read from its files
-	seg.Parts = make([]*timeline.Part, len(s.cur.Parts))
-	for i, p := range s.cur.Parts {
-		dp := *p
-		dp.Tracks = make([]timeline.PartTrack, len(p.Tracks))
-		copy(dp.Tracks, p.Tracks)
-		for j := range dp.Tracks {
-			dp.Tracks[j].Data = nil
-		}
-		seg.Parts[i] = &dp
-	}
 	indexed := s.index != nil && seg.Dir == s.indexDir
 	if indexed {
 		// Crash safety (VOD): the segment files, then their directory entries,

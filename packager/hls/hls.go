@@ -68,7 +68,7 @@ func Multivariant(tl *timeline.Timeline, o Options) ([]byte, error) {
 	if avg == 0 {
 		variant.AverageBandwidth = nil
 	}
-	pl := &playlist.Multivariant{Version: Version, IndependentSegments: true, Variants: []*playlist.MultivariantVariant{variant}}
+	pl := &playlist.Multivariant{Version: Version, IndependentSegments: independent(tl), Variants: []*playlist.MultivariantVariant{variant}}
 	main := video
 	if main < 0 {
 		main = audio
@@ -128,22 +128,34 @@ func Renditions(v *timeline.Version) []int {
 }
 
 // bandwidth returns the peak and average bits per second of all tracks together.
+// The peak ignores segments shorter than half the target duration (the short first
+// segment of a run holds a key frame and little else) unless all are that short.
 func bandwidth(tl *timeline.Timeline) (peak, avg int) {
 	var bytes int64
 	var total time.Duration
+	short := time.Duration(tl.TargetDuration) * time.Second / 2
+	shortPeak := 0
 	for _, s := range tl.Segments {
 		var sb int64
 		for _, t := range s.Tracks {
 			sb += t.Size
 		}
 		if s.Duration > 0 {
-			peak = max(peak, int(float64(sb*8)/s.Duration.Seconds()))
+			bps := int(float64(sb*8) / s.Duration.Seconds())
+			if s.Duration >= short {
+				peak = max(peak, bps)
+			} else {
+				shortPeak = max(shortPeak, bps)
+			}
 		}
 		bytes += sb
 		total += s.Duration
 	}
 	if total > 0 {
 		avg = int(float64(bytes*8) / total.Seconds())
+	}
+	if peak == 0 {
+		peak = shortPeak
 	}
 	return peak, avg
 }
@@ -162,7 +174,7 @@ func Media(tl *timeline.Timeline, track int, o Options) ([]byte, error) {
 	name := fv.Tracks[track].Name
 	pl := &playlist.Media{
 		Version:             Version,
-		IndependentSegments: true,
+		IndependentSegments: independent(tl),
 		TargetDuration:      tl.TargetDuration,
 		MediaSequence:       int(first.MSN),
 		Map:                 &playlist.MediaMap{URI: o.uri(fv.Tracks[track].Init)},
@@ -233,6 +245,18 @@ func Media(tl *timeline.Timeline, track int, o Options) ([]byte, error) {
 		return nil, err
 	}
 	return insertMaps(out, maps), nil
+}
+
+// independent reports whether every listed segment starts with a key frame
+// (EXT-X-INDEPENDENT-SEGMENTS); the segment after the short first segment of a run
+// does not.
+func independent(tl *timeline.Timeline) bool {
+	for _, s := range tl.Segments {
+		if s.NotIndependent {
+			return false
+		}
+	}
+	return tl.Current == nil || !tl.Current.NotIndependent
 }
 
 func firstSegment(tl *timeline.Timeline) *timeline.Segment {

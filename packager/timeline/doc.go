@@ -7,9 +7,10 @@
 //   - Values reachable from a Timeline are immutable once published: the segmenter
 //     builds a new Timeline for every change and never mutates an old one, so
 //     renderers and HTTP handlers read them without locks.
-//   - Part.Data aliases the segmenter's buffer of the segment in progress; it is
-//     nil for parts of completed segments, which are read from the segment file at
-//     [Offset, Offset+Size).
+//   - Parts hold no bytes: a part is appended to its segment file before it is
+//     listed, and is read back from that file at [Offset, Offset+Size), in the
+//     segment in progress as in complete ones (the page cache serves it; the heap
+//     holds no media per stream beyond the part being written).
 //   - IndexWriter is used by one goroutine (the session's segmenter). ReadIndex
 //     tolerates a truncated last line (a crash while appending).
 //

@@ -68,6 +68,10 @@ type Segment struct {
 	// Discontinuity is true when timestamps or codec parameters do not continue from
 	// the previous segment.
 	Discontinuity bool `json:"discontinuity,omitempty"`
+	// NotIndependent is true when the segment does not start with a key frame: the
+	// packager ends the first segment of a run after its first part (playable at
+	// once) and the next segment continues that GOP up to the next key frame.
+	NotIndependent bool `json:"notIndependent,omitempty"`
 	// PDT is the wall-clock time of the first sample (EXT-X-PROGRAM-DATE-TIME).
 	PDT time.Time `json:"pdt"`
 	// Duration is the duration of the leading (video) track.
@@ -110,8 +114,6 @@ type PartTrack struct {
 	Size   int
 	// Duration in the track timescale (0: no samples, a gap).
 	Duration uint64
-	// Data holds the bytes while the segment is in progress; nil afterwards.
-	Data []byte
 }
 
 // Timeline is an immutable snapshot of a live stream's playlist state.
