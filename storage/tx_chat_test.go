@@ -294,6 +294,19 @@ func TestChatMembers(t *testing.T) {
 	if c := chatRoom(t, s, 1); c.MemberCount != 2 || c.LastJoinSeq != 3 {
 		t.Fatalf("counters %+v", c)
 	}
+	memberIDs := func(room uint64) []uint64 {
+		var ids []uint64
+		view(t, s, func(tx *storage.Tx) error {
+			var err error
+			ids, err = tx.ChatMemberIDs(room)
+			return err
+		})
+		return ids
+	}
+	if a, b, none := memberIDs(1), memberIDs(2), memberIDs(3); !slices.Equal(a, []uint64{10, 30}) ||
+		!slices.Equal(b, []uint64{20}) || none != nil {
+		t.Fatalf("ChatMemberIDs %v %v %v", a, b, none)
+	}
 	view(t, s, func(tx *storage.Tx) error {
 		cm, err := tx.ChatMember(1, 30)
 		if cm.JoinSeq != 3 {
