@@ -12,6 +12,11 @@
 //     (statemachine.go) and applied in one storage Update that writes the room, its
 //     stream key and the outbox event together. Events and the OnSessionLive /
 //     OnRoomEnded hooks run after the commit, outside any mutex.
+//   - Chat changes (admin message sent, hidden, unhidden, deleted) write their
+//     outbox event in the transaction of the change too (chat_events.go). Their SSE
+//     audience is the room's chat room (Event.Audience AudienceChat, ChatMembers),
+//     narrowed to the message's receivers (Event.Receivers); the Member API room
+//     join/leave also joins/leaves the room's open chat room.
 //   - Concurrent API transitions of one room: the first holds a per-room try-lock
 //     (until its hooks returned, so hooks of one room run in order), the others get
 //     400 REQUEST_LOCKED at once. Ingest transitions are serialized by the store.
