@@ -32,11 +32,14 @@ e2e-deps:
 e2e: build e2e-deps
 	$(GO) test -tags e2e -count=1 -timeout 10m -v ./e2e/
 
-# Go benchmarks of the hot paths, then a 60 s load scenario (see BENCHMARKS.md).
+# Go benchmarks of the hot paths, then a 60 s load scenario and the HTTP throughput
+# (wrk) — see BENCHMARKS.md. Not part of `make test`: benchmarks are not timed tests.
 bench: build
 	$(GO) build -o $(LOADBIN) ./cmd/roomcast-load
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 	./scripts/bench-load.sh
+	@if command -v wrk >/dev/null; then ./scripts/bench-http.sh; \
+	else echo "wrk not installed (apt-get install -y wrk): skipping scripts/bench-http.sh"; fi
 
 clean:
 	rm -rf bin
