@@ -216,6 +216,15 @@ func TestChatReplayFiltered(t *testing.T) {
 	r1.expectTexts(t, "u1 replay", "all", "to u1", "to u1 and u3")
 	r2.expectTexts(t, "u2 replay", "to u2", "all", "SIGNAL:HIDDEN:"+toU2)
 	eventually(t, "resubscribed", func() bool { return e.broker.Stats().SSEClients == 3 })
+	// u3 is still in the room's channel: the room transition is its first message,
+	// so its replay held none of the chat messages. (Membership is read when the
+	// replay runs, so u3 rejoins the chat only once the replay is over.)
+	e.must(200, "POST", roomPath(room)+"/rtmp-broadcast/state/cancelled", a.auth, nil)
+	for who, c := range map[string]*sseClient{"u1": r1, "u2": r2, "u3": r3} {
+		if _, st := c.nextState(t); st != "CANCELLED" {
+			t.Fatalf("%s got %s, want CANCELLED", who, st)
+		}
+	}
 	e.must(201, "POST", chatPath(room)+"/members", a.auth, map[string]any{"appUserId": "u3"})
 	e.marker(a, room, "live")
 	r1.expectTexts(t, "u1 live", "live")
