@@ -78,9 +78,18 @@ var messageHeaderSizes = [4]int{11, 7, 3, 0}
 //     of messages (go-rtmp keeps a buffer per chunk stream as large as its largest
 //     message) are refused.
 //
-// Like go-rtmp v0.0.7 (and unlike RTMP spec §5.3.1.3) it reads no extended
-// timestamp after a type-3 chunk header; Abort (2) is decoded by go-rtmp but not
-// acted upon, so it changes nothing here either.
+// Extended timestamps after type-3 headers (RTMP spec §5.3.1.3): a chunk stream
+// whose last type 0, 1 or 2 header had 0xffffff in its timestamp field carries a
+// 4-byte extended timestamp after each type-3 header too — continuation chunks and
+// type-3 headers that start a message alike — as ffmpeg (libavformat/rtmppkt.c
+// ff_rtmp_packet_write and rtmp_packet_read_one_chunk), librtmp (OBS), nginx-rtmp,
+// SRS and MediaMTX write and read them. go-rtmp v0.0.7 reads none there, so the guard
+// strips those 4 bytes from what it hands on (inspect compacts the read in place):
+// go-rtmp then parses a stream it understands. The value is not needed: a
+// continuation repeats its message's timestamp, and a type-3 header that starts a
+// message means "the previous delta" to go-rtmp; a writer only puts a different
+// value there after two consecutive deltas of 4 h 39 min or more on a chunk stream.
+// Abort (2) is decoded by go-rtmp but not acted upon, so it changes nothing here.
 //
 // The guard runs inside conn.Read: a message completes only when its last byte has
 // been inspected, and Read returns nothing of a read in which the guard refused
@@ -101,6 +110,7 @@ type chunkGuard struct {
 	streams       []guardStream
 	retained      uint64 // sum of the streams' highWater
 	err           error  // sticky refusal
+	stripped      uint64 // extended-timestamp bytes removed after type-3 headers
 
 	// onMessage, when set (tests), sees every message that passed the guard.
 	onMessage func(csid int, typ byte, length uint32, body []byte)
@@ -115,6 +125,9 @@ type guardStream struct {
 	typ       byte
 	highWater uint32 // largest message length seen: the size of go-rtmp's buffer
 	body      []byte // command, data and Set Chunk Size bodies being assembled
+	// ext: the timestamp field of the chunk stream's last type 0, 1 or 2 header was
+	// 0xffffff, so its type-3 headers carry an extended timestamp (stripped).
+	ext bool
 }
 
 func newChunkGuard(maxChunkSize, maxMessageSize int) *chunkGuard {
@@ -128,60 +141,81 @@ func newChunkGuard(maxChunkSize, maxMessageSize int) *chunkGuard {
 	}
 }
 
-// inspect parses p, the next bytes of the connection. A non-nil error (wrapping
+// inspect parses p, the next bytes of the connection, and removes from it the
+// extended timestamps after type-3 headers (see chunkGuard), compacting p in place;
+// it returns how many bytes of p are left to hand on. A non-nil error (wrapping
 // errRefusedInput) means that none of p may be passed on; it is returned again by
 // every later call.
-func (g *chunkGuard) inspect(p []byte) error {
+func (g *chunkGuard) inspect(p []byte) (int, error) {
 	if g.err != nil {
-		return g.err
+		return 0, g.err
 	}
+	r, w := 0, 0
 	if g.handshakeLeft > 0 {
 		n := min(g.handshakeLeft, len(p))
 		g.handshakeLeft -= n
-		p = p[n:]
+		r, w = n, n
 	}
-	for len(p) > 0 {
+	for r < len(p) {
 		if g.payloadLeft == 0 {
-			if g.hdrLen == 0 && p[0]&0x3f == 1 {
+			if g.hdrLen == 0 && p[r]&0x3f == 1 {
 				g.err = fmt.Errorf("%w: 3-byte chunk basic header", errRefusedInput)
-				return g.err
+				return 0, g.err
 			}
-			n, done := g.readHeader(p)
-			p = p[n:]
+			used, kept, done := g.readHeader(p[r:])
+			w = keep(p, w, r, kept)
+			r += used
+			g.stripped += uint64(used - kept)
 			if !done {
-				return nil
+				return w, nil
 			}
 			if err := g.startChunk(); err != nil {
 				g.err = err
-				return err
+				return 0, err
 			}
 			continue
 		}
-		n := len(p)
+		n := len(p) - r
 		if uint64(n) > uint64(g.payloadLeft) {
 			n = int(g.payloadLeft)
 		}
-		if err := g.payload(p[:n]); err != nil {
+		if err := g.payload(p[r : r+n]); err != nil {
 			g.err = err
-			return err
+			return 0, err
 		}
-		p = p[n:]
+		w = keep(p, w, r, n)
+		r += n
 	}
-	return nil
+	return w, nil
+}
+
+// keep moves the n bytes of p at r to w (nothing to move until something was
+// stripped) and returns the new write index.
+func keep(p []byte, w, r, n int) int {
+	if w != r {
+		copy(p[w:], p[r:r+n])
+	}
+	return w + n
 }
 
 // readHeader copies header bytes from p until the chunk header is complete; it
-// returns the bytes used and whether the header is complete.
-func (g *chunkGuard) readHeader(p []byte) (used int, done bool) {
+// returns the bytes used, how many of them (a prefix) are handed on — all but the
+// extended timestamp of a type-3 header — and whether the header is complete.
+func (g *chunkGuard) readHeader(p []byte) (used, kept int, done bool) {
 	for {
 		need := g.headerSize()
 		if g.hdrLen == need {
-			return used, true
+			return used, kept, true
 		}
 		if used == len(p) {
-			return used, false
+			return used, kept, false
 		}
 		n := copy(g.hdr[g.hdrLen:need], p[used:])
+		if g.hdrLen == 0 || g.hdr[0]>>6 != 3 {
+			kept += n
+		} else { // a type-3 header: only its basic header is handed on
+			kept += max(0, min(g.hdrLen+n, basicHeaderSize(g.hdr[0]))-g.hdrLen)
+		}
 		g.hdrLen += n
 		used += n
 	}
@@ -190,42 +224,77 @@ func (g *chunkGuard) readHeader(p []byte) (used int, done bool) {
 // headerSize is the length of the chunk header as far as the bytes read so far
 // tell: basic header (1–3 bytes by the csid field; inspect refuses the 3-byte
 // form), message header by format, and 4 more bytes when the 24-bit timestamp
-// field of a type 0, 1 or 2 header is 0xffffff.
+// field of a type 0, 1 or 2 header is 0xffffff, or for a type-3 header when the
+// chunk stream's last other header had such a field.
 func (g *chunkGuard) headerSize() int {
 	if g.hdrLen == 0 {
 		return 1
 	}
 	h := g.hdr[:g.hdrLen]
-	basic := 1
-	switch h[0] & 0x3f {
-	case 0:
-		basic = 2
-	case 1:
-		basic = 3
+	basic := basicHeaderSize(h[0])
+	format := h[0] >> 6
+	if format == 3 {
+		if len(h) >= basic && g.extAfterType3(h) {
+			return basic + 4
+		}
+		return basic
 	}
-	mh := messageHeaderSizes[h[0]>>6]
-	if mh > 0 && len(h) >= basic+3 && h[basic] == 0xff && h[basic+1] == 0xff && h[basic+2] == 0xff {
+	mh := messageHeaderSizes[format]
+	if len(h) >= basic+3 && h[basic] == 0xff && h[basic+1] == 0xff && h[basic+2] == 0xff {
 		return basic + mh + 4
 	}
 	return basic + mh
+}
+
+// basicHeaderSize is the length of a chunk basic header by its first byte (§5.3.1.1).
+func basicHeaderSize(b0 byte) int {
+	switch b0 & 0x3f {
+	case 0:
+		return 2
+	case 1:
+		return 3
+	}
+	return 1
+}
+
+// extAfterType3 reports whether the chunk stream of the complete basic header h
+// expects an extended timestamp after a type-3 header.
+func (g *chunkGuard) extAfterType3(h []byte) bool {
+	csid, _ := chunkStreamID(h)
+	for i := range g.streams {
+		if g.streams[i].csid == csid {
+			return g.streams[i].ext
+		}
+	}
+	return false
+}
+
+// chunkStreamID decodes a complete 1- or 2-byte basic header (the 3-byte form is
+// refused before it gets here); off is the length of the basic header.
+func chunkStreamID(h []byte) (csid, off int) {
+	switch csid = int(h[0] & 0x3f); csid {
+	case 0:
+		return int(h[1]) + 64, 2
+	case 1:
+		return int(h[2])*256 + int(h[1]) + 64, 3
+	}
+	return csid, 1
 }
 
 // startChunk applies a complete chunk header as go-rtmp's readChunk does.
 func (g *chunkGuard) startChunk() error {
 	h := g.hdr[:g.hdrLen]
 	g.hdrLen = 0
-	format, csid, off := h[0]>>6, int(h[0]&0x3f), 1
-	switch csid {
-	case 0:
-		csid, off = int(h[1])+64, 2
-	case 1:
-		csid, off = int(h[2])*256+int(h[1])+64, 3
-	}
+	format := h[0] >> 6
+	csid, off := chunkStreamID(h)
 	i, err := g.stream(csid)
 	if err != nil {
 		return err
 	}
 	s := &g.streams[i]
+	if format < 3 {
+		s.ext = h[off] == 0xff && h[off+1] == 0xff && h[off+2] == 0xff
+	}
 	if format <= 1 {
 		if s.received > 0 {
 			return fmt.Errorf("%w: chunk stream %d: type %d header in the middle of a message",

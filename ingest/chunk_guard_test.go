@@ -267,7 +267,7 @@ func TestChunkGuardRefusesHostileStreams(t *testing.T) {
 			}
 			checkInStep(t, bytewise, false)
 			// after a refusal, nothing passes any more
-			if err := newGuardAfter(c.stream).inspect([]byte{0x43}); err == nil {
+			if _, err := newGuardAfter(c.stream).inspect([]byte{0x43}); err == nil {
 				t.Fatal("guard not sticky")
 			}
 			t.Logf("refused after %d of %d bytes: %v", len(bytewise.passed), len(c.stream), whole.err)
@@ -278,7 +278,7 @@ func TestChunkGuardRefusesHostileStreams(t *testing.T) {
 func newGuardAfter(stream []byte) *chunkGuard {
 	g := newChunkGuard(DefaultMaxChunkSize, DefaultMaxMessageSize)
 	g.handshakeLeft = 0
-	_ = g.inspect(stream)
+	_, _ = g.inspect(stream)
 	return g
 }
 
@@ -300,9 +300,16 @@ func TestChunkGuardHandshake(t *testing.T) {
 }
 
 // FuzzChunkGuard: whatever the guard passes, go-rtmp reads in step with it without
-// panicking; the result does not depend on how the bytes are split into reads.
+// panicking; the result does not depend on how the bytes are split into reads; a
+// stream without extended timestamps after type-3 headers is handed on unchanged,
+// and one with them without exactly those bytes.
 func FuzzChunkGuard(f *testing.F) {
 	for _, c := range append(goodStreams(f), hostileStreams(f)...) {
+		if !c.large {
+			f.Add(c.stream)
+		}
+	}
+	for _, c := range ext3Streams(f) {
 		if !c.large {
 			f.Add(c.stream)
 		}
@@ -313,8 +320,16 @@ func FuzzChunkGuard(f *testing.F) {
 		if (whole.err == nil) != (bytewise.err == nil) {
 			t.Fatalf("one read: %v; 1 byte per read: %v", whole.err, bytewise.err)
 		}
-		if whole.err == nil && (!bytes.Equal(whole.passed, b) || !bytes.Equal(bytewise.passed, b)) {
-			t.Fatal("accepted bytes changed")
+		if whole.err == nil {
+			if !bytes.Equal(whole.passed, bytewise.passed) || whole.stripped != bytewise.stripped {
+				t.Fatal("handed-on bytes depend on the read sizes")
+			}
+			if uint64(len(b)-len(whole.passed)) != whole.stripped {
+				t.Fatalf("%d bytes missing, %d stripped", len(b)-len(whole.passed), whole.stripped)
+			}
+			if whole.stripped == 0 && !bytes.Equal(whole.passed, b) {
+				t.Fatal("accepted bytes changed")
+			}
 		}
 		if !slices.Equal(whole.msgs, bytewise.msgs) {
 			t.Fatalf("messages differ: %v / %v", whole.msgs, bytewise.msgs)
@@ -335,7 +350,11 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range append(goodStreams(t), hostileStreams(t)...) {
+	var seeds []streamCase
+	for _, c := range ext3Streams(t) {
+		seeds = append(seeds, streamCase{stream: c.stream, large: c.large})
+	}
+	for _, c := range append(append(goodStreams(t), hostileStreams(t)...), seeds...) {
 		if c.large {
 			continue
 		}
@@ -381,7 +400,7 @@ func BenchmarkChunkGuardMedia(b *testing.B) {
 			for b.Loop() {
 				for p := stream; len(p) > 0; {
 					n := min(4096, len(p))
-					if err := g.inspect(p[:n]); err != nil {
+					if _, err := g.inspect(p[:n]); err != nil {
 						b.Fatal(err)
 					}
 					p = p[n:]
@@ -414,15 +433,170 @@ func TestChunkGuardMediaAllocatesNothing(t *testing.T) {
 	stream := mediaStream(t, 4096)
 	g := newChunkGuard(DefaultMaxChunkSize, DefaultMaxMessageSize)
 	g.handshakeLeft = 0
-	_ = g.inspect(stream) // chunk streams created
+	_, _ = g.inspect(stream) // chunk streams created
 	allocs := testing.AllocsPerRun(5, func() {
 		for p := stream; len(p) > 0; p = p[min(4096, len(p)):] {
-			if err := g.inspect(p[:min(4096, len(p))]); err != nil {
+			if _, err := g.inspect(p[:min(4096, len(p))]); err != nil {
 				t.Fatal(err)
 			}
 		}
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per pass of %d bytes of media", allocs, len(stream))
+	}
+}
+
+// ext3Case is a stream with extended timestamps after type-3 headers, and the same
+// messages without them (what the guard must hand on to go-rtmp).
+type ext3Case struct {
+	name         string
+	stream, want []byte
+	ts           []uint32 // timestamps go-rtmp must read
+	ext3         int
+	large        bool
+}
+
+// audioAhead moves each audio tag before the video tag preceding it when that one is
+// older: on one chunk stream (ffmpeg's) the video timestamp then goes back and
+// ffmpeg writes a type-0 header with the absolute timestamp.
+func audioAhead(tags []flv.Tag) []flv.Tag {
+	out := slices.Clone(tags)
+	for i := 1; i < len(out); i++ {
+		if out[i].Type == flv.TagAudio && out[i-1].Type == flv.TagVideo && out[i-1].Timestamp < out[i].Timestamp {
+			out[i-1], out[i] = out[i], out[i-1]
+			i++
+		}
+	}
+	return out
+}
+
+// ext3Streams builds each case with the ffmpeg writer twice: as ffmpeg writes it and
+// without the type-3 extended timestamps.
+func ext3Streams(t testing.TB) []ext3Case {
+	tags := readTags(t, "h264_aac.flv")
+	small := smallTags(t, "h264_aac.flv", 12)
+	build := func(name string, large, absolute bool, f func(w *ffmpegWriter)) ext3Case {
+		w, plain := newFFmpegWriter(), newFFmpegWriter()
+		w.absolute, plain.absolute, plain.noExt3 = absolute, absolute, true
+		f(w)
+		f(plain)
+		return ext3Case{name: name, stream: w.b, want: plain.b, ts: w.ts, ext3: w.ext3, large: large}
+	}
+	session := func(tags []flv.Tag, chunk, offset uint32) func(w *ffmpegWriter) {
+		return func(w *ffmpegWriter) { ffmpegPublishSession(t, w, "key1?mode=RTMP", tags, chunk, offset) }
+	}
+	const below = 16_770_000 // 7.2 s below 0xffffff ms
+	video := func(n int) []byte { return append([]byte{0x27, 1, 0, 0, 0}, make([]byte, n)...) }
+	return []ext3Case{
+		build("ffmpeg publishing h264_aac.flv from 16 770 000 ms, chunk size 128", true, false, session(tags, 128, below)),
+		build("ffmpeg publishing h264_aac.flv from 16 770 000 ms, chunk size 4096", true, false, session(tags, 4096, below)),
+		build("ffmpeg publishing h264_aac.flv from 0x1000000 ms, chunk size 128", true, false, session(tags, 128, 0x1000000)),
+		build("ffmpeg publishing h264_aac.flv from 16 770 000 ms with audio sent ahead (timestamps going back)", true, false,
+			session(audioAhead(tags), 128, below)),
+		build("type-0 headers only, h264_aac.flv from 16 770 000 ms, chunk size 128", true, true, session(tags, 128, below)),
+		build("type-0 headers only, h264_aac.flv from 16 770 000 ms, chunk size 4096", true, true, session(tags, 4096, below)),
+		build("type-0 headers only, first tags above 0xffffff, chunk size 128", false, true, session(small, 128, 0xfffff0)),
+		build("first tags from 0x1000000, chunk size 128", false, false, session(small, 128, 0x1000000)),
+		build("2-byte basic headers, continuations and type-3 message starts", false, false, func(w *ffmpegWriter) {
+			w.write(commandMsg(t, 0, "connect", 1.0, map[string]any{"app": "live"}))
+			for _, csid := range []int{4, 100, 319} {
+				w.write(rtmpMsg{csid: csid, typ: msgVideo, msid: 1, ts: 0x12345678, body: video(300)}, // type 0, ext
+					rtmpMsg{csid: csid, typ: msgVideo, msid: 1, ts: 0x12345678 + 40, body: video(300)},  // type 3 after type 0
+					rtmpMsg{csid: csid, typ: msgVideo, msid: 1, ts: 0x12345678 + 80, body: video(500)},  // type 1, no ext
+					rtmpMsg{csid: csid, typ: msgVideo, msid: 1, ts: 0x12345678 + 120, body: video(500)}) // type 3
+			}
+		}),
+		build("type-3 message starts with a delta ≥ 0xffffff", false, false, func(w *ffmpegWriter) {
+			w.write(commandMsg(t, 0, "connect", 1.0, map[string]any{"app": "live"}),
+				rtmpMsg{csid: 6, typ: msgVideo, msid: 1, ts: 10, body: video(200)},
+				rtmpMsg{csid: 6, typ: msgVideo, msid: 1, ts: 10 + 0x1000000, body: video(200)},   // type 2, ext
+				rtmpMsg{csid: 6, typ: msgVideo, msid: 1, ts: 10 + 2*0x1000000, body: video(200)}, // type 3, ext
+				rtmpMsg{csid: 6, typ: msgVideo, msid: 1, ts: 20 + 2*0x1000000, body: video(200)}) // type 2, no ext
+		}),
+	}
+}
+
+// TestChunkGuardStripsType3ExtendedTimestamps: streams written as ffmpeg writes
+// them, with extended timestamps after type-3 headers, are handed on without them
+// (byte for byte the go-rtmp form of the same messages), whatever the read sizes,
+// and go-rtmp reads every message with its timestamp.
+func TestChunkGuardStripsType3ExtendedTimestamps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	splits := map[string]func(int) int{
+		"one read":        nil,
+		"1 byte per read": oneByte,
+		"2 bytes":         func(int) int { return 2 },
+		"random reads":    func(int) int { return 1 + rng.IntN(300) },
+		"32 KiB reads":    func(int) int { return 32 << 10 },
+	}
+	for _, c := range ext3Streams(t) {
+		t.Run(c.name, func(t *testing.T) {
+			for name, split := range splits {
+				run := runGuard(c.stream, false, split)
+				if run.err != nil {
+					t.Fatalf("%s: %v", name, run.err)
+				}
+				if !bytes.Equal(run.passed, c.want) {
+					t.Fatalf("%s: %d bytes handed on, want the %d of the go-rtmp form", name, len(run.passed), len(c.want))
+				}
+				checkInStep(t, run, false)
+			}
+			msgs, ts, err := goRTMPTimestamps(c.want)
+			if !errors.Is(err, io.EOF) || len(msgs) != len(c.ts) {
+				t.Fatalf("go-rtmp read %d of %d messages: %v", len(msgs), len(c.ts), err)
+			}
+			for i := range ts {
+				if ts[i] != c.ts[i] {
+					t.Fatalf("message %d (%v): go-rtmp timestamp %d, written %d", i, msgs[i], ts[i], c.ts[i])
+				}
+			}
+			// unstripped, go-rtmp loses sync
+			if c.ext3 > 0 {
+				if got, _, err := goRTMPTimestamps(c.stream); err == nil || slices.Equal(got, msgs) {
+					t.Fatalf("go-rtmp read the unstripped stream: %v", err)
+				}
+			}
+			t.Logf("%d bytes, %d messages, %d extended timestamps after type-3 headers stripped", len(c.stream), len(msgs), c.ext3)
+		})
+	}
+}
+
+// mediaStreamExt3 is mediaStream written with a type-0 header for every message at
+// timestamps above 0xffffff: an extended timestamp after every type-3 header.
+func mediaStreamExt3(b testing.TB, chunkSize uint32) []byte {
+	w := newFFmpegWriter()
+	w.absolute = true
+	w.write(setChunkSizeMsg(chunkSize))
+	for _, tg := range readTags(b, "h264_aac.flv") {
+		if tg.Type != flv.TagScript {
+			w.write(rtmpMsg{csid: 8, typ: tg.Type, msid: 1, ts: tg.Timestamp + 0x1000000, body: tg.Data})
+		}
+	}
+	return w.b
+}
+
+// BenchmarkChunkGuardStrip measures the guard stripping the extended timestamps
+// after type-3 headers (each 4 KiB read copied to a scratch buffer first, as the
+// guard compacts it in place): 0 allocations expected.
+func BenchmarkChunkGuardStrip(b *testing.B) {
+	for _, cs := range []uint32{128, 4096} {
+		b.Run(fmt.Sprintf("chunk%d", cs), func(b *testing.B) {
+			stream := mediaStreamExt3(b, cs)
+			g := newChunkGuard(DefaultMaxChunkSize, DefaultMaxMessageSize)
+			g.handshakeLeft = 0
+			buf := make([]byte, 4096)
+			b.SetBytes(int64(len(stream)))
+			b.ReportAllocs()
+			for b.Loop() {
+				for p := stream; len(p) > 0; {
+					n := copy(buf, p)
+					if _, err := g.inspect(buf[:n]); err != nil {
+						b.Fatal(err)
+					}
+					p = p[n:]
+				}
+			}
+			b.ReportMetric(float64(g.stripped)/float64(b.N), "stripped-bytes/op")
+		})
 	}
 }

@@ -195,9 +195,10 @@ func (m guardMsg) String() string { return fmt.Sprintf("cs%d/t%d/%d", m.csid, m.
 
 // guardRun is the result of passing a stream through a guard.
 type guardRun struct {
-	passed []byte // what Read returned, in order
-	msgs   []guardMsg
-	err    error
+	passed   []byte // what Read returned, in order
+	msgs     []guardMsg
+	err      error
+	stripped uint64 // extended-timestamp bytes the guard removed
 }
 
 // guardedReader is conn.Read's read side without the socket: r's bytes go through
@@ -210,9 +211,11 @@ type guardedReader struct {
 func (gr *guardedReader) Read(b []byte) (int, error) {
 	n, err := gr.r.Read(b)
 	if n > 0 {
-		if gerr := gr.g.inspect(b[:n]); gerr != nil {
+		kept, gerr := gr.g.inspect(b[:n])
+		if gerr != nil {
 			return 0, gerr
 		}
+		n = kept
 	}
 	return n, err
 }
@@ -238,6 +241,7 @@ func runGuard(in []byte, handshake bool, split func(i int) int) guardRun {
 		}
 		n, err := r.Read(buf[:size])
 		run.passed = append(run.passed, buf[:n]...)
+		run.stripped = g.stripped
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				run.err = err
@@ -264,6 +268,18 @@ var (
 // go-rtmp (its message loop would recover it), other errors come from the chunk
 // level (io.EOF at the end of in).
 func goRTMPRead(in []byte) (msgs []guardMsg, err error) {
+	return goRTMPReadFunc(in, nil)
+}
+
+// goRTMPTimestamps returns the timestamps go-rtmp reads for the messages of in.
+func goRTMPTimestamps(in []byte) (msgs []guardMsg, ts []uint32, err error) {
+	msgs, err = goRTMPReadFunc(in, func(_ guardMsg, t uint32) { ts = append(ts, t) })
+	return msgs, ts, err
+}
+
+// goRTMPReadFunc is goRTMPRead calling fn, when set, with each message and the
+// timestamp go-rtmp gives it.
+func goRTMPReadFunc(in []byte, fn func(m guardMsg, ts uint32)) (msgs []guardMsg, err error) {
 	cs := rtmp.NewChunkStreamer(bytes.NewReader(in), io.Discard, &rtmp.StreamControlStateConfig{
 		DefaultChunkSize: defaultPeerChunkSize, MaxChunkSize: DefaultMaxChunkSize,
 		MaxChunkStreams: maxChunkStreams, MaxMessageSize: DefaultMaxMessageSize,
@@ -286,6 +302,9 @@ func goRTMPRead(in []byte) (msgs []guardMsg, err error) {
 		m := guardMsg{csid: int(v.FieldByName("basicHeader").FieldByName("chunkStreamID").Int()),
 			typ: byte(v.FieldByName("messageTypeID").Uint()), n: uint32(v.FieldByName("messageLength").Uint())}
 		msgs = append(msgs, m)
+		if fn != nil {
+			fn(m, uint32(v.FieldByName("timestamp").Uint()))
+		}
 		var msg message.Message
 		if err := message.NewDecoder(r).Decode(message.TypeID(m.typ), &msg); err != nil {
 			return msgs, fmt.Errorf("%w: %w", errGoRTMPDecode, err)

@@ -54,10 +54,17 @@ func (c *conn) Read(b []byte) (int, error) {
 		}
 	}
 	n, err := c.Conn.Read(b)
-	if n > 0 {
-		if gerr := c.guard.inspect(b[:n]); gerr != nil {
+	for n > 0 {
+		kept, gerr := c.guard.inspect(b[:n])
+		if gerr != nil {
 			return 0, c.refuse(gerr)
 		}
+		if n = kept; n > 0 || err != nil {
+			break
+		}
+		// the read held only stripped extended timestamps: read on, rather than
+		// returning 0 bytes without an error
+		n, err = c.Conn.Read(b)
 	}
 	var ne net.Error
 	if err != nil && errors.As(err, &ne) && ne.Timeout() {

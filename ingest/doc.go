@@ -11,8 +11,10 @@
 //     OnCapacity) run on connection goroutines (OnPublishStop may run on the
 //     goroutine of Close); they must not call back into Server.Close.
 //   - Every byte a peer sends passes the chunk guard (chunk_guard.go) inside
-//     conn.Read before go-rtmp reads it. The guard parses the chunk stream exactly
-//     as go-rtmp v0.0.7 does, checks the AMF0 of every command and data message
+//     conn.Read before go-rtmp reads it. The guard parses the chunk stream as
+//     go-rtmp v0.0.7 does except for one spec rule go-rtmp lacks — the extended
+//     timestamp after a type-3 header, which it strips from the read (compacted in
+//     place) so that go-rtmp stays in sync — checks the AMF0 of every command and data message
 //     with flv.ValidateAMF0 before its last byte is handed on (go-amf0 allocates a
 //     strict array by its declared count: 2^31-1 entries are a fatal 32 GiB), and
 //     enforces MaxChunkSize, MaxMessageSize, 64 KiB per command/data message and
@@ -25,12 +27,17 @@
 //   - A publish's hub.Stream is registered in Registry under PublishGrant.StreamID
 //     when its tracks are known, and unregistered and closed before OnPublishStop.
 //
-// Caveats: the guard follows go-rtmp where go-rtmp departs from the RTMP spec — no
-// extended timestamp is read after a type-3 header (a publisher that writes one
-// there, as ffmpeg does once timestamps pass 0xffffff ms ≈ 4 h 39 min, loses sync
-// with go-rtmp and the connection ends), Abort messages change nothing — and refuses
-// what go-rtmp cannot read deterministically (3-byte chunk basic headers, chunk
-// stream IDs ≥ 320). A connection may send at most 16 createStream commands.
+// Caveats: a type-3 header carries a 4-byte extended timestamp when its chunk
+// stream's last type 0, 1 or 2 header had 0xffffff in its timestamp field (RTMP spec
+// §5.3.1.3, as ffmpeg, OBS's librtmp, nginx-rtmp and SRS write it: a timestamp or
+// delta ≥ 0xffffff ms ≈ 4 h 39 min). go-rtmp v0.0.7 reads none there; the guard
+// strips them. A client that, like go-rtmp's own writer, leaves them out after such
+// a header is misread (as by ffmpeg and nginx-rtmp). A type-3 header that starts a
+// message gets go-rtmp's delta (the last type 1/2 delta, 0 after a type 0), not the
+// spec's (a type 0's timestamp); writers differ there only for 4 h 39 min gaps or a
+// timestamp exactly twice the previous type-0 one. Abort messages change nothing.
+// The guard refuses what go-rtmp cannot read deterministically (3-byte chunk basic
+// headers, chunk stream IDs ≥ 320). A connection may send at most 16 createStream commands.
 // Tracks are fixed when the stream starts (a track whose first sequence
 // header arrives after the detection window is ignored); parameter-set changes on
 // an existing track create a new *hub.Track with the same ID. Nothing in this
