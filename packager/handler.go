@@ -34,18 +34,19 @@ var (
 
 func (p *Packager) routes() *http.ServeMux {
 	m := http.NewServeMux()
-	m.HandleFunc("/live/{room}/{session}/{file}", cors(p.onLive))
-	m.HandleFunc("/live/", cors(http.NotFound))
+	in := p.metrics.instrument
+	m.HandleFunc("/live/{room}/{session}/{file}", in("live", cors(p.onLive)))
+	m.HandleFunc("/live/", in("live", cors(http.NotFound)))
 	vod := http.NotFound
 	if p.VOD != nil {
 		vod = p.VOD.ServeHTTP
 	}
-	m.HandleFunc("/vod/", cors(vod))
-	m.HandleFunc("/watch/{room}", cors(p.onWatch))
-	m.HandleFunc("/watch/{room}/state", cors(p.onWatchState))
-	m.HandleFunc("/watch/assets/hls.min.js", cors(onHLSJS))
-	m.HandleFunc("/watch/", cors(http.NotFound))
-	m.HandleFunc("/time", cors(onTime))
+	m.HandleFunc("/vod/", in("vod", cors(vod)))
+	m.HandleFunc("/watch/{room}", in("watch", cors(p.onWatch)))
+	m.HandleFunc("/watch/{room}/state", in("watch", cors(p.onWatchState)))
+	m.HandleFunc("/watch/assets/hls.min.js", in("watch", cors(onHLSJS)))
+	m.HandleFunc("/watch/", in("watch", cors(http.NotFound)))
+	m.HandleFunc("/time", in("time", cors(onTime)))
 	return m
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net/http"
 	"os"
@@ -81,6 +82,12 @@ type Packager struct {
 	RoomInfo func(ctx context.Context, roomUUID string) (RoomInfo, error)
 	// VOD serves /vod/ (packager/vod's Archiver.Handler). Nil: /vod/ answers 404.
 	VOD http.Handler
+	// Registerer receives the playback request metrics
+	// (roomcast_playback_requests_total, roomcast_playback_request_duration_seconds).
+	// Nil: no metrics.
+	Registerer prometheus.Registerer
+
+	metrics *httpMetrics
 
 	// blockTimeout overrides the blocking bound (tests); 0 means 3 target durations.
 	blockTimeout time.Duration
@@ -144,6 +151,13 @@ func (p *Packager) Initialize() error {
 	p.bySession = make(map[string]*stream)
 	p.pending = make(map[string]pendingBind)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	if p.Registerer != nil {
+		m, err := newHTTPMetrics(p.Registerer)
+		if err != nil {
+			return fmt.Errorf("packager: register metrics: %w", err)
+		}
+		p.metrics = m
+	}
 	p.mux = p.routes()
 	p.wg.Add(1)
 	go p.runJanitor()

@@ -19,7 +19,8 @@ RTMP_PORT=${RTMP_PORT:-11936}
 EXTRA=${EXTRA:-}
 
 command -v wrk >/dev/null || { echo "bench-http: wrk not found (Debian: apt-get install -y wrk)" >&2; exit 1; }
-[ -x bin/roomcast ] || go build -o bin/roomcast ./cmd/roomcast
+BIN=${BIN:-bin/roomcast}
+[ -x "$BIN" ] || go build -o "$BIN" ./cmd/roomcast
 [ -x bin/roomcast-load ] || go build -o bin/roomcast-load ./cmd/roomcast-load
 
 data=$(mktemp -d)
@@ -27,7 +28,7 @@ key=bench-key
 secret=bench-secret-$(date +%s)
 base=http://127.0.0.1:$HTTP_PORT
 api=$base/v2/apps/me
-ROOMCAST_APP_KEY=$key ROOMCAST_APP_SECRET=$secret ./bin/roomcast \
+ROOMCAST_APP_KEY=$key ROOMCAST_APP_SECRET=$secret "$BIN" \
   --data "$data" --http-addr 127.0.0.1:$HTTP_PORT --rtmp-addr 127.0.0.1:$RTMP_PORT \
   --public-http-url $base --public-rtmp-url rtmp://127.0.0.1:$RTMP_PORT \
   --log-level warn $EXTRA 2>"$data/server.log" &
@@ -68,8 +69,20 @@ for _ in $(seq 100); do # until the first segment is listed
   sleep 0.1
 done
 
-echo "== media playlist with token check: GET ${media%%\?*}?streamingToken=… ($CONNS connections, $THREADS threads, $DURATION)"
-wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$media" | sed -n '/Latency Distribution/,$p'
-echo "== App API GET room: GET $api/video-rooms/$room ($CONNS connections, $THREADS threads, $DURATION)"
-wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Authorization: Basic $(printf %s "$key:$secret" | base64 -w0)" \
-  "$api/video-rooms/$room" | sed -n '/Latency Distribution/,$p'
+# cpu_ticks: utime+stime of the server in clock ticks (for CPU per request, which
+# stays comparable on a busy machine where req/s does not).
+cpu_ticks() { awk '{print $14+$15}' /proc/$pid/stat; }
+run_wrk() { # label url [header]
+  local before after out reqs
+  echo "== $1 ($CONNS connections, $THREADS threads, $DURATION)"
+  before=$(cpu_ticks)
+  out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency ${3:+-H "$3"} "$2")
+  after=$(cpu_ticks)
+  echo "$out" | sed -n '/Latency Distribution/,$p'
+  reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+  awk -v t=$((after - before)) -v n="$reqs" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "Server CPU per request: %.1f µs\n", t / hz * 1e6 / n }'
+}
+run_wrk "media playlist with token check: GET ${media%%\?*}?streamingToken=…" "$media"
+run_wrk "App API GET room: GET $api/video-rooms/$room" "$api/video-rooms/$room" \
+  "Authorization: Basic $(printf %s "$key:$secret" | base64 -w0)"

@@ -275,6 +275,12 @@ func TestBroadcastFlowOverRTMP(t *testing.T) {
 		t.Fatalf("key after end: %s", st)
 	}
 
+	// Playback requests are counted in /metrics (they bypass the REST middleware).
+	if code, body := get(t, a.base+"/metrics", "", ""); code != 200 ||
+		!strings.Contains(string(body), `roomcast_playback_requests_total{code="200",route="live"}`) {
+		t.Errorf("/metrics lacks playback counters (%d)", code)
+	}
+
 	// 6. Every transition reached the webhook, signed, once, in order.
 	want := []string{
 		"stream_key.publish_started", "video_room.live", "stream_key.publish_stopped", "video_room.live_inactive",

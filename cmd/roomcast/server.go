@@ -122,6 +122,7 @@ func (s *server) initialize() error {
 		VerifyToken:     s.verifyToken,
 		RoomInfo:        s.roomInfo,
 		VOD:             s.archiver.Handler(),
+		Registerer:      reg,
 	}
 	if err := s.packager.Initialize(); err != nil {
 		return fmt.Errorf("initialize packager: %w", err)
@@ -174,17 +175,21 @@ func (s *server) startHTTP() error {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	s.control.Register(e)
-	media := echo.WrapHandler(s.packager.Handler())
-	for _, p := range []string{"/live/*", "/vod/*", "/watch/*", "/time"} {
-		e.Any(p, media)
+	// Playback is the hot path: it bypasses echo and the REST middleware (the
+	// packager has its own metrics), and segment files keep sendfile.
+	root := http.NewServeMux()
+	media := s.packager.Handler()
+	for _, p := range []string{"/live/", "/vod/", "/watch/", "/time"} {
+		root.Handle(p, media)
 	}
+	root.Handle("/", e)
 	ln, err := net.Listen("tcp", s.Config.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen http %s: %w", s.Config.HTTPAddr, err)
 	}
 	s.httpLn = ln
 	s.http = &http.Server{
-		Handler:           e,
+		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
