@@ -469,25 +469,7 @@ func onTime(w http.ResponseWriter, r *http.Request) {
 }
 
 // parseRoom accepts a canonical lowercase UUID only.
-func parseRoom(s string) (string, bool) {
-	if len(s) != 36 {
-		return "", false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return "", false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-				return "", false
-			}
-		}
-	}
-	return s, true
-}
+func parseRoom(s string) (string, bool) { return s, timeline.ValidRoomUUID(s) }
 
 // parseSessionNo accepts 1..999999999 without sign or leading zeros.
 func parseSessionNo(s string) (int, bool) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/roomcast/roomcast/packager/timeline"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -424,22 +425,4 @@ func (a *Archiver) roomBytes(room string) (int64, error) {
 }
 
 // parseRoom accepts a canonical lowercase UUID only.
-func parseRoom(s string) (string, bool) {
-	if len(s) != 36 {
-		return "", false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return "", false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-				return "", false
-			}
-		}
-	}
-	return s, true
-}
+func parseRoom(s string) (string, bool) { return s, timeline.ValidRoomUUID(s) }
