@@ -97,6 +97,7 @@ func (c *conn) refuse(err error) error {
 }
 
 func (c *conn) Write(b []byte) (int, error) {
+	c.s.writeCalls.Add(1)
 	if c.established.Load() {
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
 	}
@@ -165,10 +166,27 @@ func (h *handler) recover(where string, err *error) {
 
 func ptr[T any](v T) *T { return &v }
 
-// OnServe is called after the handshake.
+// OnServe is called after the handshake, before go-rtmp reads or writes any
+// message: it raises the chunk size of what we send (go-rtmp's default is 128
+// bytes) and tells the peer with Set Chunk Size, the first message sent (nginx-rtmp
+// and SRS send theirs with the connect reply; clients apply it whenever it comes).
+// The writer's chunk size is go-rtmp state read by its write goroutine: it is set
+// here, before the first write is handed to that goroutine over a channel, and
+// never changed again.
 func (h *handler) OnServe(rc *rtmp.Conn) {
 	h.rc = rc
 	h.c.setEstablished()
+	size := h.s.sendChunkSize()
+	if size == defaultPeerChunkSize {
+		return
+	}
+	if err := rc.GetChunkStreamer().SelfState().SetChunkSize(size); err != nil {
+		h.c.log.Warn("cannot raise the chunk size", "size", size, "err", err)
+		return
+	}
+	if err := h.write(0, csidControl, 0, &message.SetChunkSize{ChunkSize: size}); err != nil {
+		h.c.log.Debug("set chunk size", "err", err)
+	}
 }
 
 // OnConnect accepts the publish app and the play app.
@@ -258,8 +276,10 @@ func (h *handler) notifyStatus(sid, ts uint32, level message.NetStreamOnStatusLe
 		CommandName: "onStatus", Encoding: message.EncodingTypeAMF0, Body: &buf})
 }
 
-// Chunk stream IDs used for what we send.
+// Chunk stream IDs used for what we send (csidControl is go-rtmp's own, for
+// protocol control messages).
 const (
+	csidControl = 2
 	csidCommand = 5
 	csidAudio   = 4
 	csidVideo   = 6

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/yutopp/go-rtmp"
 	"github.com/yutopp/go-rtmp/message"
@@ -21,6 +22,16 @@ const playerQueue = 512
 // player relays one hub stream to an RTMP player (MediaMTX servers/rtmp runRead):
 // a hub reader that starts with the sequence headers and the cached GOP, sends each
 // unit as an FLV tag and skips to the next key frame when it falls behind.
+//
+// Timestamps are rebased per player: its first unit goes out at 0 (as nginx-rtmp
+// does without atc). go-rtmp v0.0.7 writes no extended timestamp after type-3
+// headers, which ffmpeg and every spec reader expect when the message's header
+// field is 0xffffff: a type-0 header at ≥ 0xffffff ms (4 h 39 min) followed by
+// continuation chunks would desync them. go-rtmp writes a type-0 header for the
+// first message of each chunk stream — near 0 after rebasing — and when a
+// timestamp goes back, which hub DTS never do per track (audio and video each have
+// their chunk stream); later messages carry deltas. So the field reaches 0xffffff
+// only for a gap of 4 h 39 min between two messages of a track.
 type player struct {
 	h        *handler
 	log      *slog.Logger
@@ -30,6 +41,8 @@ type player struct {
 	reader   *hub.Reader
 	sent     map[int]*hub.Track // last sequence header sent per track ID
 	hdr      []byte
+	base     time.Duration // DTS of the first unit sent: relayed as 0
+	based    bool
 	done     chan struct{}
 	stopOnce sync.Once
 	ctx      context.Context // cancelled by stop: aborts a blocked write
@@ -109,7 +122,7 @@ func (p *player) onUnit(u *hub.Unit) error {
 	if u.Track.IsVideo() {
 		typ, csid = flv.TagVideo, csidVideo
 	}
-	ts := flv.Timestamp(u.DTS)
+	ts := p.timestamp(u.DTS)
 	if p.sent[u.Track.ID] != u.Track {
 		p.sent[u.Track.ID] = u.Track
 		if err := p.send(typ, csid, ts, flv.AppendSequenceStart(nil, u.Track), nil); err != nil {
@@ -118,6 +131,15 @@ func (p *player) onUnit(u *hub.Unit) error {
 	}
 	p.hdr = flv.AppendFrameHeader(p.hdr[:0], u)
 	return p.send(typ, csid, ts, p.hdr, u.Payload)
+}
+
+// timestamp is dts relative to the player's first unit, in ms (0 for units of the
+// cached GOP older than it, e.g. audio just before the key frame).
+func (p *player) timestamp(dts time.Duration) uint32 {
+	if !p.based {
+		p.base, p.based = dts, true
+	}
+	return flv.Timestamp(max(dts-p.base, 0))
 }
 
 func (p *player) send(typ uint8, csid int, ts uint32, hdr, payload []byte) error {

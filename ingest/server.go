@@ -107,6 +107,25 @@ type Server struct {
 	players    map[string]int        // players per StreamID
 
 	refusedInputs atomic.Int64 // connections ended by the chunk guard
+	writeCalls    atomic.Int64 // conn.Write calls (≈ write syscalls), for tests
+
+	// chunkSize is the chunk size of what we send (0: DefaultSendChunkSize; tests
+	// set 128 to measure go-rtmp's default).
+	chunkSize uint32
+}
+
+// DefaultSendChunkSize is the chunk size the server sends with (announced with Set
+// Chunk Size after the handshake): nginx-rtmp's default. go-rtmp's 128 bytes cost
+// a chunk header and a write syscall per 128 bytes of a relayed frame.
+const DefaultSendChunkSize = 4096
+
+// sendChunkSize is the chunk size we send with, within MaxChunkSize.
+func (s *Server) sendChunkSize() uint32 {
+	size := s.chunkSize
+	if size == 0 {
+		size = DefaultSendChunkSize
+	}
+	return min(size, uint32(s.MaxChunkSize))
 }
 
 // Initialize applies defaults, listens on Addr and starts serving.
@@ -252,6 +271,9 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig) {
 		// the chunk size, which bypasses a 4 KiB (default) bufio.Reader: one read
 		// syscall per chunk. 32 KiB batches a frame's chunks into one or two reads.
 		ReaderBufferSize: readBufferSize,
+		// a whole chunk (header and payload) in go-rtmp's bufio.Writer, flushed
+		// after each chunk: one write syscall per chunk
+		WriterBufferSize: int(s.sendChunkSize()) + maxChunkHeader,
 		// go-rtmp v0.0.7 does not enforce MaxMessageSize; the chunk guard does.
 		ControlState: rtmp.StreamControlStateConfig{
 			MaxChunkSize:      uint32(s.MaxChunkSize),
