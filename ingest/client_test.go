@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +40,19 @@ type rtmpClient struct {
 	readDone chan struct{}
 
 	closeOnce sync.Once
+	received  atomic.Int64 // bytes read from the server
+}
+
+// countingReader counts the bytes read from r in n.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 func dialRTMP(t testing.TB, addr string) *rtmpClient {
@@ -61,7 +75,7 @@ func dialRTMPChunk(t testing.TB, addr string, size uint32) *rtmpClient {
 	_ = nc.SetDeadline(time.Time{})
 	c := &rtmpClient{t: t, nc: nc, results: map[int64][]any{}, changed: make(chan struct{}, 1),
 		readDone: make(chan struct{})}
-	c.cs = rtmp.NewChunkStreamer(bufio.NewReader(nc), bufio.NewWriter(nc), nil)
+	c.cs = rtmp.NewChunkStreamer(bufio.NewReader(countingReader{nc, &c.received}), bufio.NewWriter(nc), nil)
 	// A large chunk size first (before the write goroutine reads it): messages up to
 	// 64 KiB (every tag of testdata/) are then never interleaved, so the server sees
 	// them in the order they were sent.

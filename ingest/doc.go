@@ -5,11 +5,18 @@
 //
 // Ownership rules:
 //   - Server owns every goroutine it starts: the accept loop, one goroutine per
-//     connection (go-rtmp's), one per RTMP player and a watchdog. Close stops them
-//     all and waits; OnPublishStop has then been called for every publish.
+//     connection (go-rtmp's), one per RTMP player, a watchdog and, with Admission
+//     set, the admission sampler. Close stops them all and waits; OnPublishStop has
+//     then been called for every publish.
 //   - The callbacks (OnPublishStart, OnStreamReady, OnPublishStop, OnPlay,
 //     OnCapacity) run on connection goroutines (OnPublishStop may run on the
-//     goroutine of Close); they must not call back into Server.Close.
+//     goroutine of Close, OnCapacity on the admission sampler's); they must not
+//     call back into Server.Close.
+//   - Admission (admission.go) refuses new publishers while the process is
+//     overloaded; it never stops a live one. Its sampler alone reads the signals
+//     (process CPU via getrusage against GOMAXPROCS / the cgroup quota, p99 Go
+//     scheduler latency, the publishers' ingest backlog, which each publisher's
+//     connection goroutine updates atomically on every media message).
 //   - Every byte a peer sends passes the chunk guard (chunk_guard.go) inside
 //     conn.Read before go-rtmp reads it. The guard parses the chunk stream as
 //     go-rtmp v0.0.7 does except for one spec rule go-rtmp lacks — the extended
@@ -22,6 +29,16 @@
 //     arrives. A refused read is not passed on at all: the connection ends
 //     (INVALID_MEDIA for a publisher, logged with the reason). Media bytes are not
 //     copied by the guard; it allocates nothing per chunk.
+//   - What the server sends goes out in 4096-byte chunks (DefaultSendChunkSize),
+//     announced with Set Chunk Size right after the handshake, before go-rtmp's write
+//     goroutine has seen any write; go-rtmp's writer chunk size never changes after.
+//   - The relay rebases timestamps per player (its first unit at 0): go-rtmp v0.0.7
+//     writes no extended timestamp after type-3 headers, so a type-0 header at
+//     ≥ 0xffffff ms followed by continuation chunks would desync ffmpeg and other
+//     spec readers. After rebasing, go-rtmp's only type-0 headers (the first message
+//     of each chunk stream) are near 0 and later ones carry deltas; the field reaches
+//     0xffffff only for a 4 h 39 min gap between two messages of a track, or a
+//     player timestamp going back (hub DTS do not per track).
 //   - Each message body is copied once out of go-rtmp into a fresh buffer that the
 //     hub.Unit then owns (Payload aliases it); units are immutable once written.
 //   - A publish's hub.Stream is registered in Registry under PublishGrant.StreamID
