@@ -5,11 +5,18 @@
 //
 // Ownership rules:
 //   - Server owns every goroutine it starts: the accept loop, one goroutine per
-//     connection (go-rtmp's), one per RTMP player and a watchdog. Close stops them
-//     all and waits; OnPublishStop has then been called for every publish.
+//     connection (go-rtmp's), one per RTMP player, a watchdog and, with Admission
+//     set, the admission sampler. Close stops them all and waits; OnPublishStop has
+//     then been called for every publish.
 //   - The callbacks (OnPublishStart, OnStreamReady, OnPublishStop, OnPlay,
 //     OnCapacity) run on connection goroutines (OnPublishStop may run on the
-//     goroutine of Close); they must not call back into Server.Close.
+//     goroutine of Close, OnCapacity on the admission sampler's); they must not
+//     call back into Server.Close.
+//   - Admission (admission.go) refuses new publishers while the process is
+//     overloaded; it never stops a live one. Its sampler alone reads the signals
+//     (process CPU via getrusage against GOMAXPROCS / the cgroup quota, p99 Go
+//     scheduler latency, the publishers' ingest backlog, which each publisher's
+//     connection goroutine updates atomically on every media message).
 //   - Every byte a peer sends passes the chunk guard (chunk_guard.go) inside
 //     conn.Read before go-rtmp reads it. The guard parses the chunk stream as
 //     go-rtmp v0.0.7 does except for one spec rule go-rtmp lacks — the extended

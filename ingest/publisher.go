@@ -37,6 +37,7 @@ type publisher struct {
 	sid   uint32
 
 	lastMedia atomic.Int64 // unix nanos
+	backlog   backlog      // media time behind wall clock (admission.go reads its value)
 
 	// track detection
 	detecting   bool
@@ -92,6 +93,7 @@ func (p *publisher) push(typ uint8, ts uint32, payload io.Reader) error {
 	}
 	now := time.Now()
 	p.lastMedia.Store(now.UnixNano())
+	p.backlog.observe(ts, now)
 	if err := p.checkBitrate(now, len(data)); err != nil {
 		return err
 	}

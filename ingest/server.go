@@ -89,6 +89,10 @@ type Server struct {
 	// OnCapacity reports EventConcurrencyNearLimit at 80 % and EventConcurrencyLimited
 	// at 100 % of MaxPublishers, once per upward crossing.
 	OnCapacity func(event string, current, limit int)
+	// Admission, if set, refuses new publishers while the process is overloaded
+	// (CPU, scheduler latency, ingest backlog; admission.go). MaxPublishers stays
+	// the hard cap; live publishers are never stopped by it.
+	Admission *Admission
 
 	ln        net.Listener
 	srv       *rtmp.Server
@@ -153,6 +157,9 @@ func (s *Server) Initialize() error {
 	setDefault(&s.MaxChunkSize, DefaultMaxChunkSize)
 	setDefault(&s.MaxMessageSize, DefaultMaxMessageSize)
 
+	if err := s.Admission.init(s); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("rtmp listen %s: %w", s.Addr, err)
@@ -167,6 +174,7 @@ func (s *Server) Initialize() error {
 	s.loopDone = make(chan struct{})
 	go s.serve()
 	go s.runWatchdog()
+	s.Admission.start(s.ctx)
 	s.Log.Info("listening", "addr", ln.Addr().String(), "app", s.App)
 	return nil
 }
@@ -211,6 +219,7 @@ func (s *Server) Close() {
 	}
 	s.connWG.Wait()
 	<-s.loopDone
+	s.Admission.stop()
 }
 
 // Kick ends the publish of streamID with reason (e.g. KEY_RESET). Unknown IDs are ignored.
@@ -288,13 +297,21 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig) {
 // readBufferSize is the size of go-rtmp's bufio.Reader on each connection.
 const readBufferSize = 32 << 10
 
-// reservePublisher takes a publish slot, or reports that MaxPublishers is reached.
+// reservePublisher takes a publish slot, or reports that MaxPublishers is reached
+// or that Admission refuses new publishers for load.
 func (s *Server) reservePublisher() bool {
 	s.mu.Lock()
 	if s.MaxPublishers > 0 && s.publishing >= s.MaxPublishers {
 		n := s.publishing
 		s.mu.Unlock()
 		s.Log.Warn("max publishers reached, refusing publisher", "limit", s.MaxPublishers, "current", n)
+		s.Admission.count("max_publishers")
+		return false
+	}
+	if s.Admission.Refusing() {
+		n := s.publishing
+		s.mu.Unlock()
+		s.Admission.refuse(n)
 		return false
 	}
 	s.publishing++

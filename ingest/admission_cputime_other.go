@@ -1,0 +1,8 @@
+//go:build !unix
+
+package ingest
+
+import "time"
+
+// processCPUTime is not measured on this platform: the CPU signal reads 0.
+func processCPUTime() (time.Duration, bool) { return 0, false }
