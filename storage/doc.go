@@ -23,7 +23,9 @@
 // # Ownership rules
 //
 //   - Records returned by a Tx are decoded copies: callers own them, may keep them
-//     after the transaction and may modify them. Nothing aliases bbolt memory.
+//     after the transaction and may modify them, slices included (records served by
+//     the read cache are cloned: no slice is shared with the cache or with another
+//     caller). Nothing aliases bbolt memory.
 //   - A *Tx is valid only inside its closure and must not be used from another
 //     goroutine.
 //   - Put* methods set the ID of the record they receive on insert and reset it to
@@ -36,6 +38,29 @@
 //   - Soft delete: a room with State "DELETED" keeps all its index entries; list
 //     walks and counts include it and callers filter.
 //   - Only this package imports bbolt; it imports nothing else of Roomcast.
+//
+// # Read cache
+//
+// Read transactions look rooms, apps, members, stream keys and chat rooms up by ID
+// through a bounded cache of decoded records (Options.CacheRecords per kind,
+// default 4096, clock eviction; cache.go). Absence is cached too (a room without a
+// chat room). Lookups through an index (RoomByUUID, AppByAPIKey,
+// MemberByAppUserID, StreamKeyBySecret) read the index from bbolt and the record
+// through the cache; ForEach walks decode from bbolt and do not fill it.
+//
+// Guarantee: a cached lookup returns exactly what decoding from the transaction's
+// own snapshot would return. Hence a View that begins after Update returned sees
+// that commit, a View sees one consistent snapshot across cached and uncached
+// reads, and a goroutine's successive Views never go back in time (bbolt's own
+// guarantees, unchanged). It holds because of the bbolt transaction ID used as a
+// clock: an entry records the snapshot it was read at and serves only
+// transactions whose snapshot is the same or newer; a Put deletes the entry
+// inside the write transaction, before commit, and from then on refuses fills
+// from snapshots older than that write (the check and the insert are atomic with
+// the deletion). Write transactions bypass the cache (they see their own writes
+// and may roll back), so a rolled-back write never reaches it; a rollback only
+// lifts the fill refusal again. The cache is in-process: a second process on the
+// same file is impossible (flock).
 //
 // # Bucket layout
 //

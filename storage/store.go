@@ -25,6 +25,10 @@ type Options struct {
 	// LockTimeout bounds the wait for the exclusive file lock held by another
 	// process; Open then fails with ErrLocked. Default DefaultLockTimeout (1 s).
 	LockTimeout time.Duration
+	// CacheRecords bounds the read cache of decoded records, per kind (rooms, apps,
+	// members, stream keys, chat rooms; see doc.go "Read cache"). Default
+	// DefaultCacheRecords (4096) when 0; negative disables the cache.
+	CacheRecords int
 }
 
 // Store is the bbolt-backed store. It is safe for concurrent use; Update calls are
@@ -33,6 +37,7 @@ type Options struct {
 type Store struct {
 	db     *bolt.DB
 	secret []byte
+	caches *caches // nil when Options.CacheRecords < 0
 }
 
 // Open opens (or creates) the store at path: it creates the parent directory
@@ -58,7 +63,7 @@ func open(path string, opts Options, table []migration) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, caches: newCaches(opts.CacheRecords)}
 	if err := db.Update(s.initialize(table)); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -96,15 +101,29 @@ func (s *Store) InstallSecret() []byte { return append([]byte(nil), s.secret...)
 
 // View runs fn in a read-only transaction. Write methods of the Tx return
 // ErrReadOnly. Records returned by the Tx are copies and stay valid after fn.
+// Lookups by ID may be served by the read cache; they return exactly what the
+// transaction's snapshot holds (doc.go "Read cache").
 func (s *Store) View(fn func(*Tx) error) error {
-	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, caches: s.caches}) })
 }
 
 // Update runs fn in a read-write transaction. It commits (and fsyncs, unless
 // Options.NoSync) when fn returns nil and rolls back when fn returns an error,
-// which Update then returns unchanged. Only one Update runs at a time.
+// which Update then returns unchanged. Only one Update runs at a time. Its
+// lookups bypass the read cache; its writes invalidate cached records before
+// commit.
 func (s *Store) Update(fn func(*Tx) error) error {
-	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+	return s.db.Update(func(btx *bolt.Tx) error {
+		t := &Tx{tx: btx, caches: s.caches}
+		err := fn(t)
+		if err != nil {
+			// Rolling back: still under bbolt's writer lock, let fills resume.
+			for i := len(t.undo) - 1; i >= 0; i-- {
+				t.undo[i]()
+			}
+		}
+		return err
+	})
 }
 
 // StreamKeyBySecret looks a stream key up by its secret in its own read

@@ -11,7 +11,9 @@ import (
 // callback that received it. Lookups return copies; write methods return
 // ErrReadOnly on a View transaction.
 type Tx struct {
-	tx *bolt.Tx
+	tx     *bolt.Tx
+	caches *caches  // the store's read cache; nil when disabled
+	undo   []func() // cache bookkeeping to undo if this write transaction rolls back
 }
 
 // Writable reports whether the transaction came from Update.

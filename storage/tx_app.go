@@ -2,9 +2,7 @@ package storage
 
 // App returns the app with the given ID, or ErrNotFound.
 func (t *Tx) App(id uint64) (App, error) {
-	var a App
-	err := getJSON(t.bucket(bucketApps), id, &a, "app")
-	return a, err
+	return getCached(t, appKind, id)
 }
 
 // AppByAPIKey returns the app whose APIKey is key, or ErrNotFound. The caller
@@ -22,6 +20,7 @@ func (t *Tx) AppByAPIKey(key string) (App, error) {
 // yields ErrConflict. An empty APIKey is not indexed.
 func (t *Tx) PutApp(a *App) error {
 	b := t.appendBucket(bucketApps)
+	defer func() { invalidateCached(t, appKind, a.ID) }() // after the ID is assigned
 	return t.putRecord("app", b, &a.ID, a, func() error {
 		old, _, err := previous[App](b, a.ID, "app")
 		if err != nil {

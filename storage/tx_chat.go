@@ -46,9 +46,7 @@ func createChatBuckets(tx *bolt.Tx) error {
 
 // ChatRoom returns the chat room of room roomID, or ErrNotFound.
 func (t *Tx) ChatRoom(roomID uint64) (ChatRoom, error) {
-	var c ChatRoom
-	err := getJSON(t.bucket(bucketChatRooms), roomID, &c, "chat room")
-	return c, err
+	return getCached(t, chatRoomKind, roomID)
 }
 
 // CreateChatRoom stores a new chat room for c.RoomID (which must not be 0). Its
@@ -66,6 +64,7 @@ func (t *Tx) CreateChatRoom(c *ChatRoom) error {
 		return fmt.Errorf("create chat room of room %d: %w", c.RoomID, ErrConflict)
 	}
 	c.LastMessageID, c.MessageCount, c.LastJoinSeq, c.MemberCount = 0, 0, 0, 0
+	invalidateCached(t, chatRoomKind, c.RoomID)
 	return putJSON(b, u64(c.RoomID), c, "chat room")
 }
 
@@ -92,6 +91,7 @@ func (t *Tx) SetChatRoomClosed(roomID uint64, at time.Time) (ChatRoom, error) {
 
 // putChatRoom rewrites a chat room record.
 func (t *Tx) putChatRoom(c *ChatRoom) error {
+	invalidateCached(t, chatRoomKind, c.RoomID)
 	return putJSON(t.bucket(bucketChatRooms), u64(c.RoomID), c, "chat room")
 }
 

@@ -8,8 +8,8 @@ import (
 // Member returns member id of app appID, or ErrNotFound (also when the member
 // belongs to another app).
 func (t *Tx) Member(appID, id uint64) (Member, error) {
-	var m Member
-	if err := getJSON(t.bucket(bucketMembers), id, &m, "member"); err != nil {
+	m, err := getCached(t, memberKind, id)
+	if err != nil {
 		return Member{}, err
 	}
 	if m.AppID != appID {
@@ -37,6 +37,7 @@ func (t *Tx) PutMember(m *Member) error {
 		return errors.New("put member: empty appUserId")
 	}
 	b := t.appendBucket(bucketMembers)
+	defer func() { invalidateCached(t, memberKind, m.ID) }() // after the ID is assigned
 	return t.putRecord("member", b, &m.ID, m, func() error {
 		old, found, err := previous[Member](b, m.ID, "member")
 		if err != nil {

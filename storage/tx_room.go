@@ -9,9 +9,7 @@ import (
 // Room returns the room with the given ID, or ErrNotFound. Soft-deleted rooms
 // (State "DELETED") are returned too; callers filter.
 func (t *Tx) Room(id uint64) (Room, error) {
-	var r Room
-	err := getJSON(t.bucket(bucketRooms), id, &r, "room")
-	return r, err
+	return getCached(t, roomKind, id)
 }
 
 // RoomByUUID returns the room with the given UUID, or ErrNotFound.
@@ -32,6 +30,7 @@ func (t *Tx) PutRoom(r *Room) error {
 		return errors.New("put room: empty uuid")
 	}
 	b := t.appendBucket(bucketRooms)
+	defer func() { invalidateCached(t, roomKind, r.ID) }() // after the ID is assigned
 	return t.putRecord("room", b, &r.ID, r, func() error {
 		old, found, err := previous[Room](b, r.ID, "room")
 		if err != nil {

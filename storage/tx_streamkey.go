@@ -8,9 +8,7 @@ import (
 
 // StreamKey returns the stream key with the given ID, or ErrNotFound.
 func (t *Tx) StreamKey(id uint64) (StreamKey, error) {
-	var k StreamKey
-	err := getJSON(t.bucket(bucketKeys), id, &k, "stream key")
-	return k, err
+	return getCached(t, keyKind, id)
 }
 
 // StreamKeyBySecret returns the stream key whose Secret is secret, or
@@ -41,6 +39,7 @@ func (t *Tx) StreamKeyBySecret(secret string) (StreamKey, error) {
 // index used by ForEachPublishingKey.
 func (t *Tx) PutStreamKey(k *StreamKey) error {
 	b := t.appendBucket(bucketKeys)
+	defer func() { invalidateCached(t, keyKind, k.ID) }() // after the ID is assigned
 	return t.putRecord("stream key", b, &k.ID, k, func() error {
 		old, _, err := previous[StreamKey](b, k.ID, "stream key")
 		if err != nil {
