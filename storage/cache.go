@@ -234,7 +234,7 @@ func getCached[T any](t *Tx, k recordKind[T], id uint64) (T, error) {
 	if v, found, ok := c.get(id, snap); ok {
 		t.caches.hits.Add(1)
 		if !found {
-			return v, fmt.Errorf("%s %d: %w", k.name, id, ErrNotFound)
+			return v, &notFoundError{k.name, id}
 		}
 		return v, nil
 	}
@@ -242,7 +242,7 @@ func getCached[T any](t *Tx, k recordKind[T], id uint64) (T, error) {
 	data := t.bucket(k.bucket).Get(u64(id))
 	if data == nil {
 		c.fill(id, snap, v, false)
-		return v, fmt.Errorf("%s %d: %w", k.name, id, ErrNotFound)
+		return v, &notFoundError{k.name, id}
 	}
 	if err := decodeJSON(data, &v, k.name); err != nil {
 		return v, fmt.Errorf("%s %d: %w", k.name, id, err)

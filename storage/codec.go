@@ -53,7 +53,7 @@ func getJSON(b *bolt.Bucket, id uint64, v any, kind string) error {
 	binary.BigEndian.PutUint64(key[:], id)
 	data := b.Get(key[:])
 	if data == nil {
-		return fmt.Errorf("%s %d: %w", kind, id, ErrNotFound)
+		return &notFoundError{kind, id}
 	}
 	if err := decodeJSON(data, v, kind); err != nil {
 		return fmt.Errorf("%s %d: %w", kind, id, err)

@@ -1,6 +1,9 @@
 package storage
 
-import "errors"
+import (
+	"errors"
+	"strconv"
+)
 
 // Sentinel errors returned by Store and Tx. Callers branch on them with errors.Is;
 // they are usually wrapped with the record kind and key.
@@ -23,3 +26,19 @@ var (
 	// longer than Options.LockTimeout.
 	ErrLocked = errors.New("storage: database file is locked by another process")
 )
+
+// notFoundError is ErrNotFound for record kind and id, formatted only when its
+// text is asked for: lookups of absent records (a room without a chat room) are
+// on the GET-room path.
+type notFoundError struct {
+	kind string
+	id   uint64
+}
+
+// Error returns "<kind> <id>: storage: not found".
+func (e *notFoundError) Error() string {
+	return e.kind + " " + strconv.FormatUint(e.id, 10) + ": " + ErrNotFound.Error()
+}
+
+// Unwrap returns ErrNotFound.
+func (e *notFoundError) Unwrap() error { return ErrNotFound }
