@@ -178,7 +178,7 @@ func (c *Control) writeRoom(ec echo.Context, appID uint64, load func(*storage.Tx
 	if err != nil {
 		return err
 	}
-	return ec.JSON(http.StatusOK, view)
+	return writeRoomJSON(ec, http.StatusOK, view)
 }
 
 // onAppVideoRoomsList is GET /v2/apps/me/video-rooms (filters of seed 001).

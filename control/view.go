@@ -1,8 +1,6 @@
 package control
 
 import (
-	"bytes"
-	"encoding/json"
 	"strconv"
 	"time"
 
@@ -37,26 +35,8 @@ func opt(s string) *string {
 // as null when empty.
 type customData []storage.KeyValue
 
-// MarshalJSON implements json.Marshaler.
-func (d customData) MarshalJSON() ([]byte, error) {
-	if len(d) == 0 {
-		return []byte("null"), nil
-	}
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, kv := range d {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, _ := json.Marshal(kv.Name)
-		v, _ := json.Marshal(kv.Value)
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
+// MarshalJSON implements json.Marshaler (view_json.go).
+func (d customData) MarshalJSON() ([]byte, error) { return d.appendJSON(nil), nil }
 
 // appRefJSON is the "app" object of a room.
 type appRefJSON struct {

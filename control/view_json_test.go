@@ -1,0 +1,129 @@
+package control
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/roomcast/roomcast/storage"
+)
+
+// plainRoomJSON is roomJSON without its MarshalJSON: encoding/json's reflection
+// encoding, the reference for appendJSON.
+type plainRoomJSON roomJSON
+
+// jsonTrickyStrings exercise every escaping rule of encoding/json.
+var jsonTrickyStrings = []string{
+	"", "plain", `quote " and \ backslash`, "<script>&amp;</script>", "tab\tnl\nret\rff\fbs\b",
+	"\x00\x01\x1f\x7f", "line\u2028para\u2029", "invalid \xff\xfe utf8 \xc3", "héllo wörld ✓ 🎥",
+	"/live/0b9e/1/index.m3u8?streamingToken=a.b-c_d",
+}
+
+// TestRoomJSONMatchesEncodingJSON: appendJSON writes the bytes encoding/json
+// writes for random rooms (every field set or nil, tricky strings).
+func TestRoomJSONMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 11))
+	for i := range 2000 {
+		var j roomJSON
+		fillRandom(t, rng, reflect.ValueOf(&j).Elem())
+		want, err := json.Marshal((*plainRoomJSON)(&j))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := j.appendJSON(nil); string(got) != string(want) {
+			t.Fatalf("room %d:\n got %s\nwant %s", i, got, want)
+		}
+		if got, _ := json.Marshal(&j); string(got) != string(want) {
+			t.Fatalf("room %d through MarshalJSON:\n got %s\nwant %s", i, got, want)
+		}
+	}
+}
+
+// TestCustomDataJSON: customData renders as an object of its items in order with
+// keys and values escaped as encoding/json escapes strings, null when empty.
+func TestCustomDataJSON(t *testing.T) {
+	t.Parallel()
+	if got := string(customData(nil).appendJSON(nil)); got != "null" {
+		t.Fatalf("empty: %s", got)
+	}
+	var d customData
+	want := "{"
+	for i, s := range jsonTrickyStrings {
+		d = append(d, storage.KeyValue{Name: s, Value: jsonTrickyStrings[len(jsonTrickyStrings)-1-i]})
+		k, _ := json.Marshal(s)
+		v, _ := json.Marshal(jsonTrickyStrings[len(jsonTrickyStrings)-1-i])
+		if i > 0 {
+			want += ","
+		}
+		want += string(k) + ":" + string(v)
+	}
+	want += "}"
+	if got := string(d.appendJSON(nil)); got != want {
+		t.Fatalf("\n got %s\nwant %s", got, want)
+	}
+}
+
+// FuzzAppendJSONString compares appendJSONString with encoding/json on any string.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range jsonTrickyStrings {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString(nil, s); string(got) != string(want) {
+			t.Fatalf("%q:\n got %s\nwant %s", s, got, want)
+		}
+	})
+}
+
+// fillRandom sets v (a roomJSON or a part of it) to random values: pointers nil
+// or set, strings from jsonTrickyStrings or random bytes.
+func fillRandom(t testing.TB, rng *rand.Rand, v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fillRandom(t, rng, v.Field(i))
+		}
+	case reflect.Pointer:
+		if rng.IntN(3) == 0 {
+			v.SetZero()
+			return
+		}
+		v.Set(reflect.New(v.Type().Elem()))
+		fillRandom(t, rng, v.Elem())
+	case reflect.Slice: // customData
+		n := rng.IntN(4)
+		v.Set(reflect.MakeSlice(v.Type(), n, n))
+		for i := range n {
+			fillRandom(t, rng, v.Index(i))
+		}
+	case reflect.String:
+		v.SetString(randomString(rng))
+	case reflect.Uint64:
+		v.SetUint(rng.Uint64() >> rng.IntN(64))
+	case reflect.Int:
+		v.SetInt(rng.Int64N(1<<40) - 1<<39)
+	case reflect.Bool:
+		v.SetBool(rng.IntN(2) == 0)
+	default:
+		t.Fatalf("fillRandom: unhandled kind %s: extend it and appendJSON", v.Kind())
+	}
+}
+
+// randomString returns a tricky string or random bytes (often invalid UTF-8).
+func randomString(rng *rand.Rand) string {
+	if rng.IntN(2) == 0 {
+		return jsonTrickyStrings[rng.IntN(len(jsonTrickyStrings))]
+	}
+	b := make([]byte, rng.IntN(12))
+	for i := range b {
+		b[i] = byte(rng.IntN(256))
+	}
+	if rng.IntN(2) == 0 {
+		return string(b) + string(rune(rng.IntN(utf8.MaxRune)))
+	}
+	return string(b)
+}
