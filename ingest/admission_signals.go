@@ -31,7 +31,7 @@ func newLoadMeter(s *Server, a *Admission) *loadMeter {
 		m.cpu = newCPUMeter()
 	}
 	if a.MaxSchedLatency > 0 {
-		m.sched = newSchedMeter()
+		m.sched = newSchedMeter(a.Interval)
 	}
 	return m
 }
@@ -171,16 +171,26 @@ func quotaRatio(quota, period string) (float64, bool) {
 }
 
 // schedMeter is the p99 of the Go scheduler latency between two samples, from the
-// cumulative runtime/metrics histogram.
+// cumulative runtime/metrics histogram. An interval with fewer than minEvents
+// goroutine schedulings reads 0: the p99 of a nearly idle process is its one or two
+// slowest wake-ups (seen at 0.1–0.9 s on a shared machine with no publisher), not
+// a run queue; a loaded server schedules goroutines millions of times a second.
 type schedMeter struct {
-	samples []metrics.Sample
-	prev    []uint64
+	samples   []metrics.Sample
+	prev      []uint64
+	minEvents uint64
 }
 
-const schedLatencies = "/sched/latencies:seconds"
+const (
+	schedLatencies = "/sched/latencies:seconds"
+	// minSchedEventsPerSecond: schedulings per second below which the p99 is not
+	// taken (a few publishers already cause tens of thousands).
+	minSchedEventsPerSecond = 200
+)
 
-func newSchedMeter() *schedMeter {
-	m := &schedMeter{samples: []metrics.Sample{{Name: schedLatencies}}}
+func newSchedMeter(interval time.Duration) *schedMeter {
+	m := &schedMeter{samples: []metrics.Sample{{Name: schedLatencies}},
+		minEvents: uint64(max(100, minSchedEventsPerSecond*interval.Seconds()))}
 	m.sample()
 	return m
 }
@@ -201,7 +211,7 @@ func (m *schedMeter) sample() time.Duration {
 		total += c - m.prev[i]
 	}
 	var p99 time.Duration
-	if total > 0 {
+	if total >= m.minEvents {
 		want := total - total/100 // the 99th percentile: first bucket reaching 99 %
 		var seen uint64
 		for i, c := range h.Counts {

@@ -272,7 +272,10 @@ func TestCPUQuotaParsing(t *testing.T) {
 // TestSchedMeterSeesRunQueue checks the real scheduler-latency signal: with many
 // more spinning goroutines than Ps the p99 wait is longer than when idle.
 func TestSchedMeterSeesRunQueue(t *testing.T) {
-	m := newSchedMeter()
+	m := newSchedMeter(100 * time.Millisecond)
+	m.minEvents = 1 // spinning goroutines are rescheduled only every 10 ms
+	few := newSchedMeter(time.Second)
+	few.minEvents = 1 << 40
 	time.Sleep(100 * time.Millisecond)
 	idle := m.sample()
 	var stop atomic.Bool
@@ -294,6 +297,9 @@ func TestSchedMeterSeesRunQueue(t *testing.T) {
 	t.Logf("sched p99: idle %v, %d spinning goroutines %v", idle, n, busy)
 	if busy <= idle {
 		t.Fatalf("p99 under a full run queue %v not above idle %v", busy, idle)
+	}
+	if v := few.sample(); v != 0 {
+		t.Fatalf("p99 %v taken from fewer schedulings than the minimum", v)
 	}
 }
 

@@ -31,6 +31,9 @@ type Config struct {
 	MaxPublishers    int           // --max-publishers, 0 = unlimited
 	MaxPlayers       int           // --max-players-per-stream, 0 = unlimited
 	MaxBitrate       int64         // --max-bitrate bits/s per publisher, 0 = unlimited
+	MaxCPU           float64       // --max-cpu: refuse new publishers above this CPU fraction, 0 = off
+	MaxSchedLatency  time.Duration // --max-sched-latency: ... above this p99 Go scheduler latency, 0 = off
+	MaxIngestLag     time.Duration // --max-ingest-lag: ... when publishers' media falls this far behind, 0 = off
 	IdleTimeout      time.Duration // --idle-timeout: publisher without media is stopped
 	HandshakeTimeout time.Duration // --handshake-timeout
 	BodyLimit        int64         // --body-limit bytes of a REST request body
@@ -61,6 +64,9 @@ func defaultConfig() Config {
 		MaxPublishers:    500,
 		MaxPlayers:       200,
 		MaxBitrate:       20_000_000,
+		MaxCPU:           0.85,
+		MaxSchedLatency:  50 * time.Millisecond,
+		MaxIngestLag:     500 * time.Millisecond,
 		IdleTimeout:      10 * time.Second,
 		HandshakeTimeout: 10 * time.Second,
 		BodyLimit:        1 << 20,
@@ -88,6 +94,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.IntVar(&c.MaxPublishers, "max-publishers", c.MaxPublishers, "max concurrent publishers (0 = unlimited)")
 	fs.IntVar(&c.MaxPlayers, "max-players-per-stream", c.MaxPlayers, "max RTMP players per stream (0 = unlimited)")
 	fs.Int64Var(&c.MaxBitrate, "max-bitrate", c.MaxBitrate, "max bits/s per publisher (0 = unlimited)")
+	fs.Float64Var(&c.MaxCPU, "max-cpu", c.MaxCPU, "refuse new publishers while the process uses more than this fraction of its CPUs (GOMAXPROCS or cgroup quota; 0 = off)")
+	fs.DurationVar(&c.MaxSchedLatency, "max-sched-latency", c.MaxSchedLatency, "refuse new publishers while the p99 Go scheduler latency exceeds this (0 = off)")
+	fs.DurationVar(&c.MaxIngestLag, "max-ingest-lag", c.MaxIngestLag, "refuse new publishers while 5 % of publishers (at least 2) are this far behind real time (0 = off)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "a publisher sending no media this long is stopped")
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", c.HandshakeTimeout, "RTMP handshake deadline")
 	fs.Int64Var(&c.BodyLimit, "body-limit", c.BodyLimit, "max REST request body in bytes")
@@ -142,6 +151,9 @@ func (c Config) validate() error {
 	check(c.MaxPublishers >= 0, "--max-publishers must be >= 0")
 	check(c.MaxPlayers >= 0, "--max-players-per-stream must be >= 0")
 	check(c.MaxBitrate >= 0, "--max-bitrate must be >= 0")
+	check(c.MaxCPU >= 0 && c.MaxCPU <= 1, "--max-cpu %v must be between 0 (off) and 1", c.MaxCPU)
+	check(c.MaxSchedLatency >= 0, "--max-sched-latency must be >= 0")
+	check(c.MaxIngestLag >= 0, "--max-ingest-lag must be >= 0")
 	check(c.IdleTimeout >= time.Second, "--idle-timeout %s must be at least 1s", c.IdleTimeout)
 	check(c.HandshakeTimeout >= time.Second, "--handshake-timeout %s must be at least 1s", c.HandshakeTimeout)
 	check(c.BodyLimit >= 1024, "--body-limit must be at least 1024 bytes")

@@ -22,6 +22,13 @@ func TestParseConfigDefaults(t *testing.T) {
 		c.RTMPApp != "live" || c.SegmentDuration != 2*time.Second || c.PartDuration != 200*time.Millisecond {
 		t.Fatalf("defaults: %+v", c)
 	}
+	if c.MaxCPU != 0.85 || c.MaxSchedLatency != 50*time.Millisecond || c.MaxIngestLag != 500*time.Millisecond {
+		t.Fatalf("admission defaults: cpu %v sched %v lag %v", c.MaxCPU, c.MaxSchedLatency, c.MaxIngestLag)
+	}
+	off, err := parseConfig([]string{"--max-cpu", "0", "--max-sched-latency", "0", "--max-ingest-lag", "0"}, env(nil), io.Discard)
+	if err != nil || off.MaxCPU != 0 || off.MaxSchedLatency != 0 || off.MaxIngestLag != 0 {
+		t.Fatalf("admission off: %+v %v", off, err)
+	}
 }
 
 func TestParseConfigEnvAndFlags(t *testing.T) {
@@ -65,6 +72,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"public rtmp url", []string{"--public-rtmp-url", "http://x"}, nil, "--public-rtmp-url"},
 		{"rtmp app with slash", []string{"--rtmp-app", "a/b"}, nil, "--rtmp-app"},
 		{"negative publishers", []string{"--max-publishers", "-1"}, nil, "--max-publishers"},
+		{"cpu over 1", []string{"--max-cpu", "1.5"}, nil, "--max-cpu"},
+		{"negative cpu", nil, map[string]string{"ROOMCAST_MAX_CPU": "-0.1"}, "--max-cpu"},
+		{"negative sched latency", []string{"--max-sched-latency", "-1ms"}, nil, "--max-sched-latency"},
+		{"negative ingest lag", []string{"--max-ingest-lag", "-1s"}, nil, "--max-ingest-lag"},
 		{"unknown flag", []string{"--nope"}, nil, "nope"},
 		{"stray argument", []string{"serve"}, nil, "unexpected argument"},
 		{"bad env duration", nil, map[string]string{"ROOMCAST_IDLE_TIMEOUT": "soon"}, "ROOMCAST_IDLE_TIMEOUT"},

@@ -154,6 +154,12 @@ func (s *server) initialize() error {
 		OnPublishStop:       s.onPublishStop,
 		OnPlay:              s.onPlay,
 		OnCapacity:          s.onCapacity,
+		Admission: &ingest.Admission{
+			MaxCPU:          c.MaxCPU,
+			MaxSchedLatency: c.MaxSchedLatency,
+			MaxLag:          c.MaxIngestLag,
+			Registerer:      reg,
+		},
 	}
 	if err := s.ingest.Initialize(); err != nil {
 		s.ingest = nil

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestAdmissionWiredWithMetrics: the default server runs admission control (--max-cpu
+// 0.85, --max-sched-latency 50ms, --max-ingest-lag 500ms) and exposes its metrics.
+func TestAdmissionWiredWithMetrics(t *testing.T) {
+	s := startServer(t, testConfig(t, t.TempDir()))
+	defer s.Close()
+	if s.ingest.Admission == nil || s.ingest.Admission.MaxCPU != 0.85 || s.ingest.Admission.Refusing() {
+		t.Fatalf("admission %+v", s.ingest.Admission)
+	}
+	code, body := get(t, "http://"+s.HTTPAddr()+"/metrics", "", "")
+	if code != 200 {
+		t.Fatalf("metrics: %d", code)
+	}
+	for _, m := range []string{
+		`roomcast_ingest_publishers_refused_total{reason="overload"} 0`,
+		`roomcast_ingest_publishers_refused_total{reason="max_publishers"} 0`,
+		"roomcast_ingest_admission_refusing 0",
+		"roomcast_ingest_admission_pressure",
+		"roomcast_ingest_cpu_utilisation_ratio",
+		"roomcast_ingest_sched_latency_p99_seconds",
+		"roomcast_ingest_backlog_seconds",
+	} {
+		if !strings.Contains(string(body), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+}
