@@ -42,7 +42,7 @@ const DefaultCacheRecords = 4096
 // recordCache is the bounded cache of one record kind, evicting by the clock
 // (second chance) algorithm. Cached values are immutable: get hands out clones.
 type recordCache[T any] struct {
-	clone func(*T) // gives a record its own copies of its slices (nil: it has none)
+	clone func(T) T // returns a record with its own copies of its slices (nil: it has none)
 
 	mu        sync.RWMutex
 	max       int
@@ -63,7 +63,7 @@ type cacheEntry[T any] struct {
 }
 
 // newRecordCache returns a cache of at most max records.
-func newRecordCache[T any](max int, clone func(*T)) *recordCache[T] {
+func newRecordCache[T any](max int, clone func(T) T) *recordCache[T] {
 	return &recordCache[T]{clone: clone, max: max, entries: make(map[uint64]*cacheEntry[T])}
 }
 
@@ -81,7 +81,7 @@ func (c *recordCache[T]) get(id, snap uint64) (v T, found, ok bool) {
 	}
 	c.mu.RUnlock()
 	if found && c.clone != nil {
-		c.clone(&v)
+		v = c.clone(v)
 	}
 	return v, found, true
 }
@@ -188,18 +188,22 @@ func newCaches(n int) *caches {
 	}
 }
 
-// cloneRoom gives r its own copies of every slice (cached values stay immutable).
-func cloneRoom(r *Room) {
+// cloneRoom returns r with its own copies of every slice (cached values stay
+// immutable). Records pass by value: a pointer through the func field would move
+// every looked-up record to the heap.
+func cloneRoom(r Room) Room {
 	r.CustomData = slices.Clone(r.CustomData)
 	r.PasswordHash = slices.Clone(r.PasswordHash)
 	r.WebhookEvents = slices.Clone(r.WebhookEvents)
 	r.Sessions = slices.Clone(r.Sessions)
+	return r
 }
 
-// cloneApp gives a its own copies of every slice.
-func cloneApp(a *App) {
+// cloneApp returns a with its own copies of every slice.
+func cloneApp(a App) App {
 	a.APISecretHash = slices.Clone(a.APISecretHash)
 	a.CallbackEvents = slices.Clone(a.CallbackEvents)
+	return a
 }
 
 // recordKind describes one cached record kind: where it is stored, its name in
@@ -224,10 +228,8 @@ var (
 // decoded from bbolt (and cached when the snapshot allows). Without a cache, or
 // in a write transaction, it is getJSON.
 func getCached[T any](t *Tx, k recordKind[T], id uint64) (T, error) {
-	var v T
 	if t.caches == nil || t.tx.Writable() {
-		err := getJSON(t.bucket(k.bucket), id, &v, k.name)
-		return v, err
+		return getUncached(t, k, id)
 	}
 	c := k.pick(t.caches)
 	snap := uint64(t.tx.ID())
@@ -239,6 +241,14 @@ func getCached[T any](t *Tx, k recordKind[T], id uint64) (T, error) {
 		return v, nil
 	}
 	t.caches.misses.Add(1)
+	return fillCached(t, k, c, id, snap)
+}
+
+// fillCached is the miss path of getCached: decode from bbolt and keep the result
+// (a separate function so that the decode's &v does not move the hit path's
+// record to the heap).
+func fillCached[T any](t *Tx, k recordKind[T], c *recordCache[T], id, snap uint64) (T, error) {
+	var v T
 	data := t.bucket(k.bucket).Get(u64(id))
 	if data == nil {
 		c.fill(id, snap, v, false)
@@ -249,10 +259,17 @@ func getCached[T any](t *Tx, k recordKind[T], id uint64) (T, error) {
 	}
 	kept := v
 	if c.clone != nil {
-		c.clone(&v)
+		v = c.clone(v)
 	}
 	c.fill(id, snap, kept, true)
 	return v, nil
+}
+
+// getUncached decodes record id of kind k from bbolt.
+func getUncached[T any](t *Tx, k recordKind[T], id uint64) (T, error) {
+	var v T
+	err := getJSON(t.bucket(k.bucket), id, &v, k.name)
+	return v, err
 }
 
 // invalidateCached drops record id of kind k inside write transaction t and
