@@ -21,7 +21,41 @@ func optTime(t time.Time) *string {
 }
 
 // formatTime renders t as RFC 3339 UTC with microseconds.
-func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+func formatTime(t time.Time) string {
+	var buf [len(timeLayout)]byte
+	return string(appendTime(buf[:0], t))
+}
+
+// appendTime appends t in timeLayout, as t.UTC().AppendFormat(b, timeLayout)
+// does (fraction truncated), without parsing the layout on every call: it is
+// half of a room's rendering time otherwise. Years outside 0..9999 take
+// AppendFormat.
+func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, timeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = appendDigits(append(b, '-'), int(month), 2)
+	b = appendDigits(append(b, '-'), day, 2)
+	b = appendDigits(append(b, 'T'), hour, 2)
+	b = appendDigits(append(b, ':'), minute, 2)
+	b = appendDigits(append(b, ':'), sec, 2)
+	b = appendDigits(append(b, '.'), t.Nanosecond()/1000, 6)
+	return append(b, 'Z')
+}
+
+// appendDigits appends the n low decimal digits of v (v >= 0), zero-padded.
+func appendDigits(b []byte, v, n int) []byte {
+	b = append(b, "000000"[:n]...)
+	for i := len(b) - 1; n > 0; i, n = i-1, n-1 {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
+}
 
 // opt returns &s, or nil (JSON null) when s is empty.
 func opt(s string) *string {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/roomcast/roomcast/storage"
@@ -126,4 +127,30 @@ func randomString(rng *rand.Rand) string {
 		return string(b) + string(rune(rng.IntN(utf8.MaxRune)))
 	}
 	return string(b)
+}
+
+// TestAppendTime: appendTime equals AppendFormat(timeLayout) across years, zones
+// and fractions (truncated, not rounded).
+func TestAppendTime(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 5))
+	zones := []*time.Location{time.UTC, time.FixedZone("x", -7*3600-1800), time.FixedZone("y", 14*3600)}
+	cases := []time.Time{
+		{}, time.Unix(0, 0), time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2025, 3, 1, 13, 0, 0, 999, time.UTC),
+	}
+	for range 5000 {
+		cases = append(cases, time.Unix(rng.Int64N(400_000_000_000)-62_000_000_000, rng.Int64N(1e9)).
+			In(zones[rng.IntN(len(zones))]))
+	}
+	for _, tm := range cases {
+		want := tm.UTC().Format(timeLayout)
+		if got := string(appendTime(nil, tm)); got != want {
+			t.Fatalf("%v: got %s, want %s", tm, got, want)
+		}
+		if got := formatTime(tm); got != want {
+			t.Fatalf("formatTime %v: got %s, want %s", tm, got, want)
+		}
+	}
 }
