@@ -20,6 +20,39 @@ func optTime(t time.Time) *string {
 	return &s
 }
 
+// optIn returns p, or nil (JSON null) when *p is empty. Views keep their optional
+// texts in an array of their own and point into it: one allocation per view
+// instead of one per field (GET room is the hottest App API call).
+func optIn(p *string) *string {
+	if *p == "" {
+		return nil
+	}
+	return p
+}
+
+// formatTimes sets texts[i] to ts[i] in timeLayout ("" for a zero time), with one
+// string allocation for all of them.
+func formatTimes(texts []string, ts ...time.Time) {
+	var buf [8 * len(timeLayout)]byte
+	var ends [8]int
+	b := buf[:0]
+	for i, t := range ts[:min(len(ts), len(ends))] {
+		if !t.IsZero() {
+			b = appendTime(b, t)
+		}
+		ends[i] = len(b)
+	}
+	all, start := string(b), 0
+	for i := range ts[:min(len(ts), len(ends))] {
+		texts[i], start = all[start:ends[i]], ends[i]
+	}
+	for i := len(ends); i < len(ts); i++ { // more than 8: one by one
+		if !ts[i].IsZero() {
+			texts[i] = formatTime(ts[i])
+		}
+	}
+}
+
 // formatTime renders t as RFC 3339 UTC with microseconds.
 func formatTime(t time.Time) string {
 	var buf [len(timeLayout)]byte
@@ -88,15 +121,24 @@ type memberJSON struct {
 	AppUserProfileImgURL *string `json:"appUserProfileImgUrl"`
 	CreatedAt            *string `json:"createdAt"`
 	LastModifiedAt       *string `json:"lastModifiedAt"`
+
+	text [4]string // backs the optional fields above (optIn); do not copy a memberJSON
 }
 
 // newMemberJSON converts a member record.
 func newMemberJSON(m storage.Member) *memberJSON {
-	return &memberJSON{
-		ID: m.ID, State: "ACTIVE", AppUserID: m.AppUserID,
-		AppUserName: opt(m.AppUserName), AppUserProfileImgURL: opt(m.ProfileImgURL),
-		CreatedAt: optTime(m.CreatedAt), LastModifiedAt: optTime(m.UpdatedAt),
-	}
+	j := &memberJSON{}
+	j.fill(m)
+	return j
+}
+
+// fill sets j from a member record.
+func (j *memberJSON) fill(m storage.Member) {
+	j.ID, j.State, j.AppUserID = m.ID, "ACTIVE", m.AppUserID
+	j.text[0], j.text[1] = m.AppUserName, m.ProfileImgURL
+	formatTimes(j.text[2:], m.CreatedAt, m.UpdatedAt)
+	j.AppUserName, j.AppUserProfileImgURL = optIn(&j.text[0]), optIn(&j.text[1])
+	j.CreatedAt, j.LastModifiedAt = optIn(&j.text[2]), optIn(&j.text[3])
 }
 
 // channelJSON is the "channel" object of a room (one channel per room).
@@ -177,7 +219,36 @@ type roomJSON struct {
 	AutoEnd         *autoEndJSON  `json:"autoEnd"`
 	CreatedAt       *string       `json:"createdAt"`
 	LastModifiedAt  *string       `json:"lastModifiedAt"`
+
+	// Storage the pointer fields above point into (one allocation per view). A
+	// roomJSON must not be copied: the copy's pointers would still point here.
+	text      [roomTexts]string
+	creatorID uint64
+	member    memberJSON
+	streamKey roomKeyJSON
+	chat      roomChatJSON
+	autoEnd   autoEndJSON
 }
+
+// Indexes of roomJSON.text.
+const (
+	rtVOD = iota
+	rtTitle
+	rtDescription
+	rtCustomType
+	rtPlay
+	rtHLS
+	rtDASH
+	rtRTMP
+	rtScheduledAt // the times, in this order (formatTimes)
+	rtCancelledAt
+	rtLiveStartedAt
+	rtLiveEndedAt
+	rtVODArchivedAt
+	rtCreatedAt
+	rtLastModifiedAt
+	roomTexts
+)
 
 // playURLs are the derived play URLs of a room (SPEC §4.2, §6).
 type playURLs struct {
@@ -247,36 +318,54 @@ func (c *Control) newRoomJSON(r *storage.Room, d roomDeps) *roomJSON {
 	j := &roomJSON{
 		ID: r.ID, UUID: r.UUID, State: r.State, Type: r.Type, Protocol: r.Protocol,
 		Format: r.Format, VideoRoomState: r.VideoRoomState, VODState: r.VODState,
-		VODURL: opt(u.VOD), AccessLevel: r.AccessLevel,
+		AccessLevel: r.AccessLevel,
 		App:         appRefJSON{ID: r.AppID, State: "ACTIVE", Name: d.AppName},
-		Channel:     channelJSON{ID: r.ID, State: "ACTIVE", ChannelState: "OPENED", Name: opt(r.Title)},
-		CreatorType: r.CreatorType, Title: opt(r.Title), Description: opt(r.Description),
-		CustomType: opt(r.CustomType), CustomData: customData(r.CustomData),
-		Policy:      policyJSON{HasPassword: len(r.PasswordHash) > 0},
-		ScheduledAt: optTime(r.ScheduledAt), CancelledAt: optTime(r.CancelledAt),
-		LastSessionNo: r.LastSessionNo, LiveStartedAt: optTime(r.LiveStartedAt),
-		LiveEndedAt: optTime(r.LiveEndedAt), VODArchivedAt: optTime(r.VODArchivedAt),
-		PlayURL: opt(u.Play), LiveURL: opt(u.Play), CMAFHLSPlayURL: opt(u.HLS),
-		CMAFDASHPlayURL: opt(u.DASH), RTMPPlayURL: opt(u.RTMP),
-		CreatedAt: optTime(r.CreatedAt), LastModifiedAt: optTime(r.LastModifiedAt),
+		Channel:     channelJSON{ID: r.ID, State: "ACTIVE", ChannelState: "OPENED"},
+		CreatorType: r.CreatorType, CustomData: customData(r.CustomData),
+		Policy:        policyJSON{HasPassword: len(r.PasswordHash) > 0},
+		LastSessionNo: r.LastSessionNo,
 	}
+	t := &j.text
+	t[rtVOD], t[rtTitle], t[rtDescription], t[rtCustomType] = u.VOD, r.Title, r.Description, r.CustomType
+	t[rtPlay], t[rtHLS], t[rtDASH], t[rtRTMP] = u.Play, u.HLS, u.DASH, u.RTMP
+	formatTimes(t[rtScheduledAt:], r.ScheduledAt, r.CancelledAt, r.LiveStartedAt, r.LiveEndedAt,
+		r.VODArchivedAt, r.CreatedAt, r.LastModifiedAt)
+	j.VODURL, j.Title, j.Description = optIn(&t[rtVOD]), optIn(&t[rtTitle]), optIn(&t[rtDescription])
+	j.Channel.Name, j.CustomType = j.Title, optIn(&t[rtCustomType])
+	j.PlayURL, j.LiveURL, j.CMAFHLSPlayURL = optIn(&t[rtPlay]), optIn(&t[rtPlay]), optIn(&t[rtHLS])
+	j.CMAFDASHPlayURL, j.RTMPPlayURL = optIn(&t[rtDASH]), optIn(&t[rtRTMP])
+	j.ScheduledAt, j.CancelledAt = optIn(&t[rtScheduledAt]), optIn(&t[rtCancelledAt])
+	j.LiveStartedAt, j.LiveEndedAt = optIn(&t[rtLiveStartedAt]), optIn(&t[rtLiveEndedAt])
+	j.VODArchivedAt, j.CreatedAt = optIn(&t[rtVODArchivedAt]), optIn(&t[rtCreatedAt])
+	j.LastModifiedAt = optIn(&t[rtLastModifiedAt])
+	c.setRoomRefs(j, r, d)
+	return j
+}
+
+// setRoomRefs sets the object fields of j (creator, member, stream key, chat,
+// autoEnd), pointing into j's own storage.
+func (c *Control) setRoomRefs(j *roomJSON, r *storage.Room, d roomDeps) {
 	if id, err := strconv.ParseUint(r.CreatorID, 10, 64); err == nil {
-		j.CreatorID = &id
+		j.creatorID = id
+		j.CreatorID = &j.creatorID
 	}
 	if d.Member != nil {
-		j.Member = newMemberJSON(*d.Member)
+		j.member.fill(*d.Member)
+		j.Member = &j.member
 	}
 	if d.Key != nil && showRoomKey(r) {
-		j.StreamKey = &roomKeyJSON{ID: d.Key.ID, State: "ACTIVE",
+		j.streamKey = roomKeyJSON{ID: d.Key.ID, State: "ACTIVE",
 			StreamKeyState: streamKeyStateOf(d.Key.Publishing, d.Key.RoomID != 0)}
+		j.StreamKey = &j.streamKey
 	}
 	if d.Chat != nil {
-		j.Chat = &roomChatJSON{VideoKey: videoKey(r.ID), ChannelKey: d.Chat.ChannelKey, Closed: d.Chat.Closed}
+		j.chat = roomChatJSON{VideoKey: videoKey(r.ID), ChannelKey: d.Chat.ChannelKey, Closed: d.Chat.Closed}
+		j.Chat = &j.chat
 	}
 	if r.AutoEndSeconds > 0 {
-		j.AutoEnd = &autoEndJSON{InactiveSeconds: r.AutoEndSeconds}
+		j.autoEnd = autoEndJSON{InactiveSeconds: r.AutoEndSeconds}
+		j.AutoEnd = &j.autoEnd
 	}
-	return j
 }
 
 // showRoomKey: the key object is shown for broadcast rooms until they end.

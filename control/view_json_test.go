@@ -86,7 +86,9 @@ func fillRandom(t testing.TB, rng *rand.Rand, v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Struct:
 		for i := range v.NumField() {
-			fillRandom(t, rng, v.Field(i))
+			if v.Type().Field(i).IsExported() { // unexported: backing storage, not encoded
+				fillRandom(t, rng, v.Field(i))
+			}
 		}
 	case reflect.Pointer:
 		if rng.IntN(3) == 0 {
