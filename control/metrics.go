@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -15,6 +16,37 @@ import (
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+
+	// children caches the label-bound counter and histogram per label set, so that
+	// a request costs one map read instead of two label hashings and an Itoa. The
+	// label sets are bounded: registered routes × their methods × statuses, plus
+	// "unmatched".
+	children sync.Map // routeLabels → *routeMetrics
+}
+
+// routeLabels is one label set of the HTTP metrics.
+type routeLabels struct {
+	method, route string
+	status        int
+}
+
+// routeMetrics are the metrics of one label set.
+type routeMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+// of returns the metrics of the label set l.
+func (m *httpMetrics) of(l routeLabels) *routeMetrics {
+	if v, ok := m.children.Load(l); ok {
+		return v.(*routeMetrics)
+	}
+	rm := &routeMetrics{
+		requests: m.requests.WithLabelValues(l.method, l.route, strconv.Itoa(l.status)),
+		latency:  m.latency.WithLabelValues(l.method, l.route),
+	}
+	v, _ := m.children.LoadOrStore(l, rm)
+	return v.(*routeMetrics)
 }
 
 // newHTTPMetrics registers the HTTP metrics on reg.
@@ -54,11 +86,22 @@ func (m *httpMetrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			// The error handler runs after the middleware chain: predict its status.
 			status = statusOf(err)
 		}
-		method := ec.Request().Method
-		m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
-		m.latency.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
+		rm := m.of(routeLabels{method: methodLabel(ec.Request().Method), route: route, status: status})
+		rm.requests.Inc()
+		rm.latency.Observe(time.Since(start).Seconds())
 		return err
 	}
+}
+
+// methodLabel is the method label: the standard methods as they are, anything
+// else "OTHER" (a client's made-up methods must not grow the label set).
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
 }
 
 // statusOf is the status httpErrorHandler will write for err.

@@ -128,3 +128,28 @@ func TestMetrics(t *testing.T) {
 		t.Logf("%s", body)
 	}
 }
+
+// TestMetricsMethodLabelBounded: made-up request methods share the method label
+// "OTHER" (with route "unmatched"), so a scanner cannot grow the label set.
+func TestMetricsMethodLabelBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	for _, m := range []string{"FOO", "BAR", "BAZ"} {
+		req, _ := http.NewRequest(m, e.srv.URL+"/v2/apps/me/video-rooms", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	res, err := http.Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if !strings.Contains(string(body), `roomcast_http_requests_total{method="OTHER",route="unmatched",status="405"} 3`) ||
+		strings.Contains(string(body), `method="FOO"`) {
+		t.Fatalf("made-up methods not folded into OTHER:\n%s", body)
+	}
+}
