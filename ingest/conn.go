@@ -227,8 +227,8 @@ func (h *handler) OnPublish(sc *rtmp.StreamContext, ts uint32, cmd *message.NetS
 	if err != nil {
 		return h.refusePublish(sc, ts, "bad mode", err)
 	}
-	if !h.s.reservePublisher() {
-		return h.refusePublish(sc, ts, "max publishers", errors.New("too many publishers"))
+	if err := h.s.reservePublisher(); err != nil {
+		return h.refusePublish(sc, ts, err.Error(), err)
 	}
 	req := PublishRequest{StreamKey: key, Mode: mode, RemoteAddr: h.c.RemoteAddr().String()}
 	grant, err := h.s.OnPublishStart(h.s.ctx, req)

@@ -299,27 +299,34 @@ const readBufferSize = 32 << 10
 
 // reservePublisher takes a publish slot, or reports that MaxPublishers is reached
 // or that Admission refuses new publishers for load.
-func (s *Server) reservePublisher() bool {
+// Why reservePublisher refused: the hard cap or overload (admission control).
+var (
+	errTooManyPublishers = errors.New("too many publishers")
+	errAtCapacity        = errors.New("server at capacity")
+)
+
+// reservePublisher takes a publisher slot, or says why there is none.
+func (s *Server) reservePublisher() error {
 	s.mu.Lock()
 	if s.MaxPublishers > 0 && s.publishing >= s.MaxPublishers {
 		n := s.publishing
 		s.mu.Unlock()
 		s.Log.Warn("max publishers reached, refusing publisher", "limit", s.MaxPublishers, "current", n)
 		s.Admission.count("max_publishers")
-		return false
+		return errTooManyPublishers
 	}
 	if s.Admission.Refusing() {
 		n := s.publishing
 		s.mu.Unlock()
 		s.Admission.refuse(n)
-		return false
+		return errAtCapacity
 	}
 	s.publishing++
 	events := s.capacityLocked()
 	n := s.publishing
 	s.mu.Unlock()
 	s.emitCapacity(events, n)
-	return true
+	return nil
 }
 
 func (s *Server) releasePublisher() {
