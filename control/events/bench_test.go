@@ -72,49 +72,73 @@ func BenchmarkSSEFanout1000(b *testing.B) {
 	a := e.newApp("a")
 	host := e.newMember(a, "host")
 	room := e.newRoom(a, host, nil)
-	var wg sync.WaitGroup
-	var readers sync.WaitGroup
+	aud := connectAudience(b, e, a, room, members)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		aud.received.Add(members)
+		e.appendRoomEvent(a.AppID, room, "")
+		aud.received.Wait()
+	}
+	b.StopTimer()
+	aud.close()
+}
+
+// audience is n members joined to a room, each reading its SSE stream on a
+// goroutine; received.Done is called once per data line a member reads.
+type audience struct {
+	e        *env
+	received sync.WaitGroup
+	readers  sync.WaitGroup
+	cancel   context.CancelFunc
+	client   *http.Client
+}
+
+// connectAudience creates n members, joins them to room (and its chat room, if
+// any), opens their event sources and waits until the broker has them all.
+func connectAudience(b *testing.B, e *env, a app, room uint64, n int) *audience {
+	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: members}}
-	defer client.CloseIdleConnections()
-	for i := range members {
+	aud := &audience{e: e, cancel: cancel,
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}}
+	for i := range n {
 		m := e.newMember(a, "m"+strconv.Itoa(i))
 		e.join(m, room)
 		req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/v2/members/me/event-sources", nil)
 		req.Header.Set("Authorization", "Bearer "+m.Access)
-		res, err := client.Do(req)
+		res, err := aud.client.Do(req)
 		if err != nil {
+			aud.close()
 			b.Fatal(err)
 		}
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			defer res.Body.Close()
-			rd := bufio.NewReader(res.Body)
-			for {
-				line, err := rd.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if strings.HasPrefix(line, "data: ") {
-					wg.Done()
-				}
-			}
-		}()
+		aud.readers.Add(1)
+		go aud.read(res)
 	}
-	for e.broker.Stats().SSEClients < members {
+	for e.broker.Stats().SSEClients < n {
 		time.Sleep(time.Millisecond)
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		wg.Add(members)
-		e.appendRoomEvent(a.AppID, room, "")
-		wg.Wait()
+	return aud
+}
+
+func (aud *audience) read(res *http.Response) {
+	defer aud.readers.Done()
+	defer res.Body.Close()
+	rd := bufio.NewReader(res.Body)
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			return
+		}
+		if strings.HasPrefix(line, "data: ") {
+			aud.received.Done()
+		}
 	}
-	b.StopTimer()
-	e.stop() // ends the streams
-	cancel()
-	readers.Wait()
+}
+
+// close stops the server (ending the streams) and waits for the readers.
+func (aud *audience) close() {
+	aud.e.stop()
+	aud.cancel()
+	aud.readers.Wait()
+	aud.client.CloseIdleConnections()
 }
