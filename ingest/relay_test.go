@@ -44,16 +44,7 @@ func relayOnce(t *testing.T, chunkSize uint32) relayRun {
 		return gv >= nv && ga >= na
 	})
 	got, gv, ga := digests(t, player.mediaTags())
-	if gv != nv || ga != na {
-		t.Fatalf("player got %d video + %d audio units, published %d + %d", gv, ga, nv, na)
-	}
-	for _, video := range []bool{true, false} {
-		for j := range want[video] {
-			if got[video][j] != want[video][j] {
-				t.Fatalf("video=%v unit %d differs", video, j)
-			}
-		}
-	}
+	sameUnits(t, "player", want, got, nv, na, gv, ga)
 	run := relayRun{wire: player.received.Load() - wire0, writes: h.s.writeCalls.Load() - writes0, video: gv, audio: ga}
 	for _, tg := range player.mediaTags() {
 		run.media += int64(len(tg.Data))
@@ -156,16 +147,7 @@ func checkFFmpegUnits(t *testing.T, file string, tags []flv.Tag) {
 	t.Helper()
 	want, nv, na := digests(t, tags)
 	got, gv, ga := flvUnits(t, file)
-	if gv != nv || ga != na {
-		t.Fatalf("ffmpeg got %d video + %d audio units, published %d + %d", gv, ga, nv, na)
-	}
-	for _, video := range []bool{true, false} {
-		for j := range want[video] {
-			if got[video][j] != want[video][j] {
-				t.Fatalf("video=%v unit %d differs", video, j)
-			}
-		}
-	}
+	sameUnits(t, "ffmpeg", want, got, nv, na, gv, ga)
 	t.Logf("ffmpeg received %d video + %d audio units, checksums (payload, relative timestamps) equal", gv, ga)
 }
 

@@ -184,6 +184,22 @@ func splitHeaders(t testing.TB, tags []flv.Tag) (head, rest []flv.Tag) {
 // video). Audio is taken by time, not by order: the relay writes with go-rtmp's
 // 128-byte chunks, whose writer interleaves chunk streams, so audio sent after a key
 // frame can reach the player before the key frame's last chunk.
+// sameUnits fails unless got holds exactly the units of want (per track: RTMP
+// interleaves the chunk streams of audio and video, so order is compared per track).
+func sameUnits(t testing.TB, who string, want, got map[bool][][32]byte, nv, na, gv, ga int) {
+	t.Helper()
+	if gv != nv || ga != na {
+		t.Fatalf("%s got %d video + %d audio units, published %d + %d", who, gv, ga, nv, na)
+	}
+	for _, video := range []bool{true, false} {
+		for j := range want[video] {
+			if got[video][j] != want[video][j] {
+				t.Fatalf("%s: video=%v unit %d differs", who, video, j)
+			}
+		}
+	}
+}
+
 func digests(t testing.TB, tags []flv.Tag) (out map[bool][][32]byte, video, audio int) {
 	t.Helper()
 	d := &flv.Demuxer{}
@@ -284,18 +300,7 @@ func TestRelayDeliversExactlyThePublishedUnits(t *testing.T) {
 				return gv >= nv && ga >= na
 			})
 			got, gv, ga := digests(t, player.mediaTags())
-			if gv != nv || ga != na {
-				t.Fatalf("player got %d video + %d audio units, published %d + %d", gv, ga, nv, na)
-			}
-			// RTMP interleaves the chunk streams of audio and video, so the order is
-			// compared per track.
-			for _, video := range []bool{true, false} {
-				for j := range want[video] {
-					if got[video][j] != want[video][j] {
-						t.Fatalf("video=%v unit %d differs", video, j)
-					}
-				}
-			}
+			sameUnits(t, "player", want, got, nv, na, gv, ga)
 			pub.unpublish()
 			if r := h.waitStop(id); r != StopClientUnpublish {
 				t.Fatalf("stop reason %s", r)
