@@ -111,9 +111,9 @@ func (p *Packager) onLive(w http.ResponseWriter, r *http.Request) {
 	tq := tokenQuery(token)
 	switch {
 	case file == "index.m3u8":
-		p.serveMultivariant(w, r, st, tq)
+		p.serveIndex(w, r, st, tq, "application/vnd.apple.mpegurl", (*view).multivariant, "")
 	case file == "index.mpd":
-		p.serveMPD(w, r, st, tq)
+		p.serveIndex(w, r, st, tq, "application/dash+xml", (*view).mpd, timeURL(r))
 	case strings.HasSuffix(file, ".m3u8"):
 		p.serveMedia(w, r, st, strings.TrimSuffix(file, ".m3u8"), q, tq)
 	default:
@@ -170,34 +170,22 @@ func waitError(w http.ResponseWriter, err error) {
 	}
 }
 
-func (p *Packager) serveMultivariant(w http.ResponseWriter, r *http.Request, st *stream, tq string) {
+// serveIndex serves a session's entry manifest (the HLS multivariant playlist or
+// the DASH MPD) once the stream has content, from the snapshot's cached template.
+func (p *Packager) serveIndex(w http.ResponseWriter, r *http.Request, st *stream, tq, ctype string,
+	build func(*view) (*tmpl, error), timeURL string) {
 	v0, _ := st.snapshot()
 	v, err := p.wait(r.Context(), st, p.maxWait(v0.tl), hls.HasContent)
 	if err != nil {
 		waitError(w, err)
 		return
 	}
-	t, err := v.multivariant()
+	t, err := build(v)
 	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
-	writeManifest(w, r, "application/vnd.apple.mpegurl", cachePlaylist, t.render(tq, ""))
-}
-
-func (p *Packager) serveMPD(w http.ResponseWriter, r *http.Request, st *stream, tq string) {
-	v0, _ := st.snapshot()
-	v, err := p.wait(r.Context(), st, p.maxWait(v0.tl), hls.HasContent)
-	if err != nil {
-		waitError(w, err)
-		return
-	}
-	t, err := v.mpd()
-	if err != nil {
-		http.NotFound(w, r)
-		return
-	}
-	writeManifest(w, r, "application/dash+xml", cachePlaylist, t.render(tq, timeURL(r)))
+	writeManifest(w, r, ctype, cachePlaylist, t.render(tq, timeURL))
 }
 
 // timeURL is the absolute URL of /time as the viewer reached us.
