@@ -105,33 +105,11 @@ func (p *publisher) push(typ uint8, ts uint32, payload io.Reader) error {
 }
 
 // readPayload copies a message body out of go-rtmp's reusable buffer into one
-// allocation of exactly the body's size, which the hub.Unit then owns: when the
-// reader knows its length (go-rtmp hands a *bytes.Reader/*bytes.Buffer) the bytes are
-// copied once, straight into it; otherwise through the connection's scratch buffer.
+// allocation of exactly the body's size, which the hub.Unit then owns. go-rtmp's
+// payload reader does not tell the body's length, so the bytes go through the
+// connection's scratch buffer first (reused across messages: no allocation).
 func readPayload(r io.Reader, scratch *[]byte, limit int) ([]byte, error) {
-	if l, ok := r.(interface{ Len() int }); ok {
-		n := l.Len()
-		if n > limit {
-			return nil, fmt.Errorf("message of %d bytes exceeds %d", n, limit)
-		}
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, fmt.Errorf("read message: %w", err)
-		}
-		if l.Len() == 0 {
-			return buf, nil
-		}
-		// more than announced: fall through and read the rest the slow way
-		*scratch = append((*scratch)[:0], buf...)
-		return readRest(r, scratch, limit)
-	}
-	*scratch = (*scratch)[:0]
-	return readRest(r, scratch, limit)
-}
-
-// readRest appends the rest of r to *scratch and returns a copy of it.
-func readRest(r io.Reader, scratch *[]byte, limit int) ([]byte, error) {
-	buf := *scratch
+	buf := (*scratch)[:0]
 	for {
 		if len(buf) == cap(buf) {
 			if len(buf) > limit {
