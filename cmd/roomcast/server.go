@@ -299,12 +299,9 @@ func (s *server) onPublishStart(ctx context.Context, req ingest.PublishRequest) 
 	if err != nil {
 		return ingest.PublishGrant{}, err
 	}
-	id := strconv.FormatUint(ps.KeyID, 10)
-	if ps.RoomUUID != "" {
-		// A resumed room: the new session is bound before the stream is ready.
-		s.packager.Bind(id, packager.Session{AppID: ps.AppID, RoomUUID: ps.RoomUUID, SessionNo: ps.SessionNo})
-	}
-	return ingest.PublishGrant{StreamID: id, Mode: ps.Mode}, nil
+	// A resumed room's new session reaches the packager through OnSessionLive
+	// (before the stream is ready; the packager keeps the binding until Attach).
+	return ingest.PublishGrant{StreamID: strconv.FormatUint(ps.KeyID, 10), Mode: ps.Mode}, nil
 }
 
 func (s *server) onStreamReady(g ingest.PublishGrant, st *hub.Stream) {
