@@ -89,7 +89,7 @@ func (p *Packager) onLive(w http.ResponseWriter, r *http.Request) {
 	room, ok1 := parseRoom(r.PathValue("room"))
 	no, ok2 := parseSessionNo(r.PathValue("session"))
 	file := r.PathValue("file")
-	if !ok1 || !ok2 || !validFile(file) {
+	if !ok1 || !ok2 || !timeline.ValidFileName(file) {
 		http.NotFound(w, r)
 		return
 	}
@@ -482,18 +482,4 @@ func parseUint(s string) (uint64, bool) {
 		n = n*10 + uint64(c-'0')
 	}
 	return n, true
-}
-
-// validFile accepts the characters of our file names only.
-func validFile(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return !strings.Contains(s, "..")
 }

@@ -216,7 +216,7 @@ func (s *stream) openIndex(dir string) error {
 	// Crash safety (VOD): the new session directory and its index file must
 	// survive a power loss before any record lists files in them.
 	for _, d := range []string{dir, filepath.Dir(dir), s.p.Dir} {
-		if err := syncDir(d); err != nil {
+		if err := timeline.SyncDir(d); err != nil {
 			idx.Close()
 			return err
 		}
@@ -373,20 +373,7 @@ func (s *stream) syncFiles() error {
 			return fmt.Errorf("sync segment: %w", err)
 		}
 	}
-	return syncDir(s.curDir)
-}
-
-// syncDir fsyncs a directory: the entries of files created in it become durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir for sync: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
+	return timeline.SyncDir(s.curDir)
 }
 
 func (s *stream) closeFiles() error {

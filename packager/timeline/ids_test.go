@@ -22,3 +22,29 @@ func TestValidRoomUUID(t *testing.T) {
 		}
 	}
 }
+
+func TestValidFileName(t *testing.T) {
+	cases := []struct {
+		in   string
+		want bool
+	}{
+		{"video1_12.m4s", true},
+		{"audio2_init0.mp4", true},
+		{"video1_p123.m4s", true},
+		{"index.m3u8", true},
+		{"", false},
+		{".hidden", false},
+		{"a..b", false},
+		{"../x", false},
+		{"a/b", false},
+		{"Video1.m4s", false},
+		{"video1 .m4s", false},
+		{"x%2f..%2fy", false},
+		{string(make([]byte, 65)), false},
+	}
+	for _, c := range cases {
+		if got := ValidFileName(c.in); got != c.want {
+			t.Errorf("ValidFileName(%q) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}

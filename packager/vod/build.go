@@ -224,7 +224,7 @@ func checkInits(dir string, v *timeline.Version) string {
 	}
 	for _, t := range v.Tracks {
 		st, err := os.Stat(filepath.Join(dir, t.Init))
-		if err != nil || st.Size() < 16 || !validName(t.Init) || t.TimeScale == 0 {
+		if err != nil || st.Size() < 16 || !timeline.ValidFileName(t.Init) || t.TimeScale == 0 {
 			return "init " + t.Init + " missing or empty"
 		}
 	}
@@ -244,7 +244,7 @@ func checkSegment(dir string, seg *timeline.Segment, v *timeline.Version) string
 		if t.Size == 0 {
 			continue
 		}
-		if !validName(t.File) {
+		if !timeline.ValidFileName(t.File) {
 			return "bad file name"
 		}
 		st, err := os.Stat(filepath.Join(dir, t.File))
@@ -315,18 +315,4 @@ func (m *Manifest) addVersion(s *session, v *timeline.Version, g int, layout []t
 	}
 	m.Versions = append(m.Versions, nv)
 	m.Inits = append(m.Inits, src)
-}
-
-// validName accepts the file names the packager writes (no path separators).
-func validName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return s[0] != '.'
 }

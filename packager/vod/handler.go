@@ -45,7 +45,7 @@ func (a *Archiver) onVOD(w http.ResponseWriter, r *http.Request) {
 	}
 	room, ok := parseRoom(r.PathValue("room"))
 	file := r.PathValue("file")
-	if !ok || !validName(file) {
+	if !ok || !timeline.ValidFileName(file) {
 		http.NotFound(w, r)
 		return
 	}

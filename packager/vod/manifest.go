@@ -159,7 +159,7 @@ func (m *Manifest) save(roomDir string) error {
 	if err := os.Rename(tmp, filepath.Join(roomDir, ManifestFile)); err != nil {
 		return fmt.Errorf("install manifest: %w", err)
 	}
-	return syncDir(roomDir)
+	return timeline.SyncDir(roomDir)
 }
 
 // LoadManifest reads the manifest of the room whose media directory is roomDir.
@@ -181,18 +181,4 @@ func LoadManifest(roomDir string) (*Manifest, error) {
 		}
 	}
 	return m, nil
-}
-
-// syncDir fsyncs a directory so that the entries created or renamed in it survive
-// a power loss.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir for sync: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
 }
