@@ -36,15 +36,24 @@ const (
 // decodeBody decodes the JSON request body into v: exactly one JSON value, within
 // BodyLimit. Unknown fields are ignored (as Spring does); wrong types are refused.
 func decodeBody(ec echo.Context, v any) error {
+	data, err := readBody(ec)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(data, v)
+}
+
+// readBody reads the whole request body (BodyLimit applies) or says why not.
+func readBody(ec echo.Context) ([]byte, error) {
 	data, err := io.ReadAll(ec.Request().Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return ErrInvalidRequest.withMessage("request body exceeds %d bytes", mbe.Limit)
+			return nil, ErrInvalidRequest.withMessage("request body exceeds %d bytes", mbe.Limit)
 		}
-		return ErrInvalidRequest.withMessage("read request body: %v", err)
+		return nil, ErrInvalidRequest.withMessage("read request body: %v", err)
 	}
-	return decodeJSON(data, v)
+	return data, nil
 }
 
 // decodeJSON is decodeBody on bytes (also used by the fuzz test).
@@ -64,13 +73,9 @@ func decodeJSON(data []byte, v any) error {
 
 // decodeOptionalBody decodes a body that may be empty.
 func decodeOptionalBody(ec echo.Context, v any) error {
-	data, err := io.ReadAll(ec.Request().Body)
+	data, err := readBody(ec)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return ErrInvalidRequest.withMessage("request body exceeds %d bytes", mbe.Limit)
-		}
-		return ErrInvalidRequest.withMessage("read request body: %v", err)
+		return err
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil
