@@ -351,8 +351,23 @@ func TestPublishSeams(t *testing.T) {
 	if stop.Name != EventPublishStopped || !contains(stop.Webhook, `"reason":"IDLE_TIMEOUT"`) || contains(stop.Webhook, host.Key) {
 		t.Fatalf("publish stopped event = %s", stop.Webhook)
 	}
-	if _, err := e.c.AuthorizePlay(ctx, uuid, viewer.Streaming); !errors.Is(err, ErrVideoRoomNotLive) {
-		t.Fatalf("play while LIVE_INACTIVE: %v", err)
+	if _, err := e.c.AuthorizePlay(ctx, uuid, viewer.Streaming); !errors.Is(err, ErrPlayInactive) {
+		t.Fatalf("play while LIVE_INACTIVE: %v (want ErrPlayInactive: a playing relay waits)", err)
+	}
+	// resumed without RTMP: still inactive for the relay
+	if _, err := e.c.PublishStarted(ctx, host.Key, "CMAF"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.AuthorizePlay(ctx, uuid, viewer.Streaming); !errors.Is(err, ErrPlayInactive) {
+		t.Fatalf("play of a CMAF-only session: %v", err)
+	}
+	if err := e.c.PublishStopped(ctx, ps.KeyID, "CLIENT_UNPUBLISH"); err != nil {
+		t.Fatal(err)
+	}
+	e.must(200, "POST", roomPath(room)+"/rtmp-broadcast/state/ended", app, nil)
+	_, err = e.c.AuthorizePlay(ctx, uuid, viewer.Streaming)
+	if !errors.Is(err, ErrVideoRoomNotLive) || errors.Is(err, ErrPlayInactive) {
+		t.Fatalf("play after the end: %v (the relay must stop)", err)
 	}
 }
 

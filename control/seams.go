@@ -162,9 +162,16 @@ func (c *Control) VerifyAccessToken(token string) (TokenClaims, error) {
 	return c.tokens.verify(token, TokenKindAccess, c.now())
 }
 
+// ErrPlayInactive is what AuthorizePlay returns for a broadcast that may still
+// resume with RTMP: the room is LIVE_INACTIVE, or LIVE with a session published
+// without RTMP. An RTMP player already playing waits; a new one is refused.
+var ErrPlayInactive = fmt.Errorf("%w: waiting for an RTMP publisher", ErrVideoRoomNotLive)
+
 // AuthorizePlay authorizes an RTMP player of /play/{roomUUID}: the token must be a
 // streaming token of the room's app and the room LIVE in a mode with RTMP. It
-// returns the stream key ID (decimal = the hub StreamID).
+// returns the stream key ID (decimal = the hub StreamID), or ErrPlayInactive (see
+// there), or another error when the room cannot be played (ended, deleted, bad
+// token).
 func (c *Control) AuthorizePlay(ctx context.Context, roomUUID, streamingToken string) (uint64, error) {
 	cl, err := c.VerifyStreamingToken(streamingToken)
 	if err != nil {
@@ -174,7 +181,10 @@ func (c *Control) AuthorizePlay(ctx context.Context, roomUUID, streamingToken st
 	if err != nil {
 		return 0, err
 	}
-	if VideoRoomState(r.VideoRoomState) != VideoRoomStateLive || !Mode(r.Mode).hasRTMP() {
+	switch st := VideoRoomState(r.VideoRoomState); {
+	case st == VideoRoomStateLiveInactive, st == VideoRoomStateLive && !Mode(r.Mode).hasRTMP():
+		return 0, ErrPlayInactive
+	case st != VideoRoomStateLive:
 		return 0, ErrVideoRoomNotLive
 	}
 	return r.StreamKeyID, nil

@@ -186,6 +186,13 @@ func (c *rtmpClient) waitFor(what string, cond func() bool) bool {
 	}
 }
 
+// closedErr is the error that ended the read loop, nil while the connection is open.
+func (c *rtmpClient) closedErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readErr
+}
+
 // closed reports whether the server closed the connection (waits up to 15 s).
 func (c *rtmpClient) waitClosed() error {
 	c.t.Helper()

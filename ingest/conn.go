@@ -36,12 +36,15 @@ type conn struct {
 	loop     sync.Mutex
 	loopHeld bool // touched by the connection goroutine only
 
-	established  atomic.Bool // handshake done: per-read idle deadlines
-	noReadLimit  atomic.Bool // players: no idle deadline on reads
-	timedOut     atomic.Bool
-	lastDeadline time.Time // read side only (go-rtmp reads from one goroutine)
-	reason       atomic.Pointer[StopReason]
-	closeOnce    sync.Once
+	established atomic.Bool // handshake done: per-read idle deadlines
+	noReadLimit atomic.Bool // players: no idle deadline on reads
+	// closedByPlayer: the player goroutine closes the connection through go-rtmp
+	// (closeFlushed); conn.Close then runs on that goroutine, which holds no loop.
+	closedByPlayer atomic.Bool
+	timedOut       atomic.Bool
+	lastDeadline   time.Time // read side only (go-rtmp reads from one goroutine)
+	reason         atomic.Pointer[StopReason]
+	closeOnce      sync.Once
 }
 
 func (c *conn) Read(b []byte) (int, error) {
@@ -108,7 +111,9 @@ func (c *conn) Write(b []byte) (int, error) {
 func (c *conn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
-		c.releaseLoop()
+		if !c.closedByPlayer.Load() {
+			c.releaseLoop()
+		}
 		err = c.Conn.Close()
 		c.s.mu.Lock()
 		delete(c.s.conns, c)
@@ -116,6 +121,25 @@ func (c *conn) Close() error {
 		c.s.connWG.Done()
 	})
 	return err
+}
+
+// liftReadLimit ends idle deadlines on reads (players send nothing for long
+// stretches): the deadline set by an earlier read is cleared too, or it would cut
+// the player IdleTimeout after its play command.
+func (c *conn) liftReadLimit() {
+	c.noReadLimit.Store(true)
+	_ = c.Conn.SetReadDeadline(time.Time{})
+}
+
+// closeFlushed closes the connection of a player from its own goroutine through
+// go-rtmp, which first waits (at most 3 s) for the messages it is still writing:
+// the end of a broadcast reaches the player whole. Closing the socket directly
+// (kill) would cut the last frames.
+func (h *handler) closeFlushed() {
+	h.c.closedByPlayer.Store(true)
+	if err := h.rc.Close(); err != nil {
+		h.c.log.Debug("close player", "err", err)
+	}
 }
 
 // established marks the end of the handshake: its deadline is lifted.

@@ -39,6 +39,16 @@
 //     of each chunk stream) are near 0 and later ones carry deltas; the field reaches
 //     0xffffff only for a 4 h 39 min gap between two messages of a track, or a
 //     player timestamp going back (hub DTS do not per track).
+//   - An RTMP player lives as long as the broadcast, not the publish: its connection
+//     has no read deadline (liftReadLimit also clears the one its play command's
+//     read set), and when the publisher drops its goroutine waits (RelayResumeWait)
+//     for the stream ID to be published again — woken by Registry.Changed, asking
+//     OnPlay every second — then goes on with the new stream, timestamps continuing
+//     after the last one sent. When OnPlay says the broadcast is over it closes the
+//     connection through go-rtmp, which first flushes the messages still being
+//     written (go-rtmp's writes are asynchronous: closing the socket would cut the
+//     last frames). No UnpublishNotify is sent: ffmpeg's RTMP client ends the
+//     stream on it.
 //   - Each message body is copied once out of go-rtmp into a fresh buffer that the
 //     hub.Unit then owns (Payload aliases it); units are immutable once written.
 //   - A publish's hub.Stream is registered in Registry under PublishGrant.StreamID

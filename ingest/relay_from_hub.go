@@ -19,35 +19,52 @@ import (
 // playerQueue is the hub queue of an RTMP player in units (~8 s of 30 fps A/V).
 const playerQueue = 512
 
-// player relays one hub stream to an RTMP player (MediaMTX servers/rtmp runRead):
-// a hub reader that starts with the sequence headers and the cached GOP, sends each
-// unit as an FLV tag and skips to the next key frame when it falls behind.
+// player relays a broadcast to an RTMP player (MediaMTX servers/rtmp runRead): a
+// hub reader that starts with the sequence headers and the cached GOP, sends each
+// unit as an FLV tag and skips to the next key frame when it falls behind. When the
+// publisher drops, the player stays connected and waits (RelayResumeWait) for the
+// broadcast to resume, then goes on with the new stream; when the broadcast ends it
+// is closed after what it was sent is flushed.
 //
 // Timestamps are rebased per player: its first unit goes out at 0 (as nginx-rtmp
-// does without atc). go-rtmp v0.0.7 writes no extended timestamp after type-3
-// headers, which ffmpeg and every spec reader expect when the message's header
-// field is 0xffffff: a type-0 header at ≥ 0xffffff ms (4 h 39 min) followed by
-// continuation chunks would desync them. go-rtmp writes a type-0 header for the
-// first message of each chunk stream — near 0 after rebasing — and when a
-// timestamp goes back, which hub DTS never do per track (audio and video each have
-// their chunk stream); later messages carry deltas. So the field reaches 0xffffff
-// only for a gap of 4 h 39 min between two messages of a track.
+// does without atc), and a resumed stream continues just after the last timestamp
+// sent, so players see one continuous stream. go-rtmp v0.0.7 writes no extended
+// timestamp after type-3 headers, which ffmpeg and every spec reader expect when
+// the message's header field is 0xffffff: a type-0 header at ≥ 0xffffff ms (4 h 39
+// min) followed by continuation chunks would desync them. go-rtmp writes a type-0
+// header for the first message of each chunk stream — near 0 after rebasing — and
+// when a timestamp goes back, which relayed timestamps never do per track (audio
+// and video each have their chunk stream); later messages carry deltas. So the
+// field reaches 0xffffff only for a gap of 4 h 39 min between two messages of a
+// track.
 type player struct {
 	h        *handler
 	log      *slog.Logger
+	room     string
+	token    string // asked again (OnPlay) while waiting for a resume; never logged
 	stream   *hub.Stream
 	streamID string
 	sid      uint32
 	reader   *hub.Reader
 	sent     map[int]*hub.Track // last sequence header sent per track ID
 	hdr      []byte
-	base     time.Duration // DTS of the first unit sent: relayed as 0
+	base     time.Duration // DTS of the first unit sent from stream: relayed as offset
+	offset   time.Duration // relayed time of the stream's first unit
+	last     time.Duration // largest relayed time sent
 	based    bool
 	done     chan struct{}
 	stopOnce sync.Once
 	ctx      context.Context // cancelled by stop: aborts a blocked write
 	cancel   context.CancelFunc
 }
+
+// resumeGap separates the last unit relayed from a dropped stream and the first of
+// the resumed one (about a frame).
+const resumeGap = 20 * time.Millisecond
+
+// resumeRecheck is how often a waiting player asks OnPlay whether the broadcast
+// ended (a resume wakes it at once through Registry.Changed).
+const resumeRecheck = time.Second
 
 // OnPlay authorizes the player through Server.OnPlay and attaches it to the stream.
 func (h *handler) OnPlay(sc *rtmp.StreamContext, ts uint32, cmd *message.NetStreamPlay) (err error) {
@@ -59,7 +76,8 @@ func (h *handler) OnPlay(sc *rtmp.StreamContext, ts uint32, cmd *message.NetStre
 	if !ok || room == "" {
 		return ErrBadName
 	}
-	streamID, err := h.s.OnPlay(h.s.ctx, room, q.Get("streamingToken"))
+	token := q.Get("streamingToken")
+	streamID, err := h.s.OnPlay(h.s.ctx, room, token)
 	if err != nil {
 		h.c.log.Warn("refusing player", "room", room, "err", err) // never the token
 		return err
@@ -73,15 +91,13 @@ func (h *handler) OnPlay(sc *rtmp.StreamContext, ts uint32, cmd *message.NetStre
 		h.c.log.Warn("refusing player: max players per stream", "room", room)
 		return errors.New("too many players")
 	}
-	p := &player{h: h, log: h.c.log.With("play", streamID), stream: st, streamID: streamID,
-		sid: sc.StreamID, sent: map[int]*hub.Track{}, done: make(chan struct{})}
+	p := &player{h: h, log: h.c.log.With("play", streamID), room: room, token: token,
+		streamID: streamID, sid: sc.StreamID, sent: map[int]*hub.Track{}, done: make(chan struct{})}
 	p.ctx, p.cancel = context.WithCancel(h.s.ctx)
-	p.reader = &hub.Reader{StartWithGOP: true, QueueSize: playerQueue, OnUnit: p.onUnit,
-		Name: "rtmp " + h.c.RemoteAddr().String()}
-	h.c.noReadLimit.Store(true) // players send nothing for long stretches
+	h.c.liftReadLimit() // players send nothing for long stretches
 	h.notifyStatus(sc.StreamID, ts, message.NetStreamOnStatusLevelStatus, "NetStream.Play.Reset", "Playing and resetting.")
 	h.notifyStatus(sc.StreamID, ts, message.NetStreamOnStatusLevelStatus, message.NetStreamOnStatusCodePlayStart, "Started playing.")
-	if err := st.AddReader(p.reader); err != nil {
+	if err := p.attach(st); err != nil {
 		p.cancel()
 		h.s.removePlayer(streamID)
 		return err
@@ -93,20 +109,103 @@ func (h *handler) OnPlay(sc *rtmp.StreamContext, ts uint32, cmd *message.NetStre
 	return nil
 }
 
-// run waits for the end of the stream, the reader's error or the connection's close,
-// then detaches the reader and closes the connection.
+// attach makes st the stream the player reads.
+func (p *player) attach(st *hub.Stream) error {
+	r := &hub.Reader{StartWithGOP: true, QueueSize: playerQueue, OnUnit: p.onUnit,
+		Name: "rtmp " + p.h.c.RemoteAddr().String()}
+	if p.based { // a resume: continue after the last timestamp sent
+		p.offset, p.based = p.last+resumeGap, false
+	}
+	if err := st.AddReader(r); err != nil { // starts r's goroutine, the only one touching timestamps now
+		return err
+	}
+	p.stream, p.reader = st, r
+	return nil
+}
+
+// run relays the stream and the streams that resume it, until the broadcast ends,
+// the player leaves or a write fails; then it closes the connection.
 func (p *player) run() {
 	defer p.h.s.connWG.Done()
-	var err error
-	select {
-	case err = <-p.reader.Err():
-	case <-p.done:
+	defer func() { p.h.s.removePlayer(p.streamID) }()
+	for {
+		var err error
+		select {
+		case err = <-p.reader.Err():
+		case <-p.done:
+		}
+		if !errors.Is(err, hub.ErrStreamClosed) {
+			p.cancel() // aborts a blocked write
+			p.stream.RemoveReader(p.reader)
+			p.log.Info("player stopped", "err", err, "dropped", p.reader.Dropped())
+			p.h.c.kill(StopConnectionError)
+			return
+		}
+		p.stream.RemoveReader(p.reader) // drained: everything was sent
+		p.log.Info("publisher gone, player waits for a resume", "dropped", p.reader.Dropped())
+		ended, why := p.awaitResume()
+		if why != "" {
+			p.log.Info("player stopped", "why", why)
+			if ended {
+				p.h.closeFlushed()
+			}
+			p.cancel()
+			p.h.c.kill(StopConnectionError)
+			return
+		}
+		p.log.Info("player resumed")
 	}
-	p.cancel()
-	p.stream.RemoveReader(p.reader)
+}
+
+// awaitResume waits for the broadcast's next stream and attaches it. Otherwise it
+// says why not: ended is true when the broadcast ended or the wait ran out (the
+// connection is closed gracefully), false when the player left or the server
+// closes.
+func (p *player) awaitResume() (ended bool, why string) {
+	old := p.stream
+	deadline := time.NewTimer(p.h.s.RelayResumeWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(resumeRecheck)
+	defer tick.Stop()
+	for {
+		changed := p.h.s.Registry.Changed()
+		id, err := p.h.s.OnPlay(p.ctx, p.room, p.token)
+		switch {
+		case errors.Is(err, ErrStreamInactive):
+		case err != nil && p.ctx.Err() == nil:
+			return true, "broadcast over: " + err.Error()
+		case err == nil:
+			if st := p.h.s.Registry.Lookup(id); st != nil && st != old && p.switchStream(id) {
+				if p.attach(st) == nil {
+					return false, ""
+				}
+			}
+		}
+		select {
+		case <-changed:
+		case <-tick.C:
+		case <-deadline.C:
+			return true, "no resume within " + p.h.s.RelayResumeWait.String()
+		case <-p.done:
+			return false, "player left"
+		case <-p.ctx.Done():
+			return false, "server closing"
+		}
+	}
+}
+
+// switchStream moves the player's count to id (a room whose stream key was reset
+// between two sessions); false when id is full.
+func (p *player) switchStream(id string) bool {
+	if id == p.streamID {
+		return true
+	}
+	if !p.h.s.addPlayer(id) {
+		return false
+	}
 	p.h.s.removePlayer(p.streamID)
-	p.log.Info("player stopped", "err", err, "dropped", p.reader.Dropped())
-	p.h.c.kill(StopConnectionError)
+	p.streamID = id
+	return true
 }
 
 func (p *player) stop() {
@@ -133,13 +232,16 @@ func (p *player) onUnit(u *hub.Unit) error {
 	return p.send(typ, csid, ts, p.hdr, u.Payload)
 }
 
-// timestamp is dts relative to the player's first unit, in ms (0 for units of the
-// cached GOP older than it, e.g. audio just before the key frame).
+// timestamp is dts relative to the stream's first unit sent, plus the stream's
+// offset, in ms (the offset for units of the cached GOP older than it, e.g. audio
+// just before the key frame).
 func (p *player) timestamp(dts time.Duration) uint32 {
 	if !p.based {
 		p.base, p.based = dts, true
 	}
-	return flv.Timestamp(max(dts-p.base, 0))
+	t := p.offset + max(dts-p.base, 0)
+	p.last = max(p.last, t)
+	return flv.Timestamp(t)
 }
 
 func (p *player) send(typ uint8, csid int, ts uint32, hdr, payload []byte) error {

@@ -135,9 +135,6 @@ func TestFFmpegPlayer(t *testing.T) {
 	if err := sendScaled(pub, rest, 5); err != nil {
 		t.Fatal(err)
 	}
-	// the end of the stream closes the player's connection without waiting for
-	// go-rtmp's write goroutine: let the last units go out first
-	time.Sleep(300 * time.Millisecond)
 	pub.unpublish()
 	h.waitStop("1")
 	checkFFmpegUnits(t, wait(), tags)
@@ -211,7 +208,6 @@ func longStream(t *testing.T, chunkSize uint32) {
 		}
 		st.Write(u)
 	}
-	time.Sleep(200 * time.Millisecond) // the players' queues drain before the end
 	h.reg.Unpublish(st)
 	st.Close()
 	checkFFmpegUnits(t, wait(), tags)

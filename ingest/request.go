@@ -37,6 +37,11 @@ var ErrInvalidMode = errors.New("invalid mode")
 // ErrBadName refuses a publish or play whose name cannot be parsed.
 var ErrBadName = errors.New("bad stream name")
 
+// ErrStreamInactive is what Server.OnPlay returns for a broadcast waiting for its
+// publisher to come back (room LIVE_INACTIVE, or resumed without RTMP): a new
+// player is refused, a player already playing keeps waiting.
+var ErrStreamInactive = errors.New("stream inactive: waiting for the publisher")
+
 // ParseMode validates a mode parameter (case-insensitive); "" is returned unchanged.
 func ParseMode(s string) (string, error) {
 	switch m := strings.ToUpper(s); m {

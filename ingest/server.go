@@ -25,6 +25,7 @@ const (
 	DefaultMaxChunkSize     = 64 << 10
 	DefaultMaxMessageSize   = 8 << 20
 	DefaultTrackWait        = 2 * time.Second
+	DefaultRelayResumeWait  = 5 * time.Minute
 	// bitrateWindow is the window MaxBitrate is measured over.
 	bitrateWindow = 4 * time.Second
 	// maxChunkStreams bounds the chunk streams a peer may open (OBS and ffmpeg use < 10).
@@ -73,6 +74,13 @@ type Server struct {
 	// sequence headers before the stream starts with what it has (default 2 s; the
 	// media bound is 1 s of timestamps).
 	TrackWait time.Duration
+	// RelayResumeWait is how long an RTMP player stays connected, receiving
+	// nothing, after its stream's publisher dropped, waiting for the broadcast to
+	// resume (default 5 min). It goes on with the resumed stream (timestamps
+	// continue) and is closed, after what it was sent is flushed, when the
+	// broadcast ends (OnPlay answers anything but ErrStreamInactive) or the wait
+	// runs out.
+	RelayResumeWait time.Duration
 
 	// OnPublishStart validates key+mode and applies the "publish started"
 	// transition. An error refuses the publish (NetStream.Publish.BadName) and
@@ -84,7 +92,9 @@ type Server struct {
 	// OnPublishStop is called exactly once per successful OnPublishStart.
 	OnPublishStop func(g PublishGrant, reason StopReason)
 	// OnPlay authorizes an RTMP player of /play/{roomUUID}?streamingToken=… and
-	// returns the StreamID to play. nil refuses every player.
+	// returns the StreamID to play. nil refuses every player. It is asked again
+	// while a player waits for a dropped publisher to resume: ErrStreamInactive
+	// (wrapped or not) then means "keep waiting".
 	OnPlay func(ctx context.Context, roomUUID, streamingToken string) (streamID string, err error)
 	// OnCapacity reports EventConcurrencyNearLimit at 80 % and EventConcurrencyLimited
 	// at 100 % of MaxPublishers, once per upward crossing.
@@ -154,6 +164,7 @@ func (s *Server) Initialize() error {
 	setDefault(&s.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&s.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&s.TrackWait, DefaultTrackWait)
+	setDefault(&s.RelayResumeWait, DefaultRelayResumeWait)
 	setDefault(&s.MaxChunkSize, DefaultMaxChunkSize)
 	setDefault(&s.MaxMessageSize, DefaultMaxMessageSize)
 

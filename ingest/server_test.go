@@ -40,12 +40,15 @@ type harness struct {
 	streams  map[string]*hub.Stream
 	capacity []string
 	changed  chan struct{}
+	// paused marks stream IDs whose broadcast waits for its publisher: OnPlay answers
+	// ErrStreamInactive for them while nothing is published (else "not live").
+	paused map[string]bool
 }
 
 func newHarness(t *testing.T, configure func(*Server)) *harness {
 	t.Helper()
 	h := &harness{t: t, reg: &hub.Registry{}, keys: map[string]string{}, stops: map[string][]StopReason{},
-		streams: map[string]*hub.Stream{}, changed: make(chan struct{}, 1)}
+		streams: map[string]*hub.Stream{}, changed: make(chan struct{}, 1), paused: map[string]bool{}}
 	for i := 1; i <= 9; i++ {
 		h.keys["key"+strconv.Itoa(i)] = strconv.Itoa(i)
 	}
@@ -87,6 +90,14 @@ func newHarness(t *testing.T, configure func(*Server)) *harness {
 			id, ok := strings.CutPrefix(room, "room-")
 			if !ok || token != "good" {
 				return "", errors.New("forbidden")
+			}
+			if h.reg.Lookup(id) == nil {
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				if h.paused[id] {
+					return "", ErrStreamInactive
+				}
+				return "", errors.New("not live")
 			}
 			return id, nil
 		},

@@ -36,6 +36,7 @@ type Config struct {
 	MaxIngestLag     time.Duration // --max-ingest-lag: ... when publishers' media falls this far behind, 0 = off
 	IdleTimeout      time.Duration // --idle-timeout: publisher without media is stopped
 	HandshakeTimeout time.Duration // --handshake-timeout
+	RelayResumeWait  time.Duration // --relay-resume-wait: RTMP players wait this long for a dropped publisher
 	BodyLimit        int64         // --body-limit bytes of a REST request body
 	TokenTTL         time.Duration // --token-ttl of member tokens
 	ShutdownTimeout  time.Duration // --shutdown-timeout
@@ -68,6 +69,7 @@ func defaultConfig() Config {
 		MaxSchedLatency:  50 * time.Millisecond,
 		MaxIngestLag:     500 * time.Millisecond,
 		IdleTimeout:      10 * time.Second,
+		RelayResumeWait:  5 * time.Minute,
 		HandshakeTimeout: 10 * time.Second,
 		BodyLimit:        1 << 20,
 		TokenTTL:         24 * time.Hour,
@@ -99,6 +101,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.DurationVar(&c.MaxIngestLag, "max-ingest-lag", c.MaxIngestLag, "refuse new publishers while 5 % of publishers (at least 2) are this far behind real time (0 = off)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "a publisher sending no media this long is stopped")
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", c.HandshakeTimeout, "RTMP handshake deadline")
+	fs.DurationVar(&c.RelayResumeWait, "relay-resume-wait", c.RelayResumeWait, "an RTMP relay player stays connected this long for a dropped publisher to resume")
 	fs.Int64Var(&c.BodyLimit, "body-limit", c.BodyLimit, "max REST request body in bytes")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of member access and streaming tokens")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "graceful shutdown deadline")
@@ -156,6 +159,7 @@ func (c Config) validate() error {
 	check(c.MaxIngestLag >= 0, "--max-ingest-lag must be >= 0")
 	check(c.IdleTimeout >= time.Second, "--idle-timeout %s must be at least 1s", c.IdleTimeout)
 	check(c.HandshakeTimeout >= time.Second, "--handshake-timeout %s must be at least 1s", c.HandshakeTimeout)
+	check(c.RelayResumeWait >= time.Second, "--relay-resume-wait %s must be at least 1s", c.RelayResumeWait)
 	check(c.BodyLimit >= 1024, "--body-limit must be at least 1024 bytes")
 	check(c.TokenTTL >= time.Minute, "--token-ttl %s must be at least 1m", c.TokenTTL)
 	check(c.ShutdownTimeout > 0, "--shutdown-timeout must be positive")

@@ -146,6 +146,7 @@ func (s *server) initialize() error {
 		Registry:            s.streams,
 		HandshakeTimeout:    c.HandshakeTimeout,
 		IdleTimeout:         c.IdleTimeout,
+		RelayResumeWait:     c.RelayResumeWait,
 		MaxPublishers:       c.MaxPublishers,
 		MaxPlayersPerStream: c.MaxPlayers,
 		MaxBitrate:          c.MaxBitrate,
@@ -323,6 +324,9 @@ func (s *server) onPublishStop(g ingest.PublishGrant, reason ingest.StopReason) 
 
 func (s *server) onPlay(ctx context.Context, roomUUID, token string) (string, error) {
 	id, err := s.control.AuthorizePlay(ctx, roomUUID, token)
+	if errors.Is(err, control.ErrPlayInactive) {
+		return "", fmt.Errorf("%w: %w", ingest.ErrStreamInactive, err)
+	}
 	if err != nil {
 		return "", err
 	}

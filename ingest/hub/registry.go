@@ -13,6 +13,7 @@ var ErrStreamInUse = errors.New("stream key already publishing")
 type Registry struct {
 	mu      sync.RWMutex
 	streams map[string]*Stream
+	changed chan struct{} // closed at the next Publish; nil until Changed
 }
 
 // Publish registers s under s.Key, or fails with ErrStreamInUse.
@@ -26,7 +27,22 @@ func (g *Registry) Publish(s *Stream) error {
 		return ErrStreamInUse
 	}
 	g.streams[s.Key] = s
+	if g.changed != nil {
+		close(g.changed)
+		g.changed = nil
+	}
 	return nil
+}
+
+// Changed returns a channel closed at the next Publish of any key (a waiting RTMP
+// player looks its key up again then).
+func (g *Registry) Changed() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.changed == nil {
+		g.changed = make(chan struct{})
+	}
+	return g.changed
 }
 
 // Unpublish removes s if it is still the stream registered under its key.

@@ -336,6 +336,20 @@ func TestRegistry(t *testing.T) {
 	if g.Lookup("1") != nil || g.Len() != 0 {
 		t.Fatal("unpublish")
 	}
+	ch := g.Changed()
+	select {
+	case <-ch:
+		t.Fatal("changed before a publish")
+	default:
+	}
+	if err := g.Publish(b); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+	default:
+		t.Fatal("publish did not close the channel of Changed")
+	}
 }
 
 func BenchmarkFanOut(b *testing.B) {
