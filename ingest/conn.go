@@ -258,7 +258,11 @@ func (h *handler) OnPublish(sc *rtmp.StreamContext, ts uint32, cmd *message.NetS
 	grant, err := h.s.OnPublishStart(h.s.ctx, req)
 	if err != nil {
 		h.s.releasePublisher()
-		return h.refusePublish(sc, ts, "publish refused", err)
+		what := "publish refused"
+		if errors.Is(err, ErrUnavailable) {
+			what = ErrUnavailable.Error()
+		}
+		return h.refusePublish(sc, ts, what, err)
 	}
 	p := newPublisher(h, grant, sc.StreamID)
 	h.s.mu.Lock()

@@ -37,6 +37,11 @@ var ErrInvalidMode = errors.New("invalid mode")
 // ErrBadName refuses a publish or play whose name cannot be parsed.
 var ErrBadName = errors.New("bad stream name")
 
+// ErrUnavailable, wrapped in an OnPublishStart error, refuses a publisher because
+// the server cannot take one now (e.g. its media disk is nearly full); the
+// publisher is told "server temporarily unavailable", never the details.
+var ErrUnavailable = errors.New("server temporarily unavailable")
+
 // ErrStreamInactive is what Server.OnPlay returns for a broadcast waiting for its
 // publisher to come back (room LIVE_INACTIVE, or resumed without RTMP): a new
 // player is refused, a player already playing keeps waiting.

@@ -21,6 +21,10 @@ const (
 	StopBitrateExceeded StopReason = "BITRATE_EXCEEDED"
 	// StopKeyReset: the stream key was rotated (Kick by control).
 	StopKeyReset StopReason = "KEY_RESET"
+	// StopStorageError: the stream could not be written (media disk full, no file
+	// descriptor left, I/O error); the encoder's reconnect resumes it once the
+	// resource is back (Kick by the packager's failure callback).
+	StopStorageError StopReason = "STORAGE_ERROR"
 	// StopServerShutdown: the server is closing.
 	StopServerShutdown StopReason = "SERVER_SHUTDOWN"
 )
@@ -32,7 +36,7 @@ func (r StopReason) String() string { return string(r) }
 func ParseStopReason(s string) StopReason {
 	switch r := StopReason(s); r {
 	case StopClientUnpublish, StopIdleTimeout, StopConnectionError, StopInvalidMedia,
-		StopBitrateExceeded, StopKeyReset, StopServerShutdown:
+		StopBitrateExceeded, StopKeyReset, StopStorageError, StopServerShutdown:
 		return r
 	}
 	return StopUnknown

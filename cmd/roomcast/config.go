@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/roomcast/roomcast/packager/headroom"
 )
 
 // Config is everything the roomcast binary can be told. Each field is a flag and an
@@ -37,6 +39,8 @@ type Config struct {
 	IdleTimeout      time.Duration // --idle-timeout: publisher without media is stopped
 	HandshakeTimeout time.Duration // --handshake-timeout
 	RelayResumeWait  time.Duration // --relay-resume-wait: RTMP players wait this long for a dropped publisher
+	DiskReserve      int64         // --disk-reserve bytes free on the media disk, below which new publishers are refused
+	FDReserve        int           // --fd-reserve free descriptors below which new publishers are refused
 	BodyLimit        int64         // --body-limit bytes of a REST request body
 	TokenTTL         time.Duration // --token-ttl of member tokens
 	ShutdownTimeout  time.Duration // --shutdown-timeout
@@ -70,6 +74,8 @@ func defaultConfig() Config {
 		MaxIngestLag:     500 * time.Millisecond,
 		IdleTimeout:      10 * time.Second,
 		RelayResumeWait:  5 * time.Minute,
+		DiskReserve:      512 << 20,
+		FDReserve:        64,
 		HandshakeTimeout: 10 * time.Second,
 		BodyLimit:        1 << 20,
 		TokenTTL:         24 * time.Hour,
@@ -101,6 +107,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.DurationVar(&c.MaxIngestLag, "max-ingest-lag", c.MaxIngestLag, "refuse new publishers while 5 % of publishers (at least 2) are this far behind real time (0 = off)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "a publisher sending no media this long is stopped")
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", c.HandshakeTimeout, "RTMP handshake deadline")
+	fs.Var((*byteSize)(&c.DiskReserve), "disk-reserve", "refuse new publishers while the media disk has less than this free (512MiB, 2GiB; 0 = off)")
+	fs.IntVar(&c.FDReserve, "fd-reserve", c.FDReserve, "refuse new publishers while fewer file descriptors than this are left (0 = off)")
 	fs.DurationVar(&c.RelayResumeWait, "relay-resume-wait", c.RelayResumeWait, "an RTMP relay player stays connected this long for a dropped publisher to resume")
 	fs.Int64Var(&c.BodyLimit, "body-limit", c.BodyLimit, "max REST request body in bytes")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of member access and streaming tokens")
@@ -159,6 +167,7 @@ func (c Config) validate() error {
 	check(c.MaxIngestLag >= 0, "--max-ingest-lag must be >= 0")
 	check(c.IdleTimeout >= time.Second, "--idle-timeout %s must be at least 1s", c.IdleTimeout)
 	check(c.HandshakeTimeout >= time.Second, "--handshake-timeout %s must be at least 1s", c.HandshakeTimeout)
+	check(c.FDReserve >= 0, "--fd-reserve must be >= 0")
 	check(c.RelayResumeWait >= time.Second, "--relay-resume-wait %s must be at least 1s", c.RelayResumeWait)
 	check(c.BodyLimit >= 1024, "--body-limit must be at least 1024 bytes")
 	check(c.TokenTTL >= time.Minute, "--token-ttl %s must be at least 1m", c.TokenTTL)
@@ -215,5 +224,19 @@ func (d *daysDuration) Set(s string) error {
 		return err
 	}
 	*d = daysDuration(v)
+	return nil
+}
+
+// byteSize is a flag.Value of a size in bytes with an optional unit (headroom.ParseBytes).
+type byteSize int64
+
+func (b *byteSize) String() string { return headroom.FormatBytes(int64(*b)) }
+
+func (b *byteSize) Set(s string) error {
+	n, err := headroom.ParseBytes(s)
+	if err != nil {
+		return err
+	}
+	*b = byteSize(n)
 	return nil
 }

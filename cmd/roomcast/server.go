@@ -22,6 +22,7 @@ import (
 	"github.com/roomcast/roomcast/ingest"
 	"github.com/roomcast/roomcast/ingest/hub"
 	"github.com/roomcast/roomcast/packager"
+	"github.com/roomcast/roomcast/packager/headroom"
 	"github.com/roomcast/roomcast/packager/vod"
 	"github.com/roomcast/roomcast/storage"
 )
@@ -37,6 +38,7 @@ type server struct {
 	streams  *hub.Registry
 	packager *packager.Packager
 	archiver *vod.Archiver
+	headroom *headroom.Watcher
 	ingest   *ingest.Server
 	httpLn   net.Listener
 	http     *http.Server
@@ -110,6 +112,21 @@ func (s *server) initialize() error {
 	if err := s.archiver.Initialize(); err != nil {
 		s.archiver = nil
 		return fmt.Errorf("initialize vod archiver: %w", err)
+	}
+
+	s.headroom = &headroom.Watcher{
+		Dir:          filepath.Join(c.DataDir, "media"),
+		MinFreeBytes: c.DiskReserve,
+		MinFreeFDs:   c.FDReserve,
+		Log:          s.Log.With("component", "headroom"),
+		Registerer:   reg,
+	}
+	if c.FDReserve == 0 {
+		s.headroom.MinFreeFDs = -1
+	}
+	if err := s.headroom.Initialize(); err != nil {
+		s.headroom = nil
+		return fmt.Errorf("initialize headroom watcher: %w", err)
 	}
 
 	s.streams = &hub.Registry{}
@@ -252,7 +269,7 @@ func (s *server) ready() error {
 	if s.httpLn == nil || s.ingest == nil {
 		return errors.New("listeners not up")
 	}
-	return nil
+	return s.headroom.Check()
 }
 
 // Close shuts down in the order that leaves rooms consistent: publishers first (rooms
@@ -263,6 +280,9 @@ func (s *server) Close() {
 	}
 	if s.packager != nil {
 		s.packager.Close()
+	}
+	if s.headroom != nil {
+		s.headroom.Close()
 	}
 	if s.archiver != nil {
 		s.archiver.Close() // a job in progress still records its outcome in control
@@ -296,6 +316,9 @@ func (s *server) Close() {
 // --- seams: ingest → control / packager -------------------------------------------
 
 func (s *server) onPublishStart(ctx context.Context, req ingest.PublishRequest) (ingest.PublishGrant, error) {
+	if err := s.headroom.Check(); err != nil {
+		return ingest.PublishGrant{}, fmt.Errorf("%w: %w", ingest.ErrUnavailable, err) // disk or descriptors below their reserve
+	}
 	ps, err := s.control.PublishStarted(ctx, req.StreamKey, req.Mode)
 	if err != nil {
 		return ingest.PublishGrant{}, err
