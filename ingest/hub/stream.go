@@ -80,7 +80,8 @@ func (s *Stream) Close() {
 // Done is closed when the stream is closed.
 func (s *Stream) Done() <-chan struct{} { return s.done }
 
-// Write hands u to every reader without blocking. u must not be modified afterwards.
+// Write hands u to every reader; it waits only for a full reader with MaxBlock (at
+// most that long). u must not be modified afterwards.
 // Write is meant to be called by the single publisher goroutine of the stream.
 func (s *Stream) Write(u *Unit) {
 	s.written.Add(1)
@@ -177,6 +178,13 @@ type Reader struct {
 	OnUnit func(*Unit) error
 	// Name is used in logs.
 	Name string
+	// MaxBlock, when > 0, makes Write wait up to this long for room in the reader's
+	// full queue before dropping: back pressure for a reader that must not lose
+	// units (the packager: its units are the recording). While it waits the
+	// publisher's goroutine stops reading, so a publisher the process cannot keep
+	// up with is slowed by TCP instead of filling memory. Readers that may lose
+	// units (players) leave it 0: Write never waits for them.
+	MaxBlock time.Duration
 
 	stream    *Stream
 	ring      chan *Unit
@@ -184,6 +192,7 @@ type Reader struct {
 	exited    chan struct{}
 	err       chan error
 	dropped   atomic.Uint64
+	blocked   atomic.Uint64
 	waitKey   atomic.Bool
 	lastDrop  atomic.Int64 // unix nanos of the last drop report
 	closeOnce sync.Once
@@ -215,7 +224,8 @@ func hasVideo(tracks []*Track) bool {
 	return false
 }
 
-// push is called by Stream.Write under the stream's read lock; it never blocks.
+// push is called by Stream.Write under the stream's read lock; it blocks only with
+// MaxBlock, and never longer.
 func (r *Reader) push(u *Unit) {
 	if r.waitKey.Load() {
 		if !u.Track.IsVideo() || !u.Key {
@@ -225,7 +235,13 @@ func (r *Reader) push(u *Unit) {
 	}
 	select {
 	case r.ring <- u:
+		return
 	default:
+	}
+	if r.MaxBlock > 0 && r.block(u) {
+		return
+	}
+	{
 		n := r.dropped.Add(1)
 		r.waitKey.Store(hasVideo(r.stream.Tracks))
 		now := time.Now().UnixNano()
@@ -235,6 +251,24 @@ func (r *Reader) push(u *Unit) {
 		}
 	}
 }
+
+// block waits up to MaxBlock for room in the queue; false when the wait ran out or
+// the reader is gone.
+func (r *Reader) block(u *Unit) bool {
+	r.blocked.Add(1)
+	t := time.NewTimer(r.MaxBlock)
+	defer t.Stop()
+	select {
+	case r.ring <- u:
+		return true
+	case <-t.C:
+	case <-r.exited:
+	}
+	return false
+}
+
+// Blocked returns how many units found the queue full and made Write wait (MaxBlock).
+func (r *Reader) Blocked() uint64 { return r.blocked.Load() }
 
 func (r *Reader) streamClosed() {
 	r.closeOnce.Do(func() { close(r.eos) })

@@ -382,3 +382,66 @@ func BenchmarkFanOut(b *testing.B) {
 		})
 	}
 }
+
+// TestMaxBlockBackPressure: a reader with MaxBlock loses nothing when it is slower
+// than the writer — Write waits for it (the writer is slowed to its pace) — while a
+// plain reader of the same stream, stalled, drops. A stalled MaxBlock reader costs
+// Write at most MaxBlock per unit, then drops as usual.
+func TestMaxBlockBackPressure(t *testing.T) {
+	s := newStream(t, 4, videoTrack, audioTrack)
+	slow := &collector{gate: make(chan struct{})}
+	rec := &Reader{MaxBlock: time.Minute, OnUnit: slow.onUnit}
+	go func() { // the recorder is stalled until Write has had to wait for it
+		for rec.Blocked() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		close(slow.gate)
+	}()
+	stalled := &collector{gate: make(chan struct{})}
+	player := &Reader{OnUnit: stalled.onUnit}
+	for _, r := range []*Reader{rec, player} {
+		if err := s.AddReader(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	units := unitSeq(400, 10)
+	for _, u := range units {
+		s.Write(u)
+	}
+	s.Close()
+	if err := <-rec.Err(); !errors.Is(err, ErrStreamClosed) {
+		t.Fatal(err)
+	}
+	if len(slow.units) != len(units) || rec.Dropped() != 0 || rec.Blocked() == 0 {
+		t.Fatalf("MaxBlock reader got %d of %d units, dropped %d, blocked %d", len(slow.units), len(units), rec.Dropped(), rec.Blocked())
+	}
+	for i, u := range slow.units {
+		if u != units[i] {
+			t.Fatalf("unit %d out of order", i)
+		}
+	}
+	if player.Dropped() == 0 {
+		t.Fatal("the stalled plain reader dropped nothing: Write waited for it")
+	}
+	close(stalled.gate)
+	s.RemoveReader(player)
+
+	// a MaxBlock reader that never reads: Write gives up after MaxBlock each time
+	s2 := newStream(t, 2, videoTrack)
+	gate := make(chan struct{})
+	stuck := &Reader{MaxBlock: 10 * time.Millisecond, OnUnit: func(*Unit) error { <-gate; return nil }}
+	if err := s2.AddReader(stuck); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range unitSeq(20, 5) {
+		if u.Track == videoTrack {
+			s2.Write(u)
+		}
+	}
+	if stuck.Dropped() == 0 {
+		t.Fatal("a stuck MaxBlock reader blocked forever instead of dropping")
+	}
+	close(gate)
+	s2.Close()
+	s2.RemoveReader(stuck)
+}
