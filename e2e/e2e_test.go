@@ -169,6 +169,8 @@ type room struct {
 	PlayURL         *string `json:"playUrl"`
 	CmafHlsPlayURL  *string `json:"cmafHlsPlayUrl"`
 	CmafDashPlayURL *string `json:"cmafDashPlayUrl"`
+	RTMPPlayURL     *string `json:"rtmpPlayUrl"`
+	LastSessionNo   int     `json:"lastSessionNo"`
 }
 
 func TestBrowserPlayback(t *testing.T) {
