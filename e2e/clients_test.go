@@ -45,6 +45,7 @@ type progress struct {
 
 func (p *progress) read(r io.Reader) {
 	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), "=")
 		if !ok {
@@ -89,15 +90,21 @@ type proc struct {
 	ended  time.Time
 }
 
-// startProc starts name args…; with withProgress its stdout is read as ffmpeg progress.
-// The process is killed at cleanup; its stderr is logged if the test failed.
-func startProc(t *testing.T, withProgress bool, name string, args ...string) *proc {
+// outputReader consumes a client's stdout (ffmpeg progress, gst-launch messages).
+type outputReader interface {
+	read(io.Reader)
+}
+
+// startProc starts name args…; out, if not nil, reads its stdout (a *progress makes
+// mediaTime work). The process is killed at cleanup; its stderr is logged if the test
+// failed.
+func startProc(t *testing.T, out outputReader, name string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, cmd: exec.Command(name, args...), stderr: &lockedBuffer{}, done: make(chan struct{})}
 	p.cmd.Stderr = p.stderr
+	p.prog, _ = out.(*progress)
 	var stdout io.ReadCloser
-	if withProgress {
-		p.prog = &progress{}
+	if out != nil {
 		var err error
 		if stdout, err = p.cmd.StdoutPipe(); err != nil {
 			t.Fatal(err)
@@ -108,7 +115,8 @@ func startProc(t *testing.T, withProgress bool, name string, args ...string) *pr
 	}
 	go func() {
 		if stdout != nil {
-			p.prog.read(stdout)
+			out.read(stdout)
+			_, _ = io.Copy(io.Discard, stdout)
 		}
 		p.err = p.cmd.Wait()
 		p.ended = time.Now()
@@ -169,7 +177,7 @@ func (p *proc) mediaTime() time.Duration {
 // progress, so tests can drop it after N seconds of media instead of sleeping.
 func ffmpegPublisher(t *testing.T, url string) *proc {
 	t.Helper()
-	return startProc(t, true, "ffmpeg", "-nostdin", "-loglevel", "error", "-re",
+	return startProc(t, &progress{}, "ffmpeg", "-nostdin", "-loglevel", "error", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
 		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
@@ -188,7 +196,7 @@ func gstPublisher(t *testing.T, url string) *proc {
 		`audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 `+
 		`! voaacenc bitrate=128000 ! aacparse ! m.`, url)
 	// gst-launch joins its arguments into one description; a URL has no spaces.
-	return startProc(t, false, "gst-launch-1.0", append([]string{"-q"}, strings.Fields(pipeline)...)...)
+	return startProc(t, nil, "gst-launch-1.0", append([]string{"-q"}, strings.Fields(pipeline)...)...)
 }
 
 // ffprobeDuration returns the duration ffprobe reads from url (a VOD playlist).

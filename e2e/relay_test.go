@@ -20,7 +20,7 @@ func TestRelayAndPageAcrossDrop(t *testing.T) {
 	if b.room.RTMPPlayURL == nil || b.room.CmafHlsPlayURL == nil {
 		t.Fatalf("RTMP_CMAF room without rtmpPlayUrl or cmafHlsPlayUrl: %+v", b.room)
 	}
-	player := startProc(t, true, "ffmpeg", "-nostdin", "-loglevel", "error",
+	player := startProc(t, &progress{}, "ffmpeg", "-nostdin", "-loglevel", "error",
 		"-i", *b.room.RTMPPlayURL+"?streamingToken="+b.token,
 		"-t", "60", "-f", "null", "-progress", "pipe:1", "-stats_period", "0.5", "-")
 	playerStart := time.Now()
