@@ -116,6 +116,21 @@ func (p *countingProxy) summary() (string, int) {
 	return strings.TrimSpace(b.String()), n404
 }
 
+// duplicates counts successful media segment downloads beyond the first of each
+// segment: a live player fetches each segment once.
+func (p *countingProxy) duplicates() int {
+	seen := map[string]int{}
+	dups := 0
+	for _, r := range p.requests() {
+		if r.status == 200 && strings.HasSuffix(r.path, ".m4s") {
+			if seen[r.path]++; seen[r.path] > 1 {
+				dups++
+			}
+		}
+	}
+	return dups
+}
+
 // segNumber is the $Number$ of a video media segment request.
 var segNumber = regexp.MustCompile(`(\d+)\.m4s$`)
 
