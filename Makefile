@@ -27,7 +27,7 @@ test: lint
 
 # Real clients against the real binary: ffmpeg and GStreamer publish like OBS; hls.js,
 # dash.js, Shaka Player (headless Chromium), GStreamer, ffmpeg and an RTMP relay player
-# play; VODs are checked with ffprobe. Scenarios run in parallel (about 3 minutes).
+# play; VODs are checked with ffprobe. About 4 minutes (see e2e/doc.go).
 e2e-deps:
 	cd e2e && npm ci --no-audit --no-fund
 

@@ -88,7 +88,6 @@ func (r dashResult) report(t *testing.T) {
 // low-latency mode, in Chromium) play its live DASH from the live edge, each through
 // its own counting proxy.
 func TestGStreamerPublishAndDASHPlayers(t *testing.T) {
-	t.Parallel()
 	requireTools(t, "gst-launch-1.0", "ffmpeg", "ffprobe", "node")
 	in := startServer(t)
 	b := newBroadcast(t, in, "gst", "CMAF")

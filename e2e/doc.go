@@ -12,7 +12,10 @@
 //     (and 404s) are counted while they run side by side, and an edge watcher polls
 //     the MPD to tell how far behind the live edge each one asks for segments.
 //
-// Scenarios with their own server run in parallel (t.Parallel). Measured numbers are
+// Every scenario starts its own server. The ones that play in Chromium or decode run
+// one after the other: on two cores, side by side they starve the publishers (ffmpeg
+// -re falls behind real time) and the browsers, which skews every number measured.
+// The light VOD scenarios run in parallel (t.Parallel) at the end. Measured numbers are
 // logged as `E2E-REPORT key=value …` lines for grep; latencies are reported, not
 // asserted.
 package e2e

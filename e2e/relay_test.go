@@ -12,7 +12,6 @@ import (
 // 60 s of media without being cut, the page must follow the new session, and the VOD
 // must hold everything published while LIVE.
 func TestRelayAndPageAcrossDrop(t *testing.T) {
-	t.Parallel()
 	requireTools(t, "ffmpeg", "ffprobe", "node")
 	in := startServer(t)
 	b := newBroadcast(t, in, "relay", "RTMP_CMAF")
