@@ -71,7 +71,9 @@ type dashResult struct {
 	requests string
 	n404     int
 	dups     int
-	behind   [3]float64 // median segments, median seconds, last seconds behind the edge when requesting
+	took     time.Duration // median segment request duration
+	gap      time.Duration // median gap between video segment requests
+	behind   [3]float64    // median segments, median seconds, last seconds behind the edge when requesting
 	errs     []string
 }
 
@@ -79,8 +81,9 @@ func (r dashResult) report(t *testing.T) {
 	t.Helper()
 	t.Logf("E2E-REPORT dash_player=%s play_seconds=%.2f wall_seconds=%.1f edge_lag_seconds=%.2f "+
 		"request_behind_edge_segments_median=%.1f request_behind_edge_seconds_median=%.2f request_behind_edge_seconds_last=%.2f "+
-		"requests_404=%d duplicate_segment_downloads=%d requests=%q",
-		r.name, r.played, r.wall, r.edgeLag, r.behind[0], r.behind[1], r.behind[2], r.n404, r.dups, r.requests)
+		"segment_request_ms_median=%d video_request_gap_ms_median=%d requests_404=%d duplicate_segment_downloads=%d requests=%q",
+		r.name, r.played, r.wall, r.edgeLag, r.behind[0], r.behind[1], r.behind[2],
+		r.took.Milliseconds(), r.gap.Milliseconds(), r.n404, r.dups, r.requests)
 }
 
 // GStreamer publishes (rtmp2sink) a CMAF broadcast; it goes LIVE and plays over HLS;
@@ -128,6 +131,7 @@ func TestGStreamerPublishAndDASHPlayers(t *testing.T) {
 		r := &results[i]
 		r.requests, r.n404 = proxies[i].summary()
 		r.dups = proxies[i].duplicates()
+		r.took, r.gap = proxies[i].segmentTimes()
 		segs, secs, last, _ := edge.behind(proxies[i].requests())
 		r.behind = [3]float64{segs, secs, last}
 		r.report(t)

@@ -24,6 +24,7 @@ import (
 // request is one request a player sent through a countingProxy.
 type request struct {
 	at     time.Time
+	took   time.Duration // until the whole response was written
 	path   string
 	status int
 }
@@ -67,7 +68,7 @@ func newCountingProxy(t *testing.T, target string) *countingProxy {
 		at := time.Now()
 		rp.ServeHTTP(sw, r)
 		p.mu.Lock()
-		p.reqs = append(p.reqs, request{at: at, path: r.URL.Path, status: sw.status})
+		p.reqs = append(p.reqs, request{at: at, took: time.Since(at), path: r.URL.Path, status: sw.status})
 		p.mu.Unlock()
 	}))
 	t.Cleanup(p.srv.Close)
@@ -129,6 +130,35 @@ func (p *countingProxy) duplicates() int {
 		}
 	}
 	return dups
+}
+
+// segmentTimes returns the median time a media segment request took (a server that
+// holds requests for segments not yet complete shows here) and the median gap
+// between the starts of consecutive video segment requests.
+func (p *countingProxy) segmentTimes() (medianTook, medianGap time.Duration) {
+	var took, gaps []time.Duration
+	var prev time.Time
+	for _, r := range p.requests() {
+		if !strings.HasSuffix(r.path, ".m4s") || r.status != 200 {
+			continue
+		}
+		took = append(took, r.took)
+		if strings.Contains(r.path, "audio") {
+			continue
+		}
+		if !prev.IsZero() {
+			gaps = append(gaps, r.at.Sub(prev))
+		}
+		prev = r.at
+	}
+	median := func(d []time.Duration) time.Duration {
+		if len(d) == 0 {
+			return 0
+		}
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[len(d)/2]
+	}
+	return median(took), median(gaps)
 }
 
 // segNumber is the $Number$ of a video media segment request.
