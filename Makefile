@@ -25,12 +25,14 @@ fmt-check:
 test: lint
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
-# Real players: ffmpeg publishes like OBS, hls.js and dash.js play in headless Chromium.
+# Real clients against the real binary: ffmpeg and GStreamer publish like OBS; hls.js,
+# dash.js, Shaka Player (headless Chromium), GStreamer, ffmpeg and an RTMP relay player
+# play; VODs are checked with ffprobe. About 4 minutes (see e2e/doc.go).
 e2e-deps:
 	cd e2e && npm ci --no-audit --no-fund
 
 e2e: build e2e-deps
-	$(GO) test -tags e2e -count=1 -timeout 10m -v ./e2e/
+	$(GO) test -tags e2e -count=1 -timeout 15m -parallel 4 -v ./e2e/
 
 # Go benchmarks of the hot paths, then a 60 s load scenario and the HTTP throughput
 # (wrk) — see BENCHMARKS.md. Not part of `make test`: benchmarks are not timed tests.

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -169,6 +170,8 @@ type room struct {
 	PlayURL         *string `json:"playUrl"`
 	CmafHlsPlayURL  *string `json:"cmafHlsPlayUrl"`
 	CmafDashPlayURL *string `json:"cmafDashPlayUrl"`
+	RTMPPlayURL     *string `json:"rtmpPlayUrl"`
+	LastSessionNo   int     `json:"lastSessionNo"`
 }
 
 func TestBrowserPlayback(t *testing.T) {
@@ -346,6 +349,31 @@ type follower struct {
 	stdin  io.WriteCloser
 	states chan pageState
 	last   pageState
+
+	mu       sync.Mutex
+	played   float64        // seconds of media the page played, summed over sessions
+	sessions map[string]int // play URL → number of states seen playing it
+}
+
+// count adds the media time the page advanced since the previous state of the same
+// play URL (at most 3 s a step: a seek is not playing).
+func (f *follower) count(prev, s pageState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s.URL != "" && s.CurrentTime > 0 {
+		f.sessions[s.URL]++
+	}
+	if d := s.CurrentTime - prev.CurrentTime; s.URL != "" && s.URL == prev.URL && d > 0 && d < 3 {
+		f.played += d
+	}
+}
+
+// playedSeconds is the media time the page has played so far and on how many play
+// URLs (sessions or the VOD).
+func (f *follower) playedSeconds() (float64, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.played, len(f.sessions)
 }
 
 func startFollower(t *testing.T, watchURL string) *follower {
@@ -359,16 +387,22 @@ func startFollower(t *testing.T, watchURL string) *follower {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	f := &follower{cmd: cmd, stdin: stdin, states: make(chan pageState, 1024)}
+	f := &follower{cmd: cmd, stdin: stdin, states: make(chan pageState, 4096), sessions: map[string]int{}}
 	go func() {
 		defer close(f.states)
 		dec := json.NewDecoder(stdout)
+		var prev pageState
 		for {
 			var s pageState
 			if err := dec.Decode(&s); err != nil {
 				return
 			}
-			f.states <- s
+			f.count(prev, s)
+			prev = s
+			select {
+			case f.states <- s:
+			default: // nobody is waiting on states: counting is enough
+			}
 		}
 	}()
 	t.Cleanup(func() {

@@ -2,6 +2,7 @@
 // prints one JSON result per check on stdout.
 //
 //   node play.mjs --hls URL --dash URL --watch URL [--vod-hls URL --vod-dash URL] --shots DIR [--seconds 12]
+//   node play.mjs --dash-ll URL --shaka URL --shots DIR --seconds 20   (low-latency DASH: dash.js, Shaka)
 //   node play.mjs --follow WATCH_URL --shots DIR     (one JSON line per second until stdin closes)
 //
 // The test page is served by this script on its own origin (another port), so CORS is
@@ -24,9 +25,10 @@ fs.mkdirSync(shots, { recursive: true });
 const assets = {
   '/hls.min.js': path.join(here, 'node_modules/hls.js/dist/hls.min.js'),
   '/dash.all.min.js': path.join(here, 'node_modules/dashjs/dist/modern/umd/dash.all.min.js'),
+  '/shaka-player.compiled.js': path.join(here, 'node_modules/shaka-player/dist/shaka-player.compiled.js'),
 };
 const page = `<!doctype html><meta charset="utf-8"><title>e2e</title>
-<script src="/hls.min.js"></script><script src="/dash.all.min.js"></script>
+<script src="/hls.min.js"></script><script src="/dash.all.min.js"></script><script src="/shaka-player.compiled.js"></script>
 <video id="v" muted autoplay playsinline width="640" height="360"></video><canvas id="c" width="64" height="36"></canvas>`;
 
 const server = http.createServer((req, res) => {
@@ -86,25 +88,49 @@ const measure = `async (seconds) => {
   };
 }`;
 
+// setups start one player on the page's video element and define window.latency().
+const setups = {
+  hls: `(url) => { window.playerErrors = [];
+    const hls = new Hls({ lowLatencyMode: true });
+    hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) window.playerErrors.push(d.type + ':' + d.details); });
+    hls.loadSource(url); hls.attachMedia(document.getElementById('v'));
+    window.latency = () => hls.latency; }`,
+  dash: `(url) => { window.playerErrors = [];
+    const player = dashjs.MediaPlayer().create();
+    player.updateSettings({ streaming: { delay: { liveDelay: 2 }, liveCatchup: { enabled: true } } });
+    player.on(dashjs.MediaPlayer.events.ERROR, (e) => window.playerErrors.push(JSON.stringify(e.error || e)));
+    player.initialize(document.getElementById('v'), url, true);
+    window.latency = () => player.getCurrentLiveLatency(); }`,
+  // dash.js 5 switches to low-latency mode by itself when the MPD announces chunked
+  // segments (availabilityTimeOffset); a 1 s target delay and catch-up ask for it.
+  'dash-ll': `(url) => { window.playerErrors = [];
+    const player = dashjs.MediaPlayer().create();
+    player.updateSettings({ streaming: { delay: { liveDelay: 1 },
+      liveCatchup: { enabled: true, mode: 'liveCatchupModeDefault', playbackRate: { min: -0.5, max: 0.5 } } } });
+    player.on(dashjs.MediaPlayer.events.ERROR, (e) => window.playerErrors.push(JSON.stringify(e.error || e)));
+    player.initialize(document.getElementById('v'), url, true);
+    window.latency = () => player.getCurrentLiveLatency(); }`,
+  shaka: `async (url) => { window.playerErrors = [];
+    shaka.polyfill.installAll();
+    const v = document.getElementById('v');
+    const player = new shaka.Player();
+    await player.attach(v);
+    player.configure({ streaming: { lowLatencyMode: true } });
+    player.addEventListener('error', (e) => window.playerErrors.push(String(e.detail && e.detail.code)));
+    window.latency = () => {
+      const l = player.getStats().liveLatency;
+      return l > 0 ? l : player.seekRange().end - v.currentTime;
+    };
+    try { await player.load(url); } catch (e) { window.playerErrors.push('load:' + (e.code || e)); } }`,
+};
+
 async function play(kind, url, name) {
   const p = await browser.newPage();
   const consoleLines = [];
   p.on('console', (m) => consoleLines.push(m.text()));
   await p.goto(origin + '/');
-  const setup = kind === 'hls'
-    ? `(url) => { window.playerErrors = [];
-        const hls = new Hls({ lowLatencyMode: true });
-        hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) window.playerErrors.push(d.type + ':' + d.details); });
-        hls.loadSource(url); hls.attachMedia(document.getElementById('v'));
-        window.latency = () => hls.latency; }`
-    : `(url) => { window.playerErrors = [];
-        const player = dashjs.MediaPlayer().create();
-        player.updateSettings({ streaming: { delay: { liveDelay: 2 }, liveCatchup: { enabled: true } } });
-        player.on(dashjs.MediaPlayer.events.ERROR, (e) => window.playerErrors.push(JSON.stringify(e.error || e)));
-        player.initialize(document.getElementById('v'), url, true);
-        window.latency = () => player.getCurrentLiveLatency(); }`;
   const t0 = Date.now();
-  await p.evaluate(`(${setup})(${JSON.stringify(url)})`);
+  await p.evaluate(`(${setups[kind]})(${JSON.stringify(url)})`);
   const r = await p.evaluate(`(${measure})(${seconds})`);
   r.kind = name || kind;
   r.wallMs = Date.now() - t0;
@@ -177,6 +203,8 @@ try {
   if (args.dash) results.push(await play('dash', args.dash));
   if (args['vod-hls']) results.push(await play('hls', args['vod-hls'], 'vod-hls'));
   if (args['vod-dash']) results.push(await play('dash', args['vod-dash'], 'vod-dash'));
+  if (args['dash-ll']) results.push(await play('dash-ll', args['dash-ll']));
+  if (args.shaka) results.push(await play('shaka', args.shaka));
   if (args.watch) results.push(await watch(args.watch));
 } finally {
   await browser.close();
