@@ -212,4 +212,3 @@ func TestFFprobeReadsHLSAndDASH(t *testing.T) {
 		}
 	}
 }
-
