@@ -195,4 +195,3 @@ func checkTiming(t *testing.T, m *mpd.MPD, now time.Time) {
 		}
 	}
 }
-
