@@ -1,80 +1,194 @@
 package packager
 
 import (
+	"context"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Eyevinn/dash-mpd/mpd"
+	"github.com/Eyevinn/mp4ff/mp4"
 
-	"github.com/roomcast/roomcast/packager/timeline"
+	"github.com/roomcast/roomcast/packager/vod"
 )
 
-func TestDASHSegmentsResolveAndAddUp(t *testing.T) {
-	e := newTestEnv(t, nil)
-	tracks, units := loadFLV(t, "h264_aac.flv")
-	e.feed(tracks, units, true)
-	body, code := e.get(e.liveURL("index.mpd", testToken))
+// dashSegment is one media segment listed by an MPD.
+type dashSegment struct {
+	url    string
+	number int
+	t, d   uint64
+}
+
+// listedSegments resolves every media segment the MPD lists, per adaptation set,
+// against base (the MPD's directory URL).
+func listedSegments(t *testing.T, m *mpd.MPD, base string) (inits []string, segs [][]dashSegment) {
+	t.Helper()
+	for _, p := range m.Periods {
+		for _, as := range p.AdaptationSets {
+			st := as.Representations[0].SegmentTemplate
+			inits = append(inits, base+st.Initialization)
+			number := int(*st.StartNumber)
+			var next uint64
+			var list []dashSegment
+			for _, s := range st.SegmentTimeline.S {
+				if s.T != nil {
+					next = *s.T
+				}
+				for r := 0; r <= s.R; r++ {
+					u := base + strings.ReplaceAll(st.Media, "$Number$", strconv.Itoa(number))
+					list = append(list, dashSegment{url: u, number: number, t: next, d: s.D})
+					next += s.D
+					number++
+				}
+			}
+			segs = append(segs, list)
+		}
+	}
+	return inits, segs
+}
+
+// checkSAP fetches every listed segment and checks that its first sample is a
+// sync sample (startWithSAP="1"), that its tfdt is the timeline's t and that its
+// samples last the timeline's d. It returns the segments' bytes.
+func checkSAP(t *testing.T, e *testEnv, m *mpd.MPD, base string) map[string][]byte {
+	t.Helper()
+	bodies := map[string][]byte{}
+	inits, segs := listedSegments(t, m, base)
+	for k, list := range segs {
+		ib, code := e.get(inits[k])
+		if code != http.StatusOK {
+			t.Fatalf("init %s: %d", inits[k], code)
+		}
+		init, err := mp4.DecodeFile(strings.NewReader(ib))
+		if err != nil {
+			t.Fatal(err)
+		}
+		trex := init.Init.Moov.Mvex.Trex
+		for _, s := range list {
+			body, code := e.get(s.url)
+			if code != http.StatusOK {
+				t.Fatalf("%s: %d", s.url, code)
+			}
+			f, err := mp4.DecodeFile(strings.NewReader(body))
+			if err != nil {
+				t.Fatalf("%s: %v", s.url, err)
+			}
+			var frags []*mp4.Fragment
+			for _, ms := range f.Segments {
+				frags = append(frags, ms.Fragments...)
+			}
+			if len(frags) == 0 {
+				t.Fatalf("%s: no fragment", s.url)
+			}
+			var total uint64
+			for i, fr := range frags {
+				samples, err := fr.GetFullSamples(trex)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i == 0 {
+					// ISO/IEC 14496-12 8.8.3.1: a sync sample has sample_is_non_sync_sample 0
+					if mp4.DecodeSampleFlags(samples[0].Flags).SampleIsNonSync {
+						t.Fatalf("%s (t=%d): first sample is not a sync sample, but the MPD says startWithSAP=1", s.url, s.t)
+					}
+					if tfdt := fr.Moof.Traf.Tfdt.BaseMediaDecodeTime(); tfdt != s.t {
+						t.Fatalf("%s: tfdt %d, timeline t %d", s.url, tfdt, s.t)
+					}
+				}
+				for _, smp := range samples {
+					total += uint64(smp.Dur)
+				}
+			}
+			if total != s.d {
+				t.Fatalf("%s: samples last %d, timeline d %d", s.url, total, s.d)
+			}
+			bodies[s.url] = []byte(body)
+		}
+	}
+	return bodies
+}
+
+func readMPD(t *testing.T, e *testEnv, url string) *mpd.MPD {
+	t.Helper()
+	body, code := e.get(url)
 	if code != http.StatusOK {
-		t.Fatalf("mpd: %d", code)
+		t.Fatalf("%s: %d %s", url, code, body)
 	}
 	m, err := mpd.ReadFromString(body)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+// TestDASHSegmentsStartWithSAP: every segment of the live MPD (complete ones) and
+// of the VOD MPD starts with a sync sample, although the packager's first segment
+// of a run is one part long and the next one continues its GOP.
+func TestDASHSegmentsStartWithSAP(t *testing.T) {
+	var archiver *vod.Archiver
+	finished := make(chan error, 1)
+	archived := false
+	e := newTestEnv(t, func(p *Packager) {
+		archiver = &vod.Archiver{
+			Dir:         p.Dir,
+			VerifyToken: verifyTestToken,
+			Log:         p.Log,
+			Finished: func(_ context.Context, _ string, err error) error {
+				finished <- err
+				return nil
+			},
+			RoomInfo: func(_ context.Context, room string) (vod.Room, error) {
+				return vod.Room{AppID: testAppID, Archived: archived}, nil
+			},
+		}
+		if err := archiver.Initialize(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(archiver.Close)
+		p.VOD = archiver.Handler()
+	})
+	tracks, units := loadFLV(t, "h264_aac.flv")
+	e.feed(tracks, units, true)
+	m := readMPD(t, e, e.liveURL("index.mpd", testToken))
 	if len(m.UTCTimings) != 1 || m.UTCTimings[0].SchemeIdUri != "urn:mpeg:dash:utc:http-iso:2014" ||
 		m.UTCTimings[0].Value != e.srv.URL+"/time" {
 		t.Fatalf("UTCTiming %+v", m.UTCTimings)
 	}
-	idx, err := timeline.ReadIndex(filepath.Join(e.p.Dir, testRoom, "1"))
-	if err != nil {
-		t.Fatal(err)
+	live := checkSAP(t, e, m, e.srv.URL+"/live/"+testRoom+"/1/")
+	checkCoverage(t, m)
+
+	archiver.Archive(testRoom)
+	select {
+	case err := <-finished:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("archive did not finish")
 	}
-	if len(m.Periods) != 1 || len(m.Periods[0].AdaptationSets) != 2 {
-		t.Fatalf("periods/adaptation sets: %d", len(m.Periods))
+	archived = true
+	vm := readMPD(t, e, e.srv.URL+"/vod/"+testRoom+"/index.mpd?streamingToken="+testToken)
+	vodSegs := checkSAP(t, e, vm, e.srv.URL+"/vod/"+testRoom+"/")
+	checkCoverage(t, vm)
+	// one session: the VOD lists the same media as the ended live MPD
+	if len(vodSegs) != len(live) {
+		t.Fatalf("VOD lists %d segments, live %d", len(vodSegs), len(live))
 	}
-	for i, as := range m.Periods[0].AdaptationSets {
-		rep := as.Representations[0]
-		st := rep.SegmentTemplate
-		if !strings.Contains(st.Media, "streamingToken="+testToken) || !strings.Contains(st.Initialization, "streamingToken="+testToken) {
-			t.Fatalf("templates without token: %q %q", st.Media, st.Initialization)
-		}
-		if _, code := e.get(e.srv.URL + "/live/" + testRoom + "/1/" + st.Initialization); code != http.StatusOK {
-			t.Fatalf("init: %d", code)
-		}
-		number := int(*st.StartNumber)
-		var total, next uint64
-		for k, s := range st.SegmentTimeline.S {
-			if s.T != nil {
-				if k > 0 && *s.T != next {
-					t.Fatalf("gap in the timeline at S %d", k)
-				}
-				next = *s.T
+}
+
+// checkCoverage: the listed segments of each track are contiguous from the first
+// sample of the publish to the last.
+func checkCoverage(t *testing.T, m *mpd.MPD) {
+	t.Helper()
+	_, segs := listedSegments(t, m, "")
+	for k, list := range segs {
+		for i := 1; i < len(list); i++ {
+			if list[i].t != list[i-1].t+list[i-1].d {
+				t.Fatalf("adaptation set %d: gap before segment %d", k, list[i].number)
 			}
-			for r := 0; r <= s.R; r++ {
-				u := strings.ReplaceAll(st.Media, "$Number$", strconv.Itoa(number))
-				if _, code := e.get(e.srv.URL + "/live/" + testRoom + "/1/" + u); code != http.StatusOK {
-					t.Fatalf("%s: %d", u, code)
-				}
-				seg := idx.Segments[number-int(*st.StartNumber)]
-				if seg.Tracks[i].BaseTime != next || seg.Tracks[i].Duration != s.D {
-					t.Fatalf("segment %d: timeline t=%d d=%d, file tfdt=%d duration=%d", number,
-						next, s.D, seg.Tracks[i].BaseTime, seg.Tracks[i].Duration)
-				}
-				total += s.D
-				next += s.D
-				number++
-			}
-		}
-		var want uint64
-		for _, s := range idx.Segments {
-			want += s.Tracks[i].Duration
-		}
-		if total != want || number != len(idx.Segments) {
-			t.Fatalf("adaptation set %d: timeline %d ticks in %d segments, files %d ticks in %d", i, total, number, want, len(idx.Segments))
 		}
 	}
 }

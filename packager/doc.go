@@ -26,7 +26,16 @@
 //   - Parts and segments are written to disk whole (one write per track per part);
 //     a write error fails that stream loudly and leaves others alone.
 //
-// Caveats: the live playlist needs one complete segment before it is served; DASH
-// is not low-latency (no chunked availability); preview files are deleted when they
-// leave the live window or the stream ends.
+// DASH is low-latency too: the MPD lists the segment in progress
+// (availabilityTimeOffset, availabilityTimeComplete="false", ServiceDescription)
+// and the handler sends it chunked, part by part as the segmenter appends them to
+// the segment file, waiting on the same snapshot channel (bounded) as LL-HLS; the
+// short first segment of a run and its continuation are one DASH segment, so
+// every DASH segment starts with a key frame (packager/dash).
+//
+// Caveats: the live playlist needs one complete segment before it is served;
+// preview files are deleted when they leave the live window or the stream ends;
+// GStreamer 1.22's dashdemux/dashdemux2 mis-seek in any live SegmentTimeline
+// whose first listed segment is not at MPD time 0 (they add that segment's start
+// to the seek target), so they do not play our sliding-window live MPD (VOD is fine).
 package packager

@@ -329,6 +329,13 @@ func (p *Packager) serveFile(w http.ResponseWriter, r *http.Request, st *stream,
 			return
 		}
 		p.servePart(w, r, st, track, seq, ctype)
+	case strings.HasPrefix(rest, "d"):
+		msn, ok := parseUint(strings.TrimSuffix(rest[1:], ".m4s"))
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		p.serveDASHSegment(w, r, st, track, msn, ctype)
 	default:
 		msn, ok := parseUint(strings.TrimSuffix(rest, ".m4s"))
 		if !ok {

@@ -3,6 +3,26 @@
 // segments that share an init version and continuous timestamps, one
 // AdaptationSet per track, SegmentTemplate with $Number$ and a SegmentTimeline.
 //
+// Every DASH media segment starts with a SAP of type 1 (startWithSAP="1", ISO/IEC
+// 23009-1 5.3.3.2; DASH-IF IOP 3.2.2): the packager ends the first segment of a
+// run after its first part so that LL-HLS can start at once, and the next
+// segment continues that GOP without a key frame (timeline.Segment.NotIndependent).
+// DASH lists the two as one segment ({track}_d{n}.m4s, n the MSN of the
+// continuation, served as the concatenation of both files), which is exactly
+// the GOP a DASH-only packager would have cut; a continuation whose first half
+// left the live window is not listed. Signalling startWithSAP="0" instead would be
+// truthful but lets players join on a segment they cannot decode.
+//
+// Live MPDs are low-latency (DASH-IF IOP Part 9 / ISO/IEC 23009-1 Annex K): the
+// segment in progress is listed with an estimated duration as soon as its first
+// part exists, availabilityTimeOffset makes it available from then on
+// (availabilityTimeComplete="false": the server sends it chunked while it is
+// written), and a ServiceDescription asks for a latency target; MPD timing uses
+// one anchor: availabilityStartTime is the wall-clock time of media time 0, the
+// first Period starts at 0 and presentationTimeOffset is the media time of a
+// Period's start, so segment n is available at AST + Period@start + (t -
+// PTO)/timescale + d - availabilityTimeOffset.
+//
 // Ownership rules: functions here are pure; they read an immutable
 // timeline.Timeline and return new bytes. Options.Query is appended to the init
 // and media templates so that players authenticate without carrying the MPD's
@@ -40,8 +60,35 @@ type Options struct {
 	TimeURL string
 	// Static renders a static (VOD) MPD with mediaPresentationDuration.
 	Static bool
-	// MinimumUpdatePeriod for dynamic MPDs (default: the target duration).
+	// MinimumUpdatePeriod for dynamic MPDs (default: LowLatencyUpdatePeriod).
 	MinimumUpdatePeriod time.Duration
+	// LatencyTarget is the ServiceDescription latency target of live MPDs
+	// (default: DefaultLatencyTarget).
+	LatencyTarget time.Duration
+}
+
+// Defaults of live MPDs.
+const (
+	// DefaultLatencyTarget is the ServiceDescription Latency@target.
+	DefaultLatencyTarget = 2 * time.Second
+	// LowLatencyUpdatePeriod is MPD@minimumUpdatePeriod: the segment in progress
+	// is listed once its first part exists and its successor's t is only known
+	// from an update, so players refresh often (the MPD is cached per snapshot).
+	LowLatencyUpdatePeriod = 500 * time.Millisecond
+)
+
+// MediaFile returns the name of DASH media segment msn of a track: the MSN of its
+// last timeline segment, prefixed with "d" so that it never collides with the HLS
+// segment of the same MSN (a DASH segment may hold two of them, see Joins).
+func MediaFile(track string, msn uint64) string {
+	return track + "_d" + strconv.FormatUint(msn, 10) + ".m4s"
+}
+
+// Joins reports whether DASH lists s together with prev, the segment before it,
+// as one media segment: s continues the GOP that prev (the short first segment
+// of a run) started, so s alone does not start with a SAP.
+func Joins(prev, s *timeline.Segment) bool {
+	return s.NotIndependent && prev != nil && prev.MSN+1 == s.MSN && !s.Discontinuity && prev.Version == s.Version
 }
 
 func (o Options) uri(name string) string {
@@ -63,26 +110,39 @@ func MPD(tl *timeline.Timeline, o Options) ([]byte, error) {
 	m.MaxSegmentDuration = dur(target)
 	last := tl.Segments[len(tl.Segments)-1]
 	end := last.PDT.Add(last.Duration)
-	if o.Static || tl.Ended {
+	live := !o.Static && !tl.Ended
+	if !live {
 		if o.Static {
 			m.Type = mpd.Ptr(mpd.STATIC_TYPE)
 		}
 		m.MediaPresentationDuration = dur(end.Sub(tl.Start))
 	} else {
-		m.MinimumUpdatePeriod = dur(max(o.MinimumUpdatePeriod, target))
+		mup := o.MinimumUpdatePeriod
+		if mup <= 0 {
+			mup = LowLatencyUpdatePeriod
+		}
+		m.MinimumUpdatePeriod = dur(mup)
 		var depth time.Duration
 		for _, s := range tl.Segments {
 			depth += s.Duration
 		}
 		m.TimeShiftBufferDepth = dur(depth)
-		m.SuggestedPresentationDelay = dur(3 * target)
+		// for players that ignore the ServiceDescription: two segments behind
+		// the live edge, where a complete segment always exists
+		m.SuggestedPresentationDelay = dur(2 * target)
+		m.ServiceDescription = []*mpd.ServiceDescriptionType{serviceDescription(o)}
 	}
 	if !o.Static {
 		m.AvailabilityStartTime = mpd.DateTime(tl.Start.UTC().Format(dateTimeLayout))
 		m.PublishTime = mpd.DateTime(tl.Updated.UTC().Format(dateTimeLayout))
 	}
-	for _, run := range runs(tl.Segments) {
-		p, err := period(tl, run, o)
+	rs := runs(tl.Segments)
+	for k, run := range rs {
+		var cur *timeline.Segment
+		if live && k == len(rs)-1 {
+			cur = tl.Current
+		}
+		p, err := period(tl, run, cur, o)
 		if err != nil {
 			return nil, err
 		}
@@ -96,6 +156,20 @@ func MPD(tl *timeline.Timeline, o Options) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// serviceDescription asks low-latency players (dash.js, Shaka) for the latency
+// target, and how far they may drift from it by changing the playback rate.
+func serviceDescription(o Options) *mpd.ServiceDescriptionType {
+	t := o.LatencyTarget
+	if t <= 0 {
+		t = DefaultLatencyTarget
+	}
+	ms := func(d time.Duration) *uint32 { return mpd.Ptr(uint32(d.Milliseconds())) }
+	return &mpd.ServiceDescriptionType{
+		Latencies:     []*mpd.LatencyType{{Target: ms(t), Min: ms(t / 2), Max: ms(2 * t)}},
+		PlaybackRates: []*mpd.PlaybackRateType{{Min: 0.96, Max: 1.04}},
+	}
 }
 
 func dur(d time.Duration) *mpd.Duration {
@@ -116,29 +190,127 @@ func runs(segs []*timeline.Segment) [][]*timeline.Segment {
 	return out
 }
 
-func period(tl *timeline.Timeline, run []*timeline.Segment, o Options) (*mpd.Period, error) {
+// item is one DASH media segment of a period: one timeline segment, or two when
+// Joins; the last one may be in progress (estimated durations).
+type item struct {
+	msn      uint64   // $Number$: MSN of the last timeline segment
+	base     []uint64 // per track, tfdt of the first sample
+	dur      []uint64 // per track, in the track timescale
+	size     []int64  // per track, bytes (complete items only)
+	duration time.Duration
+	pending  bool // in progress: dur is an estimate
+}
+
+func newItem(s *timeline.Segment) item {
+	it := item{msn: s.MSN, duration: s.Duration}
+	for _, t := range s.Tracks {
+		it.base = append(it.base, t.BaseTime)
+		it.dur = append(it.dur, t.Duration)
+		it.size = append(it.size, t.Size)
+	}
+	return it
+}
+
+// items lists the DASH segments of one run of complete segments.
+func items(run []*timeline.Segment) []item {
+	out := make([]item, 0, len(run))
+	var prev *timeline.Segment
+	for _, s := range run {
+		switch {
+		case Joins(prev, s) && len(out) > 0 && out[len(out)-1].msn == prev.MSN:
+			it := &out[len(out)-1]
+			it.msn, it.duration = s.MSN, it.duration+s.Duration
+			for i, t := range s.Tracks {
+				it.dur[i] += t.Duration
+				it.size[i] += t.Size
+			}
+		case s.NotIndependent:
+			// its key frame left the window: no SAP to start from
+		default:
+			out = append(out, newItem(s))
+		}
+		prev = s
+	}
+	return out
+}
+
+// pending appends the segment in progress cur (at least one part, continuing the
+// run's last segment) with durations estimated from the previous DASH segment.
+func pending(out []item, run []*timeline.Segment, cur *timeline.Segment, v *timeline.Version, tl *timeline.Timeline) []item {
+	last := run[len(run)-1]
+	if cur == nil || len(cur.Parts) == 0 || cur.MSN != last.MSN+1 || cur.Discontinuity || cur.Version != last.Version {
+		return out
+	}
+	var elapsed time.Duration
+	for _, p := range cur.Parts {
+		elapsed += p.Duration
+	}
+	ref := time.Duration(tl.TargetDuration) * time.Second
+	it := item{msn: cur.MSN, pending: true, size: make([]int64, len(v.Tracks))}
+	for _, t := range last.Tracks {
+		it.base = append(it.base, t.BaseTime+t.Duration)
+	}
+	if Joins(last, cur) {
+		if len(out) == 0 || out[len(out)-1].msn != last.MSN {
+			return out
+		}
+		j := out[len(out)-1]
+		out = out[:len(out)-1]
+		it.base, elapsed = j.base, elapsed+j.duration
+	} else if n := len(out); n > 0 {
+		ref = out[n-1].duration
+	}
+	it.duration = max(ref, elapsed+tl.PartTarget)
+	for _, tr := range v.Tracks {
+		it.dur = append(it.dur, uint64(timeline.DurationToTicks(it.duration, tr.TimeScale)))
+	}
+	return append(out, it)
+}
+
+func period(tl *timeline.Timeline, run []*timeline.Segment, cur *timeline.Segment, o Options) (*mpd.Period, error) {
 	first := run[0]
 	v := tl.Version(first.Version)
 	if v == nil {
+		return nil, ErrNoContent
+	}
+	its := pending(items(run), run, cur, v, tl)
+	if len(its) == 0 {
 		return nil, ErrNoContent
 	}
 	p := mpd.NewPeriod()
 	p.Id = "p" + strconv.FormatUint(first.Period, 10)
 	p.Start = dur(first.PeriodStart)
 	for i, tr := range v.Tracks {
-		p.AdaptationSets = append(p.AdaptationSets, adaptationSet(i, tr, run, o))
+		as := adaptationSet(i, tr, its, first.Tracks[i].PeriodBase, o)
+		if it := its[len(its)-1]; it.pending {
+			st := as.Representations[0].SegmentTemplate
+			st.AvailabilityTimeOffset = mpd.FloatInf64(availabilityTimeOffset(tl, first, it, i, tr.TimeScale).Seconds())
+			st.AvailabilityTimeComplete = mpd.Ptr(false)
+		}
+		p.AdaptationSets = append(p.AdaptationSets, as)
 	}
 	return p, nil
 }
 
-func adaptationSet(i int, tr timeline.Track, run []*timeline.Segment, o Options) *mpd.AdaptationSetType {
+// availabilityTimeOffset makes the segment in progress it available from its
+// first part on: its availability start AST + Period@start + (t - PTO)/timescale
+// + d - ato is then its start plus the part target, and never later than the
+// snapshot (the part exists when the MPD lists it). Rounded up to milliseconds.
+func availabilityTimeOffset(tl *timeline.Timeline, first *timeline.Segment, it item, i int, ts uint32) time.Duration {
+	start := tl.Start.Add(first.PeriodStart + timeline.TicksToDuration(it.base[i]-first.Tracks[i].PeriodBase, ts))
+	d := timeline.TicksToDuration(it.dur[i], ts)
+	ato := max(d-tl.PartTarget, start.Add(d).Sub(tl.Updated), 0)
+	return (ato + time.Millisecond - 1).Truncate(time.Millisecond)
+}
+
+func adaptationSet(i int, tr timeline.Track, its []item, pto uint64, o Options) *mpd.AdaptationSetType {
 	mime := "audio/mp4"
 	if tr.Kind == timeline.KindVideo {
 		mime = "video/mp4"
 	}
 	as := mpd.NewAdaptationSetWithParams(string(tr.Kind), mime, true, 1)
 	as.Id = mpd.Ptr(uint32(i))
-	rep := mpd.NewRepresentationWithID(tr.Name, tr.Codecs, "", bandwidth(run, i))
+	rep := mpd.NewRepresentationWithID(tr.Name, tr.Codecs, "", bandwidth(its, i, tr.TimeScale))
 	rep.MimeType = ""
 	switch tr.Kind {
 	case timeline.KindVideo:
@@ -159,16 +331,15 @@ func adaptationSet(i int, tr timeline.Track, run []*timeline.Segment, o Options)
 		}
 	}
 	st := &mpd.SegmentTemplateType{
-		Media:          o.uri(tr.Name + "_$Number$.m4s"),
+		Media:          o.uri(tr.Name + "_d$Number$.m4s"),
 		Initialization: o.uri(tr.Init),
 	}
 	st.Timescale = mpd.Ptr(tr.TimeScale)
-	st.StartNumber = mpd.Ptr(uint32(run[0].MSN))
-	pto := run[0].Tracks[i].PeriodBase
+	st.StartNumber = mpd.Ptr(uint32(its[0].msn))
 	if pto > 0 {
 		st.PresentationTimeOffset = mpd.Ptr(pto)
 	}
-	st.SegmentTimeline = segmentTimeline(run, i)
+	st.SegmentTimeline = segmentTimeline(its, i)
 	rep.SegmentTemplate = st
 	as.Representations = []*mpd.RepresentationType{rep}
 	return as
@@ -176,36 +347,35 @@ func adaptationSet(i int, tr timeline.Track, run []*timeline.Segment, o Options)
 
 // segmentTimeline writes S elements with t only where time does not continue and r
 // for repeated durations.
-func segmentTimeline(run []*timeline.Segment, i int) *mpd.SegmentTimelineType {
+func segmentTimeline(its []item, i int) *mpd.SegmentTimelineType {
 	tl := &mpd.SegmentTimelineType{}
 	var next uint64
 	var cur *mpd.S
-	for k, s := range run {
-		st := s.Tracks[i]
-		d := st.Duration
+	for k, it := range its {
+		d := it.dur[i]
 		if d == 0 {
 			d = 1 // a gap: keep $Number$ aligned; the player skips the missing file
 		}
-		if cur != nil && st.BaseTime == next && cur.D == d {
+		if cur != nil && it.base[i] == next && cur.D == d {
 			cur.R++
 			next += d
 			continue
 		}
 		cur = &mpd.S{D: d}
-		if k == 0 || st.BaseTime != next {
-			cur.T = mpd.Ptr(st.BaseTime)
+		if k == 0 || it.base[i] != next {
+			cur.T = mpd.Ptr(it.base[i])
 		}
 		tl.S = append(tl.S, cur)
-		next = st.BaseTime + d
+		next = it.base[i] + d
 	}
 	return tl
 }
 
-func bandwidth(run []*timeline.Segment, i int) int {
+func bandwidth(its []item, i int, ts uint32) int {
 	peak := 0
-	for _, s := range run {
-		if s.Duration > 0 {
-			peak = max(peak, int(float64(s.Tracks[i].Size*8)/s.Duration.Seconds()))
+	for _, it := range its {
+		if d := timeline.TicksToDuration(it.dur[i], ts); !it.pending && d > 0 {
+			peak = max(peak, int(float64(it.size[i]*8)/d.Seconds()))
 		}
 	}
 	return max(peak, 1)

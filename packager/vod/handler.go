@@ -149,6 +149,9 @@ func (a *Archiver) serveSegment(w http.ResponseWriter, r *http.Request, room str
 			return
 		}
 		src = m.Inits[v][track]
+	case strings.HasPrefix(rest, "d") && strings.HasSuffix(rest, ".m4s"):
+		a.serveDASHSegment(w, r, room, m, track, strings.TrimSuffix(rest[1:], ".m4s"))
+		return
 	case strings.HasSuffix(rest, ".m4s"):
 		n, ok := parseIndex(strings.TrimSuffix(rest, ".m4s"), len(m.Sources))
 		if !ok || m.Segments[n].Tracks[track].Size == 0 {
@@ -177,6 +180,68 @@ func (a *Archiver) serveSegment(w http.ResponseWriter, r *http.Request, room str
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("Cache-Control", cacheImmutable)
 	http.ServeContent(w, r, "", time.Time{}, rs)
+}
+
+// serveDASHSegment serves DASH media segment n: segment n, preceded by segment
+// n-1 when DASH lists the two as one (dash.Joins).
+func (a *Archiver) serveDASHSegment(w http.ResponseWriter, r *http.Request, room string, m *Manifest, track int, num string) {
+	n, ok := parseIndex(num, len(m.Sources))
+	if !ok || m.Segments[n].Tracks[track].Size == 0 {
+		http.NotFound(w, r)
+		return
+	}
+	seg := m.Segments[n]
+	first := n
+	if n > 0 && dash.Joins(m.Segments[n-1], seg) {
+		first = n - 1
+	} else if seg.NotIndependent {
+		http.NotFound(w, r)
+		return
+	}
+	var readers []io.ReaderAt
+	var size int64
+	for k := first; k <= n; k++ {
+		f, err := os.Open(filepath.Join(a.Dir, room, m.Sources[k][track]))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		defer f.Close()
+		sz := m.Segments[k].Tracks[track].Size
+		readers = append(readers, io.NewSectionReader(f, 0, sz))
+		size += sz
+	}
+	ctype := "audio/mp4"
+	if m.Versions[0].Tracks[track].Kind == timeline.KindVideo {
+		ctype = "video/mp4"
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Cache-Control", cacheImmutable)
+	http.ServeContent(w, r, "", time.Time{}, io.NewSectionReader(concat(readers), 0, size))
+}
+
+// concat reads SectionReaders one after the other as one ReaderAt.
+type concat []io.ReaderAt
+
+func (c concat) ReadAt(b []byte, off int64) (int, error) {
+	n := 0
+	for _, r := range c {
+		sz := r.(*io.SectionReader).Size()
+		if off >= sz {
+			off -= sz
+			continue
+		}
+		m, err := r.ReadAt(b[n:min(len(b), n+int(sz-off))], off)
+		n += m
+		if err != nil && err != io.EOF {
+			return n, err
+		}
+		off = 0
+		if n == len(b) {
+			return n, nil
+		}
+	}
+	return n, io.EOF
 }
 
 // serveMP4 streams the progressive MP4 with Range, HEAD and Content-Length
