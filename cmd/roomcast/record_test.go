@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -145,7 +145,7 @@ func TestShortBroadcastArchived(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time broadcast")
 	}
-	if _, err := os.Stat("/usr/bin/ffprobe"); err != nil {
+	if _, err := exec.LookPath("ffprobe"); err != nil {
 		t.Skip("needs ffprobe")
 	}
 	dir := t.TempDir()
@@ -192,7 +192,7 @@ func TestEveryModeRecorded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time broadcast")
 	}
-	if _, err := os.Stat("/usr/bin/ffprobe"); err != nil {
+	if _, err := exec.LookPath("ffprobe"); err != nil {
 		t.Skip("needs ffprobe")
 	}
 	dir := t.TempDir()
