@@ -6,11 +6,21 @@
 // MPD (packager/dash, Eyevinn/dash-mpd) and, through the per-session index
 // (packager/timeline), the VOD archive.
 //
-// Flow: cmd calls Attach for every CMAF / RTMP_CMAF publish (the stream is packaged
-// at once, as a preview in Dir/.preview/) and Bind when control makes the publish a
-// live session; from the next segment on, files go to Dir/{roomUuid}/{sessionNo}/
-// and are appended to its index.jsonl. Handler serves /live/, /watch/, /time and
-// (later) /vod/.
+// Flow: cmd calls Attach for every publish whatever its mode (the stream is
+// packaged at once, as a preview in Dir/.preview/; the VOD records every session,
+// the mode only decides what live viewers get) and Bind when control makes the
+// publish a live session. A session starts with the key frame that starts the GOP
+// in progress when it went LIVE — for a resume (Bind before Attach) the first key
+// frame its publisher sent, as Attach adds its hub reader before the publisher
+// writes its first units. At its next part or segment start, the segmenter
+// goroutine adopts that GOP's preview segments (from the last one that starts
+// with a key frame through the one in progress) into Dir/{roomUuid}/{sessionNo}/:
+// hard links, so the preview paths stay valid and the open files of the segment
+// in progress keep writing into the session's; complete ones are fsynced, the
+// directory synced, then they are indexed in index.jsonl, and the live window is
+// re-pointed (new segment values). Later segments are written there directly. A
+// RecordOnly session (mode=RTMP) is recorded the same way but its /live/ URLs
+// answer 404. Handler serves /live/, /watch/, /time and /vod/.
 //
 // Ownership rules:
 //   - One goroutine per attached stream (the hub reader's) runs the segmenter and
@@ -34,8 +44,13 @@
 // every DASH segment starts with a key frame (packager/dash).
 //
 // Caveats: the live playlist needs one complete segment before it is served;
-// preview files are deleted when they leave the live window or the stream ends;
-// GStreamer 1.22's dashdemux/dashdemux2 mis-seek in any live SegmentTimeline
-// whose first listed segment is not at MPD time 0 (they add that segment's start
-// to the seek target), so they do not play our sliding-window live MPD (VOD is fine).
+// preview files are deleted when they leave the live window or the stream ends (an
+// adopted segment's preview link a live window's time after adoption; its session
+// file stays). A session going LIVE from the preview may start up to one GOP before
+// the start call (the GOP's key frame); if that key frame already left the live
+// window (a window shorter than a GOP) the session starts at the next segment.
+// Every publish costs packaging CPU, mode=RTMP ones included. GStreamer 1.22's
+// dashdemux/dashdemux2 mis-seek in any live SegmentTimeline whose first listed
+// segment is not at MPD time 0 (they add that segment's start to the seek target),
+// so they do not play our sliding-window live MPD (VOD is fine).
 package packager

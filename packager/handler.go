@@ -104,7 +104,13 @@ func (p *Packager) onLive(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if sess := st.sessionInfo(); sess == nil || sess.AppID != appID {
+	sess := st.sessionInfo()
+	if sess != nil && sess.RecordOnly {
+		// recorded for the VOD, not offered live (mode=RTMP)
+		http.NotFound(w, r)
+		return
+	}
+	if sess == nil || sess.AppID != appID {
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
 	}

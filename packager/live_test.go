@@ -56,7 +56,8 @@ func TestLiveLowLatencyClient(t *testing.T) {
 }
 
 // TestPreviewThenBind publishes unbound (preview), binds mid-stream: the session
-// plays at once from preview segments, and only segments after Bind are indexed.
+// plays at once from preview segments, and only the GOP in progress at Bind and
+// what follows are indexed (TestBindAdoptsGOPInProgress pins the exact start).
 func TestPreviewThenBind(t *testing.T) {
 	e := newTestEnv(t, nil)
 	tracks, units := loadFLV(t, "h264_aac.flv")
@@ -95,7 +96,7 @@ func TestPreviewThenBind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(idx.Segments) == 0 || idx.Segments[0].MSN < 2 || idx.Ended.IsZero() {
+	if len(idx.Segments) == 0 || idx.Segments[0].MSN < 2 || idx.Segments[0].NotIndependent || idx.Ended.IsZero() {
 		t.Fatalf("index: %d segments, first %d", len(idx.Segments), idx.Segments[0].MSN)
 	}
 	for _, seg := range idx.Segments {

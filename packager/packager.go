@@ -41,6 +41,10 @@ type Session struct {
 	RoomUUID string
 	// SessionNo is the 1-based session number within the room.
 	SessionNo int
+	// RecordOnly marks a session that is recorded for the VOD but not offered as
+	// live CMAF (a mode=RTMP publish: viewers get the RTMP relay only); its /live/
+	// URLs answer 404.
+	RecordOnly bool
 }
 
 // RoomInfo is what the player page shows about a room.
@@ -185,9 +189,13 @@ func (p *Packager) Close() {
 	}
 }
 
-// Attach starts packaging s (a CMAF or RTMP_CMAF publish) as a preview. The stream
-// is playable under its session's URLs once Bind is called (before or after
-// Attach). Packaging stops when s is closed.
+// Attach starts packaging s (every publish, whatever its mode: the VOD records
+// every session) as a preview. The stream is recorded and, unless the session is
+// RecordOnly, playable under its session's URLs once Bind is called (before or
+// after Attach). Attach registers its hub reader before it returns, so every unit
+// written to s afterwards is seen (the publisher writes the units it buffered
+// while detecting its tracks, the first key frame among them, right after).
+// Packaging stops when s is closed.
 func (p *Packager) Attach(streamID string, s *hub.Stream) {
 	p.mu.Lock()
 	if p.closed || p.byStream == nil {
@@ -206,13 +214,19 @@ func (p *Packager) Attach(streamID string, s *hub.Stream) {
 	}
 	p.wg.Add(1)
 	p.mu.Unlock()
-	go p.run(st)
+	r := &hub.Reader{SkipToKeyframe: true, OnUnit: st.seg.write, Name: "packager"}
+	err := s.AddReader(r)
+	go p.run(st, r, err)
 }
 
-// Bind makes the stream of streamID the live session sess: from its next segment
-// on, segments are written under Dir/{roomUuid}/{sessionNo}/ and indexed for the
-// VOD, and the session's URLs serve the stream (preview segments still in the live
-// window included, so playback starts at once).
+// Bind makes the stream of streamID the live session sess. The session starts
+// with the key frame that starts the GOP in progress (the stream's first key frame
+// when Bind comes before Attach): the segmenter goroutine, at its next part or
+// segment, moves that GOP's preview segments into Dir/{roomUuid}/{sessionNo}/
+// (hard links) and indexes them for the VOD; later segments are written there
+// directly. The session's URLs serve the stream (preview segments still in the
+// live window included, so playback starts at once) unless sess.RecordOnly. Bind
+// does no file work itself.
 func (p *Packager) Bind(streamID string, sess Session) {
 	if _, ok := parseRoom(sess.RoomUUID); !ok || sess.SessionNo <= 0 {
 		p.Log.Error("bind: invalid session", "room", sess.RoomUUID, "session", sess.SessionNo)
@@ -240,12 +254,13 @@ func (p *Packager) Bind(streamID string, sess Session) {
 // Initialize.
 func (p *Packager) Handler() http.Handler { return p.mux }
 
-func (p *Packager) run(st *stream) {
+// run owns the packaging of st: it waits for the end of its hub reader r (added
+// by Attach; added is AddReader's error) and ends the stream.
+func (p *Packager) run(st *stream, r *hub.Reader, added error) {
 	defer p.wg.Done()
-	r := &hub.Reader{SkipToKeyframe: true, OnUnit: st.seg.write, Name: "packager"}
 	var cause error
-	if err := st.hubStream.AddReader(r); err != nil {
-		cause = err
+	if added != nil {
+		cause = added
 	} else {
 		select {
 		case cause = <-r.Err():

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -52,6 +53,9 @@ type stream struct {
 	partTarget time.Duration
 	start      time.Time
 	period     *timeline.Segment // first segment of the current DASH period
+	// bound is the session the files go to, taken from session (set by Bind) by
+	// takeSession on this goroutine; nil while the stream is a preview.
+	bound *Session
 
 	mu      sync.Mutex
 	tl      *view
@@ -138,9 +142,12 @@ func (s *stream) startSegment(st *segmentStart) error {
 	if s.start.IsZero() {
 		s.start = st.origin
 	}
+	if err := s.takeSession(st); err != nil {
+		return err
+	}
 	dir := s.previewDir
-	if sess := s.sessionInfo(); sess != nil {
-		dir = s.p.sessionDir(sess)
+	if s.bound != nil {
+		dir = s.p.sessionDir(s.bound)
 		if err := s.openIndex(dir); err != nil {
 			return err
 		}
@@ -174,6 +181,157 @@ func (s *stream) startSegment(st *segmentStart) error {
 			return fmt.Errorf("create segment: %w", err)
 		}
 		s.files = append(s.files, f)
+	}
+	return nil
+}
+
+// takeSession starts the files of the session Bind attached, if it has not been
+// done yet. It runs on the segmenter goroutine (which owns the files) at every
+// segment start (next is the segment about to start), part and at the end, so the
+// binding takes effect within one part of Bind, and the session starts with the
+// key frame that starts the GOP in progress: the segments from the last one that
+// starts with a key frame through the one in progress (or next, when it continues
+// that GOP) are adopted from the preview. Adopting a complete segment hard-links
+// its files into the session directory (the preview path stays valid for viewers
+// that fetched a playlist listing it; the files are the same), fsyncs them (preview
+// files are never synced), syncs the directory, then indexes the segment; the
+// segment in progress is linked while its files are open, so its later writes land
+// in the session's files and endSegment indexes it as any session segment. The
+// window is re-pointed to the session directory with new segment values (published
+// snapshots stay untouched).
+func (s *stream) takeSession(next *segmentStart) error {
+	if s.bound != nil {
+		return nil
+	}
+	sess := s.sessionInfo()
+	if sess == nil {
+		return nil
+	}
+	s.bound = sess
+	var gop []*timeline.Segment // complete segments to adopt, oldest first
+	var cur *timeline.Segment
+	independent := false
+	switch {
+	case s.cur != nil:
+		cur, independent = s.cur, !s.cur.NotIndependent
+	case next != nil:
+		independent = !next.notIndependent
+	default:
+		independent = true // no GOP in progress: the session starts at the next key frame
+	}
+	first := len(s.window)
+	for !independent && first > 0 {
+		first--
+		independent = !s.window[first].NotIndependent
+	}
+	if !independent {
+		// the GOP's first segment left the window (a window shorter than a GOP):
+		// the session starts at the next segment
+		s.log.Warn("bind: key frame of the GOP in progress no longer in the window, session starts at the next segment")
+		return nil
+	}
+	gop = s.window[first:]
+	if len(gop) == 0 && cur == nil {
+		return nil
+	}
+	dir := s.p.sessionDir(sess)
+	if err := s.openIndex(dir); err != nil {
+		return err
+	}
+	var versions []*timeline.Version
+	for _, seg := range append(slices.Clone(gop), cur) {
+		if seg == nil {
+			continue
+		}
+		if v := s.version(seg.Version); v != nil && !slices.Contains(versions, v) {
+			versions = append(versions, v)
+		}
+	}
+	for _, v := range versions {
+		if err := s.writeInitFiles(dir, v); err != nil {
+			return err
+		}
+	}
+	for _, seg := range gop {
+		if err := linkSegment(seg, dir, true); err != nil {
+			return err
+		}
+	}
+	if cur != nil {
+		if err := linkSegment(cur, dir, false); err != nil {
+			return err
+		}
+	}
+	// Crash safety (VOD): files, then their directory entries, then the records.
+	if err := timeline.SyncDir(dir); err != nil {
+		return err
+	}
+	for _, v := range versions {
+		if err := s.index.WriteVersion(v); err != nil {
+			return err
+		}
+	}
+	w := slices.Clone(s.window)
+	for i, seg := range gop {
+		c := *seg
+		c.Dir = dir
+		if err := s.index.WriteSegment(&c); err != nil {
+			return err
+		}
+		w[first+i] = &c
+		s.removeLater(seg) // the preview links only: the files live on in dir
+	}
+	if err := s.index.Sync(); err != nil {
+		return fmt.Errorf("sync index: %w", err)
+	}
+	s.window = w
+	if cur != nil {
+		c := *cur
+		c.Dir = dir
+		s.cur, s.curDir = &c, dir
+		s.removeLater(cur)
+	}
+	s.log.Info("session starts with the GOP in progress", "room", sess.RoomUUID, "session", sess.SessionNo,
+		"segments", len(gop), "inProgress", cur != nil)
+	s.publish(time.Time{})
+	return nil
+}
+
+// version returns init version n.
+func (s *stream) version(n int) *timeline.Version {
+	for _, v := range s.versions {
+		if v.Number == n {
+			return v
+		}
+	}
+	return nil
+}
+
+// linkSegment hard-links the files of seg (in the preview) into dir; complete
+// segments are fsynced there (the segment in progress is synced when it ends).
+func linkSegment(seg *timeline.Segment, dir string, complete bool) error {
+	for _, t := range seg.Tracks {
+		if t.File == "" {
+			continue
+		}
+		dst := filepath.Join(dir, t.File)
+		if err := os.Link(filepath.Join(seg.Dir, t.File), dst); err != nil {
+			return fmt.Errorf("adopt preview segment: %w", err)
+		}
+		if !complete {
+			continue
+		}
+		f, err := os.Open(dst)
+		if err != nil {
+			return fmt.Errorf("adopt preview segment: %w", err)
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("sync adopted segment: %w", err)
+		}
 	}
 	return nil
 }
@@ -226,6 +384,16 @@ func (s *stream) openIndex(dir string) error {
 }
 
 func (s *stream) writeInits(dir string, v *timeline.Version) error {
+	if err := s.writeInitFiles(dir, v); err != nil {
+		return err
+	}
+	// the init files (synced) are on disk before the record naming them; their
+	// directory entries are synced with the first segment's (syncFiles).
+	return s.index.WriteVersion(v)
+}
+
+// writeInitFiles writes (and fsyncs) the init files of v not yet in dir.
+func (s *stream) writeInitFiles(dir string, v *timeline.Version) error {
 	for _, tr := range v.Tracks {
 		if s.written[tr.Init] {
 			continue
@@ -235,9 +403,7 @@ func (s *stream) writeInits(dir string, v *timeline.Version) error {
 		}
 		s.written[tr.Init] = true
 	}
-	// the init files (synced above) are on disk before the record naming them;
-	// their directory entries are synced with the first segment's (syncFiles).
-	return s.index.WriteVersion(v)
+	return nil
 }
 
 // writeFileSync writes a new file and fsyncs it.
@@ -259,6 +425,9 @@ func writeFileSync(path string, b []byte) error {
 // part implements segmentSink: the fragments are appended to the segment files in
 // one write each, then the part is listed.
 func (s *stream) part(po *partOut) error {
+	if err := s.takeSession(nil); err != nil {
+		return err
+	}
 	p := &timeline.Part{
 		Seq:         po.seq,
 		Independent: po.independent,
@@ -392,6 +561,10 @@ func (s *stream) end(cause error) {
 	failed := false
 	if cause != nil && !errors.Is(cause, hub.ErrStreamClosed) {
 		failed = true
+	} else if err := s.takeSession(nil); err != nil {
+		// a Bind that came after the last part: the segment in progress is the
+		// session's
+		cause, failed = err, true
 	} else if err := s.seg.finish(); err != nil {
 		cause, failed = err, true
 	}

@@ -328,10 +328,10 @@ func (s *server) onPublishStart(ctx context.Context, req ingest.PublishRequest) 
 	return ingest.PublishGrant{StreamID: strconv.FormatUint(ps.KeyID, 10), Mode: ps.Mode}, nil
 }
 
+// onStreamReady packages every publish: the VOD is every live session whatever
+// its mode (the mode decides what live viewers get; see onSessionLive).
 func (s *server) onStreamReady(g ingest.PublishGrant, st *hub.Stream) {
-	if g.Mode == "CMAF" || g.Mode == "RTMP_CMAF" {
-		s.packager.Attach(g.StreamID, st)
-	}
+	s.packager.Attach(g.StreamID, st)
 }
 
 func (s *server) onPublishStop(g ingest.PublishGrant, reason ingest.StopReason) {
@@ -363,8 +363,9 @@ func (s *server) onCapacity(event string, current, limit int) {
 // --- seams: control → packager --------------------------------------------------------
 
 func (s *server) onSessionLive(si control.SessionInfo) {
-	s.packager.Bind(strconv.FormatUint(si.KeyID, 10),
-		packager.Session{AppID: si.AppID, RoomUUID: si.RoomUUID, SessionNo: si.SessionNo})
+	// a mode=RTMP session is recorded but not offered as live CMAF (no cmaf URLs)
+	s.packager.Bind(strconv.FormatUint(si.KeyID, 10), packager.Session{AppID: si.AppID,
+		RoomUUID: si.RoomUUID, SessionNo: si.SessionNo, RecordOnly: control.Mode(si.Mode) == control.ModeRTMP})
 }
 
 func (s *server) verifyToken(token string) (uint64, error) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/roomcast/roomcast/packager/timeline"
@@ -132,9 +133,13 @@ func (s *session) recoverTail(idx *timeline.Index, last *timeline.Segment, disc 
 	if v == nil {
 		return
 	}
-	next := uint64(0)
+	var next uint64
 	if n := len(idx.Segments); n > 0 {
 		next = idx.Segments[n-1].MSN + 1
+	} else if msn, ok := firstSegmentFile(s.dir, v); ok {
+		// nothing indexed yet: segment numbers continue the stream's preview, so
+		// the session's first segment is the lowest-numbered file
+		next = msn
 	}
 	for i := 0; i < maxRecover; i++ {
 		seg, why := recoverSegment(s.dir, v, next, last)
@@ -152,6 +157,36 @@ func (s *session) recoverTail(idx *timeline.Index, last *timeline.Segment, disc 
 		last = seg
 		next++
 	}
+}
+
+// firstSegmentFile returns the lowest MSN of the leading track's segment files in
+// dir.
+func firstSegmentFile(dir string, v *timeline.Version) (uint64, bool) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, false
+	}
+	prefix := v.Tracks[leaderOf(v)].Name + "_"
+	var first uint64
+	found := false
+	for _, e := range ents {
+		num, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		num, ok = strings.CutSuffix(num, ".m4s")
+		if !ok {
+			continue
+		}
+		msn, err := strconv.ParseUint(num, 10, 64)
+		if err != nil || timeline.SegmentFile(v.Tracks[leaderOf(v)].Name, msn) != e.Name() {
+			continue // init files, other names
+		}
+		if !found || msn < first {
+			first, found = msn, true
+		}
+	}
+	return first, found
 }
 
 // recoverSegment builds the index record of segment msn from its files. It returns

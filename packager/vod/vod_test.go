@@ -435,3 +435,24 @@ func BenchmarkMP4Layout(b *testing.B) {
 		}
 	}
 }
+
+// TestBuildRecoversSessionWithNothingIndexed: a crash before the first segment of
+// a session was indexed leaves segment files numbered after the stream's preview
+// (a session bound mid-stream does not start at MSN 0); they are recovered.
+func TestBuildRecoversSessionWithNothingIndexed(t *testing.T) {
+	room := filepath.Join(t.TempDir(), testRoom)
+	s := &synth{t: t, roomDir: room, segments: 0, noEnd: true}
+	d := s.session(1, t0)
+	s.segment(d, 7, t0)
+	s.segment(d, 8, t0.Add(2*time.Second))
+	m, err := Build(room, testRoom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Segments) != 2 || m.Sessions[0].Recovered != 2 || m.Duration() != 4*time.Second {
+		t.Fatalf("%d segments, %v, report %+v", len(m.Segments), m.Duration(), m.Sessions[0])
+	}
+	if m.Sources[0][0] != filepath.Join("1", "video1_7.m4s") || m.Sources[1][1] != filepath.Join("1", "audio2_8.m4s") {
+		t.Errorf("sources %v", m.Sources)
+	}
+}
