@@ -4,7 +4,7 @@ BIN     := bin/roomcast
 LOADBIN := bin/roomcast-load
 PKGS    := ./...
 
-.PHONY: run build test lint vet fmt-check e2e e2e-deps bench clean
+.PHONY: run build test lint vet fmt-check e2e e2e-deps faults bench clean
 
 run: build
 	./$(BIN)
@@ -33,6 +33,12 @@ e2e-deps:
 
 e2e: build e2e-deps
 	$(GO) test -tags e2e -count=1 -timeout 15m -parallel 4 -v ./e2e/
+
+# Fault injection against the whole server: a media disk (tmpfs) filled during a
+# live broadcast, descriptor exhaustion, damaged stores, kill -9. Needs root for
+# tmpfs mounts and rlimits (CI runs as root); the tests skip, saying why, otherwise.
+faults: build
+	$(GO) test -tags faults -count=1 -timeout 15m -v -run 'Fault' ./cmd/roomcast/
 
 # Go benchmarks of the hot paths, then a 60 s load scenario and the HTTP throughput
 # (wrk) — see BENCHMARKS.md. Not part of `make test`: benchmarks are not timed tests.

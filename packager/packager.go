@@ -29,6 +29,11 @@ const (
 	endedLinger = time.Minute
 	// pendingBindTTL bounds how long a Bind waits for its Attach.
 	pendingBindTTL = 30 * time.Second
+	// packagerQueue is the packager's hub queue in units (~2.5 s of 30 fps
+	// video with audio); packagerMaxBlock how long the publisher waits for room in
+	// it before a unit is dropped (a segmenter stuck that long is failing anyway).
+	packagerQueue    = 192
+	packagerMaxBlock = 5 * time.Second
 	// maxWaiters bounds concurrent blocking playlist/part requests.
 	maxWaiters = 20000
 )
@@ -86,6 +91,12 @@ type Packager struct {
 	RoomInfo func(ctx context.Context, roomUUID string) (RoomInfo, error)
 	// VOD serves /vod/ (packager/vod's Archiver.Handler). Nil: /vod/ answers 404.
 	VOD http.Handler
+	// OnStreamFailed is called (on the stream's goroutine, after its playlists
+	// ended) when a stream could not be packaged — a segment that cannot be
+	// written (disk full, no descriptor left, I/O error) or broken media — so that
+	// the caller stops the publish visibly (its room goes LIVE_INACTIVE; the
+	// encoder's reconnect resumes it as the next session). Optional.
+	OnStreamFailed func(streamID string, err error)
 	// Registerer receives the playback request metrics
 	// (roomcast_playback_requests_total, roomcast_playback_request_duration_seconds).
 	// Nil: no metrics.
@@ -214,7 +225,11 @@ func (p *Packager) Attach(streamID string, s *hub.Stream) {
 	}
 	p.wg.Add(1)
 	p.mu.Unlock()
-	r := &hub.Reader{SkipToKeyframe: true, OnUnit: st.seg.write, Name: "packager"}
+	// MaxBlock: the packager's units are the recording — when the segmenter falls
+	// behind, the publisher is slowed (back pressure to its socket) instead of
+	// units being dropped or queued without bound.
+	r := &hub.Reader{SkipToKeyframe: true, OnUnit: st.seg.write, Name: "packager",
+		QueueSize: packagerQueue, MaxBlock: packagerMaxBlock}
 	err := s.AddReader(r)
 	go p.run(st, r, err)
 }
@@ -270,6 +285,12 @@ func (p *Packager) run(st *stream, r *hub.Reader, added error) {
 		st.hubStream.RemoveReader(r)
 	}
 	st.end(cause)
+	st.mu.Lock()
+	failed := st.failed
+	st.mu.Unlock()
+	if failed && p.OnStreamFailed != nil {
+		p.OnStreamFailed(st.id, cause)
+	}
 	p.later(endedLinger, func() { p.forget(st) })
 }
 

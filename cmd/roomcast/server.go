@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -138,6 +141,7 @@ func (s *server) initialize() error {
 		Log:             s.Log.With("component", "packager"),
 		VerifyToken:     s.verifyToken,
 		RoomInfo:        s.roomInfo,
+		OnStreamFailed:  s.onPackagingFailed,
 		VOD:             s.archiver.Handler(),
 		Registerer:      reg,
 	}
@@ -358,6 +362,23 @@ func (s *server) onPlay(ctx context.Context, roomUUID, token string) (string, er
 
 func (s *server) onCapacity(event string, current, limit int) {
 	s.control.IngestCapacity(event, current, limit)
+}
+
+// onPackagingFailed stops a publish whose stream cannot be written: the publisher
+// is disconnected with STORAGE_ERROR, so its room goes LIVE_INACTIVE with its
+// events, and the encoder's reconnect resumes it (once headroom allows).
+// Media the packager cannot handle ends the publish with INVALID_MEDIA instead.
+func (s *server) onPackagingFailed(streamID string, err error) {
+	reason := ingest.StopInvalidMedia
+	var pe *fs.PathError
+	var le *os.LinkError
+	var errno syscall.Errno
+	if errors.As(err, &pe) || errors.As(err, &le) || errors.As(err, &errno) {
+		reason = ingest.StopStorageError
+	}
+	s.Log.Error("stream cannot be packaged, stopping its publish", "stream", streamID, "reason", reason, "err", err)
+	s.headroom.Refresh()
+	s.ingest.Kick(streamID, reason)
 }
 
 // --- seams: control → packager --------------------------------------------------------

@@ -23,6 +23,7 @@ type hookReceiver struct {
 
 	mu     sync.Mutex
 	events []string // event names in arrival order
+	bodies []string // their bodies
 	ids    map[string]bool
 }
 
@@ -65,6 +66,7 @@ func (h *hookReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	if !h.ids[msg.ID] {
 		h.ids[msg.ID] = true
 		h.events = append(h.events, msg.Event)
+		h.bodies = append(h.bodies, string(body))
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -86,4 +88,17 @@ func (h *hookReceiver) received() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]string(nil), h.events...)
+}
+
+// bodiesOf returns the bodies of the events named name received so far.
+func (h *hookReceiver) bodiesOf(name string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for i, e := range h.events {
+		if e == name {
+			out = append(out, h.bodies[i])
+		}
+	}
+	return out
 }
