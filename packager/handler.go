@@ -99,7 +99,7 @@ func (p *Packager) onLive(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	st := p.lookup(room, no)
+	st := p.lookupWait(r.Context(), room, no, attachWait)
 	if st == nil {
 		http.NotFound(w, r)
 		return
@@ -126,6 +126,10 @@ func (p *Packager) onLive(w http.ResponseWriter, r *http.Request) {
 		p.serveFile(w, r, st, file)
 	}
 }
+
+// attachWait bounds how long a viewer of a bound session waits for its stream
+// to be attached (the publisher's track detection takes up to 2 s).
+const attachWait = 5 * time.Second
 
 // wait returns the first snapshot for which ready is true (or that has ended),
 // waiting at most d.

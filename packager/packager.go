@@ -119,6 +119,7 @@ type Packager struct {
 	byStream  map[string]*stream
 	bySession map[string]*stream
 	pending   map[string]pendingBind
+	attached  chan struct{} // closed (and replaced) at every Attach
 	jobs      []job
 }
 
@@ -165,6 +166,7 @@ func (p *Packager) Initialize() error {
 	p.byStream = make(map[string]*stream)
 	p.bySession = make(map[string]*stream)
 	p.pending = make(map[string]pendingBind)
+	p.attached = make(chan struct{})
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if p.Registerer != nil {
 		m, err := newHTTPMetrics(p.Registerer)
@@ -217,6 +219,8 @@ func (p *Packager) Attach(streamID string, s *hub.Stream) {
 	dir := filepath.Join(p.Dir, previewDirName, safeName(streamID)+"-"+strconv.FormatUint(p.seq, 10))
 	st := newStream(p, streamID, s, dir)
 	p.byStream[streamID] = st
+	close(p.attached)
+	p.attached = make(chan struct{})
 	if pb, ok := p.pending[streamID]; ok {
 		delete(p.pending, streamID)
 		if time.Since(pb.at) < pendingBindTTL && st.bind(pb.sess) {
@@ -338,6 +342,48 @@ func (p *Packager) lookup(room string, no int) *stream {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.bySession[sessionKey(room, no)]
+}
+
+// lookupWait is lookup for a viewer: a session that is bound but whose stream is
+// not attached yet (a resume: control makes the room LIVE, and shows its URLs,
+// before the publisher's tracks are known) is waited for, at most d, so that a
+// play URL plays from the moment it is shown instead of answering 404.
+func (p *Packager) lookupWait(ctx context.Context, room string, no int, d time.Duration) *stream {
+	var timer *time.Timer
+	for {
+		p.mu.Lock()
+		st := p.bySession[sessionKey(room, no)]
+		pending := false
+		for _, pb := range p.pending {
+			if pb.sess.RoomUUID == room && pb.sess.SessionNo == no && time.Since(pb.at) < pendingBindTTL {
+				pending = true
+				break
+			}
+		}
+		ch := p.attached
+		p.mu.Unlock()
+		if st != nil || !pending {
+			return st
+		}
+		if timer == nil {
+			if p.waiting.Add(1) > maxWaiters {
+				p.waiting.Add(-1)
+				return nil
+			}
+			defer p.waiting.Add(-1)
+			timer = time.NewTimer(d)
+			defer timer.Stop()
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return nil
+		case <-ctx.Done():
+			return nil
+		case <-p.ctx.Done():
+			return nil
+		}
+	}
 }
 
 func (p *Packager) sessionDir(s *Session) string {

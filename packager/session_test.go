@@ -1,10 +1,12 @@
 package packager
 
 import (
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,5 +188,48 @@ func TestAttachSeesTheFirstUnit(t *testing.T) {
 	}
 	if got, want := firstVideoBase(t, idx), videoKeys(units)[0]; got != want {
 		t.Errorf("session starts at %v, want the first key frame %v", got, want)
+	}
+}
+
+// TestPlayURLBeforeAttach: control binds a resumed session (and shows its play URL)
+// before the publisher's stream is attached. A viewer asking then must not get a
+// 404: the request waits for the stream and its first content, and plays.
+func TestPlayURLBeforeAttach(t *testing.T) {
+	e := newTestEnv(t, nil)
+	tracks, units := loadFLV(t, "h264_aac.flv")
+	e.p.Bind(testStreamID, Session{AppID: testAppID, RoomUUID: testRoom, SessionNo: testSessionNo})
+	type result struct {
+		body string
+		code int
+	}
+	got := make(chan result, 1)
+	go func() {
+		res, err := http.Get(e.liveURL("index.m3u8", testToken))
+		if err != nil {
+			got <- result{err.Error(), 0}
+			return
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		got <- result{string(b), res.StatusCode}
+	}()
+	// the request is waiting before the stream exists
+	deadline := time.Now().Add(5 * time.Second)
+	for e.p.waiting.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the viewer's request did not wait for the pending session")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s := e.startStream(tracks, false)
+	publish(s, units, 0)
+	r := <-got
+	if r.code != http.StatusOK || !strings.Contains(r.body, "#EXT-X-STREAM-INF") {
+		t.Fatalf("play URL before attach: %d %q", r.code, r.body)
+	}
+	s.Close()
+	// a session never bound is still a 404 at once
+	if _, code := e.get(e.srv.URL + "/live/" + testRoom + "/9/index.m3u8?streamingToken=" + testToken); code != http.StatusNotFound {
+		t.Fatalf("unknown session: %d", code)
 	}
 }
