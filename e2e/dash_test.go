@@ -148,8 +148,8 @@ func TestGStreamerPublishAndDASHPlayers(t *testing.T) {
 			t.Errorf("%s: %v", r.name, r.errs)
 		}
 		if r.dups > 2 {
-			t.Errorf("%s downloaded media segments %d times more than once (and got %d 404s): a live player fetches each segment once",
-				r.name, r.dups, r.n404)
+			t.Errorf("%s downloaded media segments %d times more than once (and got %d 404s): a live player fetches each segment once; requests:%s",
+				r.name, r.dups, r.n404, proxies[i].dump())
 		}
 	}
 	after := in.playbackRequests(t)

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -27,6 +28,7 @@ type request struct {
 	took   time.Duration // until the whole response was written
 	path   string
 	status int
+	agent  string // User-Agent
 }
 
 // countingProxy is a reverse proxy in front of the server for one player: it records
@@ -68,7 +70,7 @@ func newCountingProxy(t *testing.T, target string) *countingProxy {
 		at := time.Now()
 		rp.ServeHTTP(sw, r)
 		p.mu.Lock()
-		p.reqs = append(p.reqs, request{at: at, took: time.Since(at), path: r.URL.Path, status: sw.status})
+		p.reqs = append(p.reqs, request{at: at, took: time.Since(at), path: r.URL.Path, status: sw.status, agent: r.UserAgent()})
 		p.mu.Unlock()
 	}))
 	t.Cleanup(p.srv.Close)
@@ -130,6 +132,23 @@ func (p *countingProxy) duplicates() int {
 		}
 	}
 	return dups
+}
+
+// dump lists every request (offset from the first one, duration, status, path) for
+// a failure report: the order shows whether a duplicate is a player's retry of a
+// cut transfer, a re-request after an MPD update, or a second representation.
+func (p *countingProxy) dump() string {
+	reqs := p.requests()
+	var b strings.Builder
+	agent := ""
+	for _, r := range reqs {
+		fmt.Fprintf(&b, "\n  +%6dms %5dms %d %s", r.at.Sub(reqs[0].at).Milliseconds(), r.took.Milliseconds(), r.status, r.path)
+		if r.agent != agent {
+			agent = r.agent
+			fmt.Fprintf(&b, " (User-Agent %q)", agent)
+		}
+	}
+	return b.String()
 }
 
 // segmentTimes returns the median time a media segment request took (a server that

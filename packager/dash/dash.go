@@ -65,6 +65,10 @@ type Options struct {
 	// LatencyTarget is the ServiceDescription latency target of live MPDs
 	// (default: DefaultLatencyTarget).
 	LatencyTarget time.Duration
+	// FromPeriodStart lists the last Period from its first segment (from
+	// Timeline.History) instead of from the live window, for players that
+	// mis-seek otherwise (see the package doc).
+	FromPeriodStart bool
 }
 
 // Defaults of live MPDs.
@@ -138,11 +142,11 @@ func MPD(tl *timeline.Timeline, o Options) ([]byte, error) {
 	}
 	rs := runs(tl.Segments)
 	for k, run := range rs {
-		var cur *timeline.Segment
-		if live && k == len(rs)-1 {
-			cur = tl.Current
+		last := k == len(rs)-1
+		p, err := period(tl, run, live && last, o, o.FromPeriodStart && last)
+		if errors.Is(err, ErrNoContent) && last && k > 0 {
+			break // its first segment is withheld (see firstAlone)
 		}
-		p, err := period(tl, run, cur, o)
 		if err != nil {
 			return nil, err
 		}
@@ -234,6 +238,65 @@ func items(run []*timeline.Segment) []item {
 	return out
 }
 
+// covers reports whether h holds every segment of run, the last period, from
+// the period's first segment on.
+func covers(h *timeline.History, run []*timeline.Segment) bool {
+	last := run[len(run)-1]
+	return h.Len() > 0 && h.Period == last.Period && h.Tracks == len(last.Tracks) &&
+		h.Period+uint64(h.Len())-1 == last.MSN
+}
+
+// historyItems lists the DASH segments of the complete segments of h, joined
+// like items (a period's segments share its init version and continue each
+// other). Sizes are unknown (zero).
+func historyItems(h *timeline.History, v *timeline.Version) []item {
+	out := make([]item, 0, h.Len())
+	for i := range h.Len() {
+		msn := h.Period + uint64(i)
+		if h.NotIndependent[i] {
+			if i == 0 || len(out) == 0 || out[len(out)-1].msn != msn-1 {
+				continue // no SAP to start from
+			}
+			it := &out[len(out)-1]
+			it.msn = msn
+			for k := range h.Tracks {
+				_, d := h.Track(i, k)
+				it.dur[k] += d
+			}
+			it.duration = timeline.TicksToDuration(it.dur[0], v.Tracks[0].TimeScale)
+			continue
+		}
+		it := item{msn: msn, base: make([]uint64, h.Tracks), dur: make([]uint64, h.Tracks), size: make([]int64, h.Tracks)}
+		for k := range h.Tracks {
+			it.base[k], it.dur[k] = h.Track(i, k)
+		}
+		it.duration = timeline.TicksToDuration(it.dur[0], v.Tracks[0].TimeScale)
+		out = append(out, it)
+	}
+	return out
+}
+
+// estimate is the duration listed for a segment in progress that has lasted
+// elapsed so far, ref being the duration of the DASH segment before it: a whole
+// number of steps of ref plus one part target, the fewest that cover elapsed
+// and one more part. Players keep what an MPD said about a segment: Shaka
+// Player appends a timeline entry only if it ends later than the last one it
+// has, dash.js asks for the segment at the listed end of the last one plus
+// 10 ms; a segment that ends later than first listed is therefore fetched
+// again by both. The estimate thus stays the same from one MPD update to the
+// next, and is longer than the segment by up to one part target when the
+// publisher keeps its key frame interval (its frame timestamps jitter by a
+// millisecond or a frame). Only a GOP longer than that makes it grow, by one
+// step at a time, each step one more download of that segment.
+func estimate(ref, elapsed, partTarget time.Duration) time.Duration {
+	step := ref + partTarget
+	if step <= 0 {
+		return elapsed + partTarget
+	}
+	n := max((elapsed+partTarget+step-1)/step, 1)
+	return n * step
+}
+
 // pending appends the segment in progress cur (at least one part, continuing the
 // run's last segment) with durations estimated from the previous DASH segment.
 func pending(out []item, run []*timeline.Segment, cur *timeline.Segment, v *timeline.Version, tl *timeline.Timeline) []item {
@@ -260,20 +323,49 @@ func pending(out []item, run []*timeline.Segment, cur *timeline.Segment, v *time
 	} else if n := len(out); n > 0 {
 		ref = out[n-1].duration
 	}
-	it.duration = max(ref, elapsed+tl.PartTarget)
+	it.duration = estimate(ref, elapsed, tl.PartTarget)
 	for _, tr := range v.Tracks {
 		it.dur = append(it.dur, uint64(timeline.DurationToTicks(it.duration, tr.TimeScale)))
 	}
 	return append(out, it)
 }
 
-func period(tl *timeline.Timeline, run []*timeline.Segment, cur *timeline.Segment, o Options) (*mpd.Period, error) {
+// HasContent reports whether MPD has a segment to list for tl.
+func HasContent(tl *timeline.Timeline) bool {
+	n := len(tl.Segments)
+	return n > 0 && (tl.Ended || !firstAlone(tl.Segments[n-1], tl.Current) || len(runs(tl.Segments)) > 1)
+}
+
+// firstAlone reports whether last, the last complete segment of a live stream,
+// is the short first segment of a run (one part, see the package doc) and the
+// segment in progress cur has no part yet. It is then not listed: listed alone
+// it would be DASH segment last.MSN, and an update later the same media would
+// be segment last.MSN+1, joined with cur; players would fetch it twice.
+func firstAlone(last, cur *timeline.Segment) bool {
+	return last.MSN == last.Period && (cur == nil || cur.MSN != last.MSN+1 || len(cur.Parts) == 0)
+}
+
+// period renders one run of segments; edge is true for the last run of a live
+// stream, whose segment in progress is listed.
+func period(tl *timeline.Timeline, run []*timeline.Segment, edge bool, o Options, fromStart bool) (*mpd.Period, error) {
 	first := run[0]
 	v := tl.Version(first.Version)
 	if v == nil {
 		return nil, ErrNoContent
 	}
-	its := pending(items(run), run, cur, v, tl)
+	win := items(run)
+	its := win
+	if fromStart && covers(tl.History, run) {
+		its = historyItems(tl.History, v)
+	}
+	var cur *timeline.Segment
+	if edge {
+		cur = tl.Current
+		if last := run[len(run)-1]; firstAlone(last, cur) && len(its) > 0 && its[len(its)-1].msn == last.MSN {
+			its = its[:len(its)-1]
+		}
+	}
+	its = pending(its, run, cur, v, tl)
 	if len(its) == 0 {
 		return nil, ErrNoContent
 	}
@@ -281,7 +373,7 @@ func period(tl *timeline.Timeline, run []*timeline.Segment, cur *timeline.Segmen
 	p.Id = "p" + strconv.FormatUint(first.Period, 10)
 	p.Start = dur(first.PeriodStart)
 	for i, tr := range v.Tracks {
-		as := adaptationSet(i, tr, its, first.Tracks[i].PeriodBase, o)
+		as := adaptationSet(i, tr, its, first.Tracks[i].PeriodBase, bandwidth(win, i, tr.TimeScale), o)
 		if it := its[len(its)-1]; it.pending {
 			st := as.Representations[0].SegmentTemplate
 			st.AvailabilityTimeOffset = mpd.FloatInf64(availabilityTimeOffset(tl, first, it, i, tr.TimeScale).Seconds())
@@ -303,14 +395,14 @@ func availabilityTimeOffset(tl *timeline.Timeline, first *timeline.Segment, it i
 	return (ato + time.Millisecond - 1).Truncate(time.Millisecond)
 }
 
-func adaptationSet(i int, tr timeline.Track, its []item, pto uint64, o Options) *mpd.AdaptationSetType {
+func adaptationSet(i int, tr timeline.Track, its []item, pto uint64, bw int, o Options) *mpd.AdaptationSetType {
 	mime := "audio/mp4"
 	if tr.Kind == timeline.KindVideo {
 		mime = "video/mp4"
 	}
 	as := mpd.NewAdaptationSetWithParams(string(tr.Kind), mime, true, 1)
 	as.Id = mpd.Ptr(uint32(i))
-	rep := mpd.NewRepresentationWithID(tr.Name, tr.Codecs, "", bandwidth(its, i, tr.TimeScale))
+	rep := mpd.NewRepresentationWithID(tr.Name, tr.Codecs, "", bw)
 	rep.MimeType = ""
 	switch tr.Kind {
 	case timeline.KindVideo:
