@@ -29,6 +29,9 @@ type request struct {
 	path   string
 	status int
 	agent  string // User-Agent
+	method string
+	rng    string // Range header
+	bytes  int64  // response body bytes relayed
 }
 
 // countingProxy is a reverse proxy in front of the server for one player: it records
@@ -43,6 +46,13 @@ type countingProxy struct {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	bytes  int64
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -70,7 +80,8 @@ func newCountingProxy(t *testing.T, target string) *countingProxy {
 		at := time.Now()
 		rp.ServeHTTP(sw, r)
 		p.mu.Lock()
-		p.reqs = append(p.reqs, request{at: at, took: time.Since(at), path: r.URL.Path, status: sw.status, agent: r.UserAgent()})
+		p.reqs = append(p.reqs, request{at: at, took: time.Since(at), path: r.URL.Path, status: sw.status,
+			agent: r.UserAgent(), method: r.Method, rng: r.Header.Get("Range"), bytes: sw.bytes})
 		p.mu.Unlock()
 	}))
 	t.Cleanup(p.srv.Close)
@@ -142,7 +153,11 @@ func (p *countingProxy) dump() string {
 	var b strings.Builder
 	agent := ""
 	for _, r := range reqs {
-		fmt.Fprintf(&b, "\n  +%6dms %5dms %d %s", r.at.Sub(reqs[0].at).Milliseconds(), r.took.Milliseconds(), r.status, r.path)
+		fmt.Fprintf(&b, "\n  +%6dms %5dms %s %d %7dB %s", r.at.Sub(reqs[0].at).Milliseconds(), r.took.Milliseconds(),
+			r.method, r.status, r.bytes, r.path)
+		if r.rng != "" {
+			fmt.Fprintf(&b, " (Range %s)", r.rng)
+		}
 		if r.agent != agent {
 			agent = r.agent
 			fmt.Fprintf(&b, " (User-Agent %q)", agent)

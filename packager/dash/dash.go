@@ -23,6 +23,37 @@
 // Period's start, so segment n is available at AST + Period@start + (t -
 // PTO)/timescale + d - availabilityTimeOffset.
 //
+// Players remember what an MPD said about a segment, so a listed segment keeps
+// its $Number$ and start in every later update and never ends later than first
+// listed: Shaka Player appends a SegmentTimeline entry only if it ends after the
+// last one it has (a segment that grew is appended again and fetched twice),
+// and dash.js asks for the segment at the listed end of the last one plus
+// 10 ms. The segment in progress is therefore listed with a duration that
+// stays the same from one update to the next and covers the GOP (the previous
+// DASH segment's duration plus one part target, or a multiple; see estimate),
+// and the short first segment of a run is not listed alone while its
+// continuation has no part yet (it would be segment n, then n+1 joined).
+//
+// GStreamer (dashdemux in 1.22, dashdemux2) seeks in a SegmentTimeline by
+// adding the start of the Period's first listed segment to the target
+// (gst_mpd_client2_stream_seek), which is right only when that segment starts
+// at period time 0: in a sliding window it lands segments too far, past the
+// live edge, and plays a fraction of the time. Options.FromPeriodStart lists
+// the last Period from its first segment (timeline.History, 33 bytes a segment
+// in memory; the media of segments that left the window is not served: session
+// files stay on disk, preview files are deleted); GStreamer starts at the live
+// edge and asks only for segments of the window. Listing from the period start
+// costs MPD size: with @r compacting equal durations, a stream of 2 s GOPs
+// (29.97 fps, 48 kHz AAC cut at the key frames; TestMPDFromPeriodStartSize)
+// gives 44 KB at 1 h and 127 KB at 3 h against 2 KB for the window, rendered
+// in 2 and 5 ms once per snapshot (up to five a second), and 60/180 KB of
+// history in memory. The packager hands it only to GStreamer (User-Agent), not
+// to every player: dash.js and Shaka fetch the MPD every 0.5–1 s (127 KB each
+// time would cost a viewer about 2 Mbit/s at 3 h, more than the video), and
+// ffmpeg's dashdec starts 60 s before the end of what is listed.
+// A new Period at every update would also put the first listed segment at
+// period time 0, but makes dash.js and Shaka switch periods every few seconds.
+//
 // Ownership rules: functions here are pure; they read an immutable
 // timeline.Timeline and return new bytes. Options.Query is appended to the init
 // and media templates so that players authenticate without carrying the MPD's
