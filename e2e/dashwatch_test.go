@@ -131,18 +131,33 @@ func (p *countingProxy) summary() (string, int) {
 }
 
 // duplicates counts successful media segment downloads beyond the first of each
-// segment: a live player fetches each segment once.
-func (p *countingProxy) duplicates() int {
-	seen := map[string]int{}
-	dups := 0
+// segment: a live player fetches each segment once. immediate counts those that
+// started within 100 ms of the end of the same segment's previous download with
+// no MPD request in between: the player threw away a whole answer and asked
+// again, nothing the server listed had changed.
+func (p *countingProxy) duplicates() (dups, immediate int) {
+	type last struct {
+		end  time.Time
+		mpds int
+	}
+	seen := map[string]last{}
+	mpds := 0
 	for _, r := range p.requests() {
-		if r.status == 200 && strings.HasSuffix(r.path, ".m4s") {
-			if seen[r.path]++; seen[r.path] > 1 {
-				dups++
+		if strings.HasSuffix(r.path, ".mpd") {
+			mpds++
+		}
+		if r.status != 200 || !strings.HasSuffix(r.path, ".m4s") {
+			continue
+		}
+		if prev, ok := seen[r.path]; ok {
+			dups++
+			if prev.mpds == mpds && r.at.Sub(prev.end) < 100*time.Millisecond {
+				immediate++
 			}
 		}
+		seen[r.path] = last{end: r.at.Add(r.took), mpds: mpds}
 	}
-	return dups
+	return dups, immediate
 }
 
 // dump lists every request (offset from the first one, duration, status, path) for

@@ -184,6 +184,7 @@ func (s *stream) startSegment(st *segmentStart) error {
 		}
 		s.files = append(s.files, f)
 	}
+	s.publish(time.Time{})
 	return nil
 }
 
@@ -493,7 +494,12 @@ func (s *stream) endSegment(e *segmentEnd) error {
 	}
 	s.appendWindow(&seg)
 	s.cur = nil
-	s.publish(time.Time{})
+	if !e.next {
+		s.publish(time.Time{})
+	}
+	// else startSegment publishes the complete segment together with its
+	// successor: no snapshot lists a complete last segment without the segment
+	// in progress (DASH lists it at once, see packager/dash)
 	return nil
 }
 

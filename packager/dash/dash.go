@@ -328,11 +328,16 @@ func estimate(ref, elapsed, partTarget time.Duration) time.Duration {
 	return n * step
 }
 
-// pending appends the segment in progress cur (at least one part, continuing the
-// run's last segment) with durations estimated from the previous DASH segment.
+// pending appends the segment in progress cur (continuing the run's last
+// segment) with durations estimated from the previous DASH segment. It is
+// listed from its start on, before its first part: the segment after the last
+// complete one is always listed, so that a player whose buffer ends at the end
+// of the last complete segment finds the next one there (Shaka Player looks
+// the buffer end up in its timeline, whose last entry may end later: see
+// estimate); the handler holds requests for it until its first part.
 func pending(out []item, run []*timeline.Segment, cur *timeline.Segment, v *timeline.Version, tl *timeline.Timeline) []item {
 	last := run[len(run)-1]
-	if cur == nil || len(cur.Parts) == 0 || cur.MSN != last.MSN+1 || cur.Discontinuity || cur.Version != last.Version {
+	if cur == nil || cur.MSN != last.MSN+1 || cur.Discontinuity || cur.Version != last.Version {
 		return out
 	}
 	var elapsed time.Duration
@@ -369,11 +374,14 @@ func HasContent(tl *timeline.Timeline) bool {
 
 // firstAlone reports whether last, the last complete segment of a live stream,
 // is the short first segment of a run (one part, see the package doc) and the
-// segment in progress cur has no part yet. It is then not listed: listed alone
-// it would be DASH segment last.MSN, and an update later the same media would
-// be segment last.MSN+1, joined with cur; players would fetch it twice.
+// segment after it has not started. It is then not listed: listed alone it
+// would be DASH segment last.MSN, and an update later the same media would be
+// segment last.MSN+1, joined with its continuation; players would fetch it
+// twice. (The packager publishes a segment's end together with the start of
+// the next one, so this lasts only while a flushed run waits for its next key
+// frame.)
 func firstAlone(last, cur *timeline.Segment) bool {
-	return last.MSN == last.Period && (cur == nil || cur.MSN != last.MSN+1 || len(cur.Parts) == 0)
+	return last.MSN == last.Period && (cur == nil || cur.MSN != last.MSN+1)
 }
 
 // period renders one run of segments; edge is true for the last run of a live

@@ -19,7 +19,8 @@ func TestEstimate(t *testing.T) {
 		{"same all along", 2 * time.Second, 1800 * time.Millisecond, 2200 * time.Millisecond},
 		{"last part of a regular GOP", 2 * time.Second, 2000 * time.Millisecond, 2200 * time.Millisecond},
 		{"longer GOP: one step", 2 * time.Second, 2100 * time.Millisecond, 4400 * time.Millisecond},
-		{"no reference", 0, 300 * time.Millisecond, 400 * time.Millisecond},
+		{"no part yet", 2 * time.Second, 0, 2200 * time.Millisecond},
+		{"no reference: steps of one part", 0, 300 * time.Millisecond, 600 * time.Millisecond},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
