@@ -14,10 +14,10 @@
 // truthful but lets players join on a segment they cannot decode.
 //
 // Live MPDs are low-latency (DASH-IF IOP Part 9 / ISO/IEC 23009-1 Annex K): the
-// segment in progress is listed with an estimated duration as soon as its first
-// part exists, availabilityTimeOffset makes it available from then on
-// (availabilityTimeComplete="false": the server sends it chunked while it is
-// written), and a ServiceDescription asks for a latency target; MPD timing uses
+// segment in progress is listed with an estimated duration as soon as it starts,
+// availabilityTimeOffset makes it available from then on at the latest one part
+// target after its start (availabilityTimeComplete="false": the server holds a
+// request until its first part, then sends it chunked while it is written), and a ServiceDescription asks for a latency target; MPD timing uses
 // one anchor: availabilityStartTime is the wall-clock time of media time 0, the
 // first Period starts at 0 and presentationTimeOffset is the media time of a
 // Period's start, so segment n is available at AST + Period@start + (t -
@@ -107,7 +107,7 @@ const (
 	// DefaultLatencyTarget is the ServiceDescription Latency@target.
 	DefaultLatencyTarget = 2 * time.Second
 	// LowLatencyUpdatePeriod is MPD@minimumUpdatePeriod: the segment in progress
-	// is listed once its first part exists and its successor's t is only known
+	// is listed from its start and its successor's t is only known
 	// from an update, so players refresh often (the MPD is cached per snapshot).
 	LowLatencyUpdatePeriod = 500 * time.Millisecond
 )
@@ -426,7 +426,8 @@ func period(tl *timeline.Timeline, run []*timeline.Segment, edge bool, o Options
 // availabilityTimeOffset makes the segment in progress it available from its
 // first part on: its availability start AST + Period@start + (t - PTO)/timescale
 // + d - ato is then its start plus the part target, and never later than the
-// snapshot (the part exists when the MPD lists it). Rounded up to milliseconds.
+// snapshot (a request made before the first part is held until it exists).
+// Rounded up to milliseconds.
 func availabilityTimeOffset(tl *timeline.Timeline, first *timeline.Segment, it item, i int, ts uint32) time.Duration {
 	start := tl.Start.Add(first.PeriodStart + timeline.TicksToDuration(it.base[i]-first.Tracks[i].PeriodBase, ts))
 	d := timeline.TicksToDuration(it.dur[i], ts)
