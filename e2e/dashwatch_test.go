@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -27,6 +28,10 @@ type request struct {
 	took   time.Duration // until the whole response was written
 	path   string
 	status int
+	agent  string // User-Agent
+	method string
+	rng    string // Range header
+	bytes  int64  // response body bytes relayed
 }
 
 // countingProxy is a reverse proxy in front of the server for one player: it records
@@ -41,6 +46,13 @@ type countingProxy struct {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	bytes  int64
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -68,7 +80,8 @@ func newCountingProxy(t *testing.T, target string) *countingProxy {
 		at := time.Now()
 		rp.ServeHTTP(sw, r)
 		p.mu.Lock()
-		p.reqs = append(p.reqs, request{at: at, took: time.Since(at), path: r.URL.Path, status: sw.status})
+		p.reqs = append(p.reqs, request{at: at, took: time.Since(at), path: r.URL.Path, status: sw.status,
+			agent: r.UserAgent(), method: r.Method, rng: r.Header.Get("Range"), bytes: sw.bytes})
 		p.mu.Unlock()
 	}))
 	t.Cleanup(p.srv.Close)
@@ -118,18 +131,54 @@ func (p *countingProxy) summary() (string, int) {
 }
 
 // duplicates counts successful media segment downloads beyond the first of each
-// segment: a live player fetches each segment once.
-func (p *countingProxy) duplicates() int {
-	seen := map[string]int{}
-	dups := 0
+// segment: a live player fetches each segment once. immediate counts those that
+// started within 100 ms of the end of the same segment's previous download with
+// no MPD request in between: the player threw away a whole answer and asked
+// again, nothing the server listed had changed.
+func (p *countingProxy) duplicates() (dups, immediate int) {
+	type last struct {
+		end  time.Time
+		mpds int
+	}
+	seen := map[string]last{}
+	mpds := 0
 	for _, r := range p.requests() {
-		if r.status == 200 && strings.HasSuffix(r.path, ".m4s") {
-			if seen[r.path]++; seen[r.path] > 1 {
-				dups++
+		if strings.HasSuffix(r.path, ".mpd") {
+			mpds++
+		}
+		if r.status != 200 || !strings.HasSuffix(r.path, ".m4s") {
+			continue
+		}
+		if prev, ok := seen[r.path]; ok {
+			dups++
+			if prev.mpds == mpds && r.at.Sub(prev.end) < 100*time.Millisecond {
+				immediate++
 			}
 		}
+		seen[r.path] = last{end: r.at.Add(r.took), mpds: mpds}
 	}
-	return dups
+	return dups, immediate
+}
+
+// dump lists every request (offset from the first one, duration, status, path) for
+// a failure report: the order shows whether a duplicate is a player's retry of a
+// cut transfer, a re-request after an MPD update, or a second representation.
+func (p *countingProxy) dump() string {
+	reqs := p.requests()
+	var b strings.Builder
+	agent := ""
+	for _, r := range reqs {
+		fmt.Fprintf(&b, "\n  +%6dms %5dms %s %d %7dB %s", r.at.Sub(reqs[0].at).Milliseconds(), r.took.Milliseconds(),
+			r.method, r.status, r.bytes, r.path)
+		if r.rng != "" {
+			fmt.Fprintf(&b, " (Range %s)", r.rng)
+		}
+		if r.agent != agent {
+			agent = r.agent
+			fmt.Fprintf(&b, " (User-Agent %q)", agent)
+		}
+	}
+	return b.String()
 }
 
 // segmentTimes returns the median time a media segment request took (a server that

@@ -10,7 +10,11 @@
 //     ffprobe on live and VOD playlists.
 //   - DASH players go through their own counting reverse proxy, so each one's requests
 //     (and 404s) are counted while they run side by side, and an edge watcher polls
-//     the MPD to tell how far behind the live edge each one asks for segments.
+//     the MPD to tell how far behind the live edge each one asks for segments. A
+//     player with more than two duplicate media segment downloads fails, except
+//     ffmpeg's dashdec, whose live reload logic re-reads the window (see
+//     checkedDuplicates), and GStreamer's immediate re-downloads; the failure
+//     message lists every request the player made.
 //
 // Every scenario starts its own server. The ones that play in Chromium or decode run
 // one after the other: on two cores, side by side they starve the publishers (ffmpeg

@@ -51,6 +51,8 @@
 // window (a window shorter than a GOP) the session starts at the next segment.
 // Every publish costs packaging CPU, mode=RTMP ones included. GStreamer 1.22's
 // dashdemux/dashdemux2 mis-seek in any live SegmentTimeline whose first listed
-// segment is not at MPD time 0 (they add that segment's start to the seek target),
-// so they do not play our sliding-window live MPD (VOD is fine).
+// segment is not at period time 0 (they add that segment's start to the seek
+// target): requests whose User-Agent names GStreamer get an MPD that lists the
+// live Period from its start (the stream keeps a compact history of the
+// period's segments; the window is still all that is served).
 package packager

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/roomcast/roomcast/packager/dash"
 	"github.com/roomcast/roomcast/packager/hls"
 	"github.com/roomcast/roomcast/packager/timeline"
 )
@@ -117,9 +118,13 @@ func (p *Packager) onLive(w http.ResponseWriter, r *http.Request) {
 	tq := tokenQuery(token)
 	switch {
 	case file == "index.m3u8":
-		p.serveIndex(w, r, st, tq, "application/vnd.apple.mpegurl", (*view).multivariant, "")
+		p.serveIndex(w, r, st, tq, "application/vnd.apple.mpegurl", hls.HasContent, (*view).multivariant, "")
 	case file == "index.mpd":
-		p.serveIndex(w, r, st, tq, "application/dash+xml", (*view).mpd, timeURL(r))
+		build := (*view).mpd
+		if needsPeriodStart(r) {
+			build = (*view).mpdFromPeriodStart
+		}
+		p.serveIndex(w, r, st, tq, "application/dash+xml", dash.HasContent, build, timeURL(r))
 	case strings.HasSuffix(file, ".m3u8"):
 		p.serveMedia(w, r, st, strings.TrimSuffix(file, ".m3u8"), q, tq)
 	default:
@@ -130,6 +135,14 @@ func (p *Packager) onLive(w http.ResponseWriter, r *http.Request) {
 // attachWait bounds how long a viewer of a bound session waits for its stream
 // to be attached (the publisher's track detection takes up to 2 s).
 const attachWait = 5 * time.Second
+
+// needsPeriodStart reports whether the viewer is GStreamer, whose dashdemux and
+// dashdemux2 seek right only in an MPD that lists the live Period from its
+// start (packager/dash). Its requests say "GStreamer souphttpsrc 1.22.0
+// libsoup/3.2.3" and the like.
+func needsPeriodStart(r *http.Request) bool {
+	return strings.Contains(r.UserAgent(), "GStreamer")
+}
 
 // wait returns the first snapshot for which ready is true (or that has ended),
 // waiting at most d.
@@ -183,9 +196,9 @@ func waitError(w http.ResponseWriter, err error) {
 // serveIndex serves a session's entry manifest (the HLS multivariant playlist or
 // the DASH MPD) once the stream has content, from the snapshot's cached template.
 func (p *Packager) serveIndex(w http.ResponseWriter, r *http.Request, st *stream, tq, ctype string,
-	build func(*view) (*tmpl, error), timeURL string) {
+	ready func(*timeline.Timeline) bool, build func(*view) (*tmpl, error), timeURL string) {
 	v0, _ := st.snapshot()
-	v, err := p.wait(r.Context(), st, p.maxWait(v0.tl), hls.HasContent)
+	v, err := p.wait(r.Context(), st, p.maxWait(v0.tl), ready)
 	if err != nil {
 		waitError(w, err)
 		return

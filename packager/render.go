@@ -63,6 +63,7 @@ type renderCache struct {
 	multivariant *tmpl
 	media        map[int]*tmpl
 	mpd          *tmpl
+	mpdFull      *tmpl // listed from the period start
 }
 
 func (v *view) multivariant() (*tmpl, error) {
@@ -97,16 +98,26 @@ func (v *view) media(track int) (*tmpl, error) {
 }
 
 func (v *view) mpd() (*tmpl, error) {
+	return v.dashMPD(&v.cache.mpd, false)
+}
+
+// mpdFromPeriodStart is the MPD whose last Period is listed from its start, for
+// GStreamer (see packager/dash).
+func (v *view) mpdFromPeriodStart() (*tmpl, error) {
+	return v.dashMPD(&v.cache.mpdFull, true)
+}
+
+func (v *view) dashMPD(cached **tmpl, fromStart bool) (*tmpl, error) {
 	v.cache.mu.Lock()
 	defer v.cache.mu.Unlock()
-	if v.cache.mpd == nil {
-		b, err := dash.MPD(v.tl, dash.Options{Query: slotQuery, TimeURL: slotTime})
+	if *cached == nil {
+		b, err := dash.MPD(v.tl, dash.Options{Query: slotQuery, TimeURL: slotTime, FromPeriodStart: fromStart})
 		if err != nil {
 			return nil, err
 		}
-		v.cache.mpd = compile(string(b))
+		*cached = compile(string(b))
 	}
-	return v.cache.mpd, nil
+	return *cached, nil
 }
 
 // tokenQuery is what every URI of a manifest carries.

@@ -58,6 +58,10 @@ type segmentEnd struct {
 	msn      uint64
 	duration time.Duration // leader
 	tracks   []timeline.SegmentTrack
+	// next is true when the next segment starts at once (startSegment follows
+	// in the same call), false at a flush (stream end, timestamp jump, codec
+	// change).
+	next bool
 }
 
 // sample is a queued access unit waiting for the next one to know its duration.
@@ -278,6 +282,7 @@ func (s *segmenter) maybeCut(next sample) error {
 	if !keyCut && !s.firstOfRun {
 		return nil
 	}
+	s.end.next = true
 	if err := s.endSegment(); err != nil {
 		return err
 	}
@@ -392,7 +397,9 @@ func (s *segmenter) endSegment() error {
 	}
 	s.msn++
 	s.inSegment = false
-	return s.sink.endSegment(&s.end)
+	err := s.sink.endSegment(&s.end)
+	s.end.next = false
+	return err
 }
 
 // flush ends the current segment: every pending sample gets the duration of the

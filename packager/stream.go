@@ -53,6 +53,7 @@ type stream struct {
 	partTarget time.Duration
 	start      time.Time
 	period     *timeline.Segment // first segment of the current DASH period
+	history    *timeline.History // the current DASH period's complete segments
 	// bound is the session the files go to, taken from session (set by Bind) by
 	// takeSession on this goroutine; nil while the stream is a preview.
 	bound *Session
@@ -108,6 +109,7 @@ func (s *stream) publish(arrival time.Time) {
 	tl := &timeline.Timeline{
 		Versions:              s.versions,
 		Segments:              s.window,
+		History:               s.history,
 		Current:               s.cur,
 		NextPartSeq:           s.seg.partSeq,
 		TargetDuration:        s.target,
@@ -182,6 +184,7 @@ func (s *stream) startSegment(st *segmentStart) error {
 		}
 		s.files = append(s.files, f)
 	}
+	s.publish(time.Time{})
 	return nil
 }
 
@@ -485,12 +488,18 @@ func (s *stream) endSegment(e *segmentEnd) error {
 		}
 	}
 	s.setPeriod(&seg)
+	s.history = s.history.Append(&seg)
 	if d := int(math.Round(seg.Duration.Seconds())); d > s.target {
 		s.target = d
 	}
 	s.appendWindow(&seg)
 	s.cur = nil
-	s.publish(time.Time{})
+	if !e.next {
+		s.publish(time.Time{})
+	}
+	// else startSegment publishes the complete segment together with its
+	// successor: no snapshot lists a complete last segment without the segment
+	// in progress (DASH lists it at once, see packager/dash)
 	return nil
 }
 

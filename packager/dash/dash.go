@@ -14,14 +14,45 @@
 // truthful but lets players join on a segment they cannot decode.
 //
 // Live MPDs are low-latency (DASH-IF IOP Part 9 / ISO/IEC 23009-1 Annex K): the
-// segment in progress is listed with an estimated duration as soon as its first
-// part exists, availabilityTimeOffset makes it available from then on
-// (availabilityTimeComplete="false": the server sends it chunked while it is
-// written), and a ServiceDescription asks for a latency target; MPD timing uses
+// segment in progress is listed with an estimated duration as soon as it starts,
+// availabilityTimeOffset makes it available from then on at the latest one part
+// target after its start (availabilityTimeComplete="false": the server holds a
+// request until its first part, then sends it chunked while it is written), and a ServiceDescription asks for a latency target; MPD timing uses
 // one anchor: availabilityStartTime is the wall-clock time of media time 0, the
 // first Period starts at 0 and presentationTimeOffset is the media time of a
 // Period's start, so segment n is available at AST + Period@start + (t -
 // PTO)/timescale + d - availabilityTimeOffset.
+//
+// Players remember what an MPD said about a segment, so a listed segment keeps
+// its $Number$ and start in every later update and never ends later than first
+// listed: Shaka Player appends a SegmentTimeline entry only if it ends after the
+// last one it has (a segment that grew is appended again and fetched twice),
+// and dash.js asks for the segment at the listed end of the last one plus
+// 10 ms. The segment in progress is therefore listed with a duration that
+// stays the same from one update to the next and covers the GOP (the previous
+// DASH segment's duration plus one part target, or a multiple; see estimate),
+// and the short first segment of a run is not listed alone while its
+// continuation has no part yet (it would be segment n, then n+1 joined).
+//
+// GStreamer (dashdemux in 1.22, dashdemux2) seeks in a SegmentTimeline by
+// adding the start of the Period's first listed segment to the target
+// (gst_mpd_client2_stream_seek), which is right only when that segment starts
+// at period time 0: in a sliding window it lands segments too far, past the
+// live edge, and plays a fraction of the time. Options.FromPeriodStart lists
+// the last Period from its first segment (timeline.History, 33 bytes a segment
+// in memory; the media of segments that left the window is not served: session
+// files stay on disk, preview files are deleted); GStreamer starts at the live
+// edge and asks only for segments of the window. Listing from the period start
+// costs MPD size: with @r compacting equal durations, a stream of 2 s GOPs
+// (29.97 fps, 48 kHz AAC cut at the key frames; TestMPDFromPeriodStartSize)
+// gives 44 KB at 1 h and 127 KB at 3 h against 2 KB for the window, rendered
+// in 2 and 5 ms once per snapshot (up to five a second), and 60/180 KB of
+// history in memory. The packager hands it only to GStreamer (User-Agent), not
+// to every player: dash.js and Shaka fetch the MPD every 0.5–1 s (127 KB each
+// time would cost a viewer about 2 Mbit/s at 3 h, more than the video), and
+// ffmpeg's dashdec starts 60 s before the end of what is listed.
+// A new Period at every update would also put the first listed segment at
+// period time 0, but makes dash.js and Shaka switch periods every few seconds.
 //
 // Ownership rules: functions here are pure; they read an immutable
 // timeline.Timeline and return new bytes. Options.Query is appended to the init
@@ -65,6 +96,10 @@ type Options struct {
 	// LatencyTarget is the ServiceDescription latency target of live MPDs
 	// (default: DefaultLatencyTarget).
 	LatencyTarget time.Duration
+	// FromPeriodStart lists the last Period from its first segment (from
+	// Timeline.History) instead of from the live window, for players that
+	// mis-seek otherwise (see the package doc).
+	FromPeriodStart bool
 }
 
 // Defaults of live MPDs.
@@ -72,7 +107,7 @@ const (
 	// DefaultLatencyTarget is the ServiceDescription Latency@target.
 	DefaultLatencyTarget = 2 * time.Second
 	// LowLatencyUpdatePeriod is MPD@minimumUpdatePeriod: the segment in progress
-	// is listed once its first part exists and its successor's t is only known
+	// is listed from its start and its successor's t is only known
 	// from an update, so players refresh often (the MPD is cached per snapshot).
 	LowLatencyUpdatePeriod = 500 * time.Millisecond
 )
@@ -138,11 +173,11 @@ func MPD(tl *timeline.Timeline, o Options) ([]byte, error) {
 	}
 	rs := runs(tl.Segments)
 	for k, run := range rs {
-		var cur *timeline.Segment
-		if live && k == len(rs)-1 {
-			cur = tl.Current
+		last := k == len(rs)-1
+		p, err := period(tl, run, live && last, o, o.FromPeriodStart && last)
+		if errors.Is(err, ErrNoContent) && last && k > 0 {
+			break // its first segment is withheld (see firstAlone)
 		}
-		p, err := period(tl, run, cur, o)
 		if err != nil {
 			return nil, err
 		}
@@ -234,11 +269,75 @@ func items(run []*timeline.Segment) []item {
 	return out
 }
 
-// pending appends the segment in progress cur (at least one part, continuing the
-// run's last segment) with durations estimated from the previous DASH segment.
+// covers reports whether h holds every segment of run, the last period, from
+// the period's first segment on.
+func covers(h *timeline.History, run []*timeline.Segment) bool {
+	last := run[len(run)-1]
+	return h.Len() > 0 && h.Period == last.Period && h.Tracks == len(last.Tracks) &&
+		h.Period+uint64(h.Len())-1 == last.MSN
+}
+
+// historyItems lists the DASH segments of the complete segments of h, joined
+// like items (a period's segments share its init version and continue each
+// other). Sizes are unknown (zero).
+func historyItems(h *timeline.History, v *timeline.Version) []item {
+	out := make([]item, 0, h.Len())
+	for i := range h.Len() {
+		msn := h.Period + uint64(i)
+		if h.NotIndependent[i] {
+			if i == 0 || len(out) == 0 || out[len(out)-1].msn != msn-1 {
+				continue // no SAP to start from
+			}
+			it := &out[len(out)-1]
+			it.msn = msn
+			for k := range h.Tracks {
+				_, d := h.Track(i, k)
+				it.dur[k] += d
+			}
+			it.duration = timeline.TicksToDuration(it.dur[0], v.Tracks[0].TimeScale)
+			continue
+		}
+		it := item{msn: msn, base: make([]uint64, h.Tracks), dur: make([]uint64, h.Tracks), size: make([]int64, h.Tracks)}
+		for k := range h.Tracks {
+			it.base[k], it.dur[k] = h.Track(i, k)
+		}
+		it.duration = timeline.TicksToDuration(it.dur[0], v.Tracks[0].TimeScale)
+		out = append(out, it)
+	}
+	return out
+}
+
+// estimate is the duration listed for a segment in progress that has lasted
+// elapsed so far, ref being the duration of the DASH segment before it: a whole
+// number of steps of ref plus one part target, the fewest that cover elapsed
+// and one more part. Players keep what an MPD said about a segment: Shaka
+// Player appends a timeline entry only if it ends later than the last one it
+// has, dash.js asks for the segment at the listed end of the last one plus
+// 10 ms; a segment that ends later than first listed is therefore fetched
+// again by both. The estimate thus stays the same from one MPD update to the
+// next, and is longer than the segment by up to one part target when the
+// publisher keeps its key frame interval (its frame timestamps jitter by a
+// millisecond or a frame). Only a GOP longer than that makes it grow, by one
+// step at a time, each step one more download of that segment.
+func estimate(ref, elapsed, partTarget time.Duration) time.Duration {
+	step := ref + partTarget
+	if step <= 0 {
+		return elapsed + partTarget
+	}
+	n := max((elapsed+partTarget+step-1)/step, 1)
+	return n * step
+}
+
+// pending appends the segment in progress cur (continuing the run's last
+// segment) with durations estimated from the previous DASH segment. It is
+// listed from its start on, before its first part: the segment after the last
+// complete one is always listed, so that a player whose buffer ends at the end
+// of the last complete segment finds the next one there (Shaka Player looks
+// the buffer end up in its timeline, whose last entry may end later: see
+// estimate); the handler holds requests for it until its first part.
 func pending(out []item, run []*timeline.Segment, cur *timeline.Segment, v *timeline.Version, tl *timeline.Timeline) []item {
 	last := run[len(run)-1]
-	if cur == nil || len(cur.Parts) == 0 || cur.MSN != last.MSN+1 || cur.Discontinuity || cur.Version != last.Version {
+	if cur == nil || cur.MSN != last.MSN+1 || cur.Discontinuity || cur.Version != last.Version {
 		return out
 	}
 	var elapsed time.Duration
@@ -260,20 +359,52 @@ func pending(out []item, run []*timeline.Segment, cur *timeline.Segment, v *time
 	} else if n := len(out); n > 0 {
 		ref = out[n-1].duration
 	}
-	it.duration = max(ref, elapsed+tl.PartTarget)
+	it.duration = estimate(ref, elapsed, tl.PartTarget)
 	for _, tr := range v.Tracks {
 		it.dur = append(it.dur, uint64(timeline.DurationToTicks(it.duration, tr.TimeScale)))
 	}
 	return append(out, it)
 }
 
-func period(tl *timeline.Timeline, run []*timeline.Segment, cur *timeline.Segment, o Options) (*mpd.Period, error) {
+// HasContent reports whether MPD has a segment to list for tl.
+func HasContent(tl *timeline.Timeline) bool {
+	n := len(tl.Segments)
+	return n > 0 && (tl.Ended || !firstAlone(tl.Segments[n-1], tl.Current) || len(runs(tl.Segments)) > 1)
+}
+
+// firstAlone reports whether last, the last complete segment of a live stream,
+// is the short first segment of a run (one part, see the package doc) and the
+// segment after it has not started. It is then not listed: listed alone it
+// would be DASH segment last.MSN, and an update later the same media would be
+// segment last.MSN+1, joined with its continuation; players would fetch it
+// twice. (The packager publishes a segment's end together with the start of
+// the next one, so this lasts only while a flushed run waits for its next key
+// frame.)
+func firstAlone(last, cur *timeline.Segment) bool {
+	return last.MSN == last.Period && (cur == nil || cur.MSN != last.MSN+1)
+}
+
+// period renders one run of segments; edge is true for the last run of a live
+// stream, whose segment in progress is listed.
+func period(tl *timeline.Timeline, run []*timeline.Segment, edge bool, o Options, fromStart bool) (*mpd.Period, error) {
 	first := run[0]
 	v := tl.Version(first.Version)
 	if v == nil {
 		return nil, ErrNoContent
 	}
-	its := pending(items(run), run, cur, v, tl)
+	win := items(run)
+	its := win
+	if fromStart && covers(tl.History, run) {
+		its = historyItems(tl.History, v)
+	}
+	var cur *timeline.Segment
+	if edge {
+		cur = tl.Current
+		if last := run[len(run)-1]; firstAlone(last, cur) && len(its) > 0 && its[len(its)-1].msn == last.MSN {
+			its = its[:len(its)-1]
+		}
+	}
+	its = pending(its, run, cur, v, tl)
 	if len(its) == 0 {
 		return nil, ErrNoContent
 	}
@@ -281,7 +412,7 @@ func period(tl *timeline.Timeline, run []*timeline.Segment, cur *timeline.Segmen
 	p.Id = "p" + strconv.FormatUint(first.Period, 10)
 	p.Start = dur(first.PeriodStart)
 	for i, tr := range v.Tracks {
-		as := adaptationSet(i, tr, its, first.Tracks[i].PeriodBase, o)
+		as := adaptationSet(i, tr, its, first.Tracks[i].PeriodBase, bandwidth(win, i, tr.TimeScale), o)
 		if it := its[len(its)-1]; it.pending {
 			st := as.Representations[0].SegmentTemplate
 			st.AvailabilityTimeOffset = mpd.FloatInf64(availabilityTimeOffset(tl, first, it, i, tr.TimeScale).Seconds())
@@ -295,7 +426,8 @@ func period(tl *timeline.Timeline, run []*timeline.Segment, cur *timeline.Segmen
 // availabilityTimeOffset makes the segment in progress it available from its
 // first part on: its availability start AST + Period@start + (t - PTO)/timescale
 // + d - ato is then its start plus the part target, and never later than the
-// snapshot (the part exists when the MPD lists it). Rounded up to milliseconds.
+// snapshot (a request made before the first part is held until it exists).
+// Rounded up to milliseconds.
 func availabilityTimeOffset(tl *timeline.Timeline, first *timeline.Segment, it item, i int, ts uint32) time.Duration {
 	start := tl.Start.Add(first.PeriodStart + timeline.TicksToDuration(it.base[i]-first.Tracks[i].PeriodBase, ts))
 	d := timeline.TicksToDuration(it.dur[i], ts)
@@ -303,14 +435,14 @@ func availabilityTimeOffset(tl *timeline.Timeline, first *timeline.Segment, it i
 	return (ato + time.Millisecond - 1).Truncate(time.Millisecond)
 }
 
-func adaptationSet(i int, tr timeline.Track, its []item, pto uint64, o Options) *mpd.AdaptationSetType {
+func adaptationSet(i int, tr timeline.Track, its []item, pto uint64, bw int, o Options) *mpd.AdaptationSetType {
 	mime := "audio/mp4"
 	if tr.Kind == timeline.KindVideo {
 		mime = "video/mp4"
 	}
 	as := mpd.NewAdaptationSetWithParams(string(tr.Kind), mime, true, 1)
 	as.Id = mpd.Ptr(uint32(i))
-	rep := mpd.NewRepresentationWithID(tr.Name, tr.Codecs, "", bandwidth(its, i, tr.TimeScale))
+	rep := mpd.NewRepresentationWithID(tr.Name, tr.Codecs, "", bw)
 	rep.MimeType = ""
 	switch tr.Kind {
 	case timeline.KindVideo:

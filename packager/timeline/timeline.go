@@ -122,6 +122,9 @@ type Timeline struct {
 	Versions []*Version
 	// Segments are the complete segments in the live window, oldest first.
 	Segments []*Segment
+	// History records every complete segment of the last period, the window's
+	// included (nil when unknown).
+	History *History
 	// Current is the segment in progress (its Parts so far); nil before the first
 	// part and after the end.
 	Current *Segment
