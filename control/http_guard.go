@@ -180,6 +180,14 @@ func (c *guardConn) Close() error {
 	return err
 }
 
+// CloseWrite lets net/http half-close before closing (its RST avoidance).
+func (c *guardConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // ReadFrom keeps net/http's sendfile path (segments, VOD downloads) through the
 // wrapper.
 func (c *guardConn) ReadFrom(r io.Reader) (int64, error) {
