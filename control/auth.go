@@ -79,12 +79,13 @@ func (c *Control) appAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			closeIfBody(ec)
 			return ErrUnauthorized.withMessage("HTTP Basic apiKey:apiSecret required")
 		}
-		addr, now := ClientKey(ec.Request().RemoteAddr), c.now()
-		if wait := c.authLimit.check(now, addr, string(key)); wait > 0 {
+		addr, _ := clientAddr(ec.Request().RemoteAddr) // unparseable: one shared bucket
+		now := c.now()
+		if wait := c.authLimit.check(now, addr, key); wait > 0 {
 			return tooManyRequests(ec, wait)
 		}
 		app, err := c.verifyApp(key, secret)
-		if errors.Is(err, ErrUnauthorized) {
+		if err != nil && errors.Is(err, ErrUnauthorized) {
 			c.authLimit.failed(now, addr, string(key), c.apps.get(string(key)) != nil)
 			closeIfBody(ec)
 		}
@@ -155,8 +156,9 @@ func (c *Control) memberAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			closeIfBody(ec)
 			return ErrUnauthorized.withMessage("Bearer access token required")
 		}
-		addr, now := ClientKey(ec.Request().RemoteAddr), c.now()
-		if wait := c.authLimit.check(now, addr, ""); wait > 0 {
+		addr, _ := clientAddr(ec.Request().RemoteAddr)
+		now := c.now()
+		if wait := c.authLimit.check(now, addr, nil); wait > 0 {
 			return tooManyRequests(ec, wait)
 		}
 		cl, err := c.tokens.verify(h[len(prefix):], TokenKindAccess, now)

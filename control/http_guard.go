@@ -38,8 +38,8 @@ type HTTPGuard struct {
 	Log *slog.Logger
 
 	mu        sync.Mutex
-	conns     map[string]int // open connections per client key
-	refused   int            // refused since the last log line
+	conns     map[netip.Addr]int // open connections per client address
+	refused   int                // refused since the last log line
 	loggedAt  time.Time
 	initiated bool
 }
@@ -60,7 +60,7 @@ func (g *HTTPGuard) init() {
 	if g.Log == nil {
 		g.Log = slog.Default()
 	}
-	g.conns = map[string]int{}
+	g.conns = map[netip.Addr]int{}
 }
 
 // Listener wraps ln so that each client address holds at most MaxConnsPerAddr
@@ -118,14 +118,14 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 }
 
 // acquire counts a connection of key, or reports that key is at the limit.
-func (g *HTTPGuard) acquire(key string) bool {
+func (g *HTTPGuard) acquire(key netip.Addr) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.conns[key] >= g.MaxConnsPerAddr {
 		g.refused++
 		if now := time.Now(); now.Sub(g.loggedAt) >= 10*time.Second {
 			g.Log.Warn("too many connections from one address, closing new ones",
-				"addr", key, "limit", g.MaxConnsPerAddr, "refused", g.refused)
+				"addr", key.String(), "limit", g.MaxConnsPerAddr, "refused", g.refused)
 			g.loggedAt, g.refused = now, 0
 		}
 		return false
@@ -135,7 +135,7 @@ func (g *HTTPGuard) acquire(key string) bool {
 }
 
 // release uncounts a connection of key.
-func (g *HTTPGuard) release(key string) {
+func (g *HTTPGuard) release(key netip.Addr) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.conns[key] <= 1 {
@@ -157,7 +157,10 @@ func (l *guardListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		key := ClientKey(nc.RemoteAddr().String())
+		key, ok := clientAddr(nc.RemoteAddr().String())
+		if !ok { // not TCP: not limited
+			return nc, nil
+		}
 		if !l.g.acquire(key) {
 			_ = nc.Close()
 			continue
@@ -170,7 +173,7 @@ func (l *guardListener) Accept() (net.Conn, error) {
 type guardConn struct {
 	net.Conn
 	g    *HTTPGuard
-	key  string
+	key  netip.Addr
 	once sync.Once
 }
 
@@ -197,21 +200,22 @@ func (c *guardConn) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(c.Conn, r)
 }
 
-// ClientKey is the client of a remote address ("ip:port") for per-client limits:
-// the IP of an IPv4 address, the /64 prefix of an IPv6 one (a host usually holds a
-// whole /64). An address that does not parse is its own key.
-func ClientKey(remoteAddr string) string {
+// clientAddr is the client of a remote address ("ip:port") for per-client limits,
+// as a map key that costs no allocation: the IPv4 address, or the first address of
+// the IPv6 /64 (a host usually holds a whole /64). ok is false for an address that
+// does not parse.
+func clientAddr(remoteAddr string) (a netip.Addr, ok bool) {
 	ap, err := netip.ParseAddrPort(remoteAddr)
 	if err != nil {
-		return remoteAddr
+		return netip.Addr{}, false
 	}
-	a := ap.Addr().Unmap()
+	a = ap.Addr().Unmap()
 	if a.Is4() {
-		return a.String()
+		return a, true
 	}
 	p, err := a.WithZone("").Prefix(64)
 	if err != nil {
-		return a.String()
+		return a, true
 	}
-	return p.String()
+	return p.Addr(), true
 }

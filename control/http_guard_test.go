@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -355,28 +356,28 @@ func TestAuthLimiterForgetsIdleEntries(t *testing.T) {
 	l.init()
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 1000 {
-		l.failed(t0, fmt.Sprintf("10.0.%d.%d", i/256, i%256), "key", true)
+		l.failed(t0, netip.AddrFrom4([4]byte{10, 0, byte(i / 256), byte(i)}), "key", true)
 	}
 	if len(l.addrs) != 1000 || len(l.keys) != 1 {
 		t.Fatalf("tracked %d addresses, %d keys", len(l.addrs), len(l.keys))
 	}
 	later := t0.Add(authIdle + authKeyBurst*authKeyInterval)
-	l.failed(later, "10.1.0.1", "", false)
+	l.failed(later, netip.MustParseAddr("10.1.0.1"), "", false)
 	if len(l.addrs) != 1 || len(l.keys) != 0 {
 		t.Fatalf("after %v idle: %d addresses, %d keys tracked, want 1 and 0", later.Sub(t0), len(l.addrs), len(l.keys))
 	}
 }
 
-func TestClientKey(t *testing.T) {
+func TestClientAddr(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"127.0.0.1:5000", "127.0.0.1"},
 		{"[::ffff:10.0.0.1]:80", "10.0.0.1"},
-		{"[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::/64"},
-		{"[fe80::1%eth0]:1", "fe80::/64"},
-		{"garbage", "garbage"},
+		{"[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::"},
+		{"[fe80::1%eth0]:1", "fe80::"},
+		{"garbage", "invalid IP"},
 	} {
-		if got := ClientKey(tc.in); got != tc.want {
-			t.Errorf("ClientKey(%q) = %q, want %q", tc.in, got, tc.want)
+		if got, _ := clientAddr(tc.in); got.String() != tc.want {
+			t.Errorf("clientAddr(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
