@@ -29,9 +29,10 @@ const (
 	// authIdle: an entry whose bucket is full and that was not used for this long
 	// is forgotten (memory stays bounded by recent clients).
 	authIdle = 10 * time.Minute
-	// authMaxAddrs bounds the addresses tracked; beyond it (after evicting idle
-	// entries) new addresses are limited per apiKey only.
-	authMaxAddrs = 100_000
+	// authMaxAddrs bounds the addresses tracked (about 250 bytes each, so at most
+	// ~12 MB); beyond it (after evicting idle entries) new addresses are limited
+	// per apiKey only.
+	authMaxAddrs = 50_000
 	// authGoodKeys is how many apiKeys an address remembers having used successfully.
 	authGoodKeys = 4
 )
