@@ -76,12 +76,23 @@ func (c *Control) appAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		var buf [basicMax]byte
 		key, secret, ok := parseBasic(buf[:0], ec.Request().Header.Get("Authorization"))
 		if !ok {
+			closeIfBody(ec)
 			return ErrUnauthorized.withMessage("HTTP Basic apiKey:apiSecret required")
 		}
+		addr, _ := clientAddr(ec.Request().RemoteAddr) // unparseable: one shared bucket
+		now := c.now()
+		if wait := c.authLimit.check(now, addr, key); wait > 0 {
+			return tooManyRequests(ec, wait)
+		}
 		app, err := c.verifyApp(key, secret)
+		if err != nil && errors.Is(err, ErrUnauthorized) {
+			c.authLimit.failed(now, addr, string(key), c.apps.get(string(key)) != nil)
+			closeIfBody(ec)
+		}
 		if err != nil {
 			return err
 		}
+		c.authLimit.succeeded(now, addr, app.APIKey)
 		ec.Set(ctxApp, app)
 		return next(ec)
 	}
@@ -142,14 +153,31 @@ func (c *Control) memberAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		h := ec.Request().Header.Get("Authorization")
 		const prefix = "Bearer "
 		if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+			closeIfBody(ec)
 			return ErrUnauthorized.withMessage("Bearer access token required")
 		}
-		cl, err := c.tokens.verify(h[len(prefix):], TokenKindAccess, c.now())
+		addr, _ := clientAddr(ec.Request().RemoteAddr)
+		now := c.now()
+		if wait := c.authLimit.check(now, addr, nil); wait > 0 {
+			return tooManyRequests(ec, wait)
+		}
+		cl, err := c.tokens.verify(h[len(prefix):], TokenKindAccess, now)
 		if err != nil {
+			c.authLimit.failed(now, addr, "", false)
+			closeIfBody(ec)
 			return err
 		}
 		ec.Set(ctxClaims, cl)
 		return next(ec)
+	}
+}
+
+// closeIfBody makes the connection close after the answer when the request has a
+// body: it is refused unread, and net/http would otherwise read the rest of it
+// before the next request (a slow client holding the connection).
+func closeIfBody(ec echo.Context) {
+	if ec.Request().ContentLength != 0 {
+		ec.Response().Header().Set("Connection", "close")
 	}
 }
 

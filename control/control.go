@@ -22,6 +22,7 @@ const (
 	DefaultRTMPApp       = "live"
 	DefaultTokenTTL      = 24 * time.Hour
 	DefaultBodyLimit     = 1 << 20
+	DefaultMaxInFlight   = 256
 )
 
 // Control is the REST control plane and the room logic. Set the exported fields,
@@ -46,6 +47,12 @@ type Control struct {
 	// BodyLimit is the largest request body in bytes; larger bodies get 400
 	// INVALID_REQUEST. Default 1 MiB.
 	BodyLimit int64
+	// MaxInFlight bounds the App and Member API requests served at once
+	// (--max-api-requests); more get 503 SERVER_BUSY with Retry-After at once, so a
+	// flood of API requests (slow bodies included) cannot starve playback or
+	// /healthz, which are not counted, nor are SSE streams. Default
+	// DefaultMaxInFlight (256); negative = unlimited.
+	MaxInFlight int
 	// Now returns the current time (tests). Default time.Now.
 	Now func() time.Time
 	// Events receives every event after its transaction commits. Default: discard.
@@ -71,6 +78,10 @@ type Control struct {
 	locks   roomLocks
 	metrics *httpMetrics
 	autoEnd autoEnder
+	// authLimit keeps the failed-authentication budgets (auth_limit.go).
+	authLimit authLimiter
+	// inFlight is the semaphore of MaxInFlight (nil: unlimited).
+	inFlight chan struct{}
 }
 
 // Initialize applies defaults, loads the install secret and the token versions.
@@ -90,6 +101,12 @@ func (c *Control) Initialize() error {
 	if c.BodyLimit <= 0 {
 		c.BodyLimit = DefaultBodyLimit
 	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.MaxInFlight > 0 {
+		c.inFlight = make(chan struct{}, c.MaxInFlight)
+	}
 	c.now = c.Now
 	if c.now == nil {
 		c.now = time.Now
@@ -108,6 +125,7 @@ func (c *Control) Initialize() error {
 	}
 	c.tokens.init(c.Store.InstallSecret(), versions)
 	c.apps.init()
+	c.authLimit.init()
 	c.locks.init()
 	c.autoEnd.init(c)
 	if c.Registry != nil {
@@ -141,8 +159,11 @@ func (c *Control) Register(e *echo.Echo) {
 	if c.Registry != nil {
 		e.GET("/metrics", echo.WrapHandler(metricsHandler(c.Registry)))
 	}
-	c.registerAppAPI(routes{e.Group("/v2/apps/me"), []echo.MiddlewareFunc{c.limitBody, c.appAuth}})
-	c.registerMemberAPI(routes{e.Group("/v2/members/me"), []echo.MiddlewareFunc{c.limitBody, c.memberAuth}})
+	c.registerAppAPI(routes{e.Group("/v2/apps/me"), []echo.MiddlewareFunc{c.limitInFlight, c.limitBody, c.appAuth}})
+	members := e.Group("/v2/members/me")
+	c.registerMemberAPI(routes{members, []echo.MiddlewareFunc{c.limitInFlight, c.limitBody, c.memberAuth}})
+	// SSE streams last as long as the member listens: not counted in MaxInFlight.
+	members.GET("/event-sources", c.onEventSources, c.limitBody, c.memberAuth)
 }
 
 // Handler returns a new echo instance with every route registered.
@@ -207,7 +228,6 @@ func (c *Control) registerMemberAPI(g routes) {
 	g.POST("/video-rooms/:id/cancel", c.onMemberVideoRoomsCancel)
 	g.POST("/video-rooms/:id/join", c.onMemberVideoRoomsJoin)
 	g.POST("/video-rooms/:id/leave", c.onMemberVideoRoomsLeave)
-	g.GET("/event-sources", c.onEventSources)
 }
 
 // routes adds routes to a group with per-route middleware. (Group.Use would make
@@ -254,6 +274,29 @@ func (c *Control) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 			return ErrInvalidRequest.withMessage("request body exceeds %d bytes", c.BodyLimit)
 		}
 		r.Body = http.MaxBytesReader(ec.Response(), r.Body, c.BodyLimit)
+		return next(ec)
+	}
+}
+
+// ErrServerBusy answers an API request while MaxInFlight requests are being served.
+var ErrServerBusy = apiError{http.StatusServiceUnavailable, "SERVER_BUSY", "too many API requests in progress; retry later"}
+
+// limitInFlight serves at most MaxInFlight API requests at once; the others get
+// 503 SERVER_BUSY at once (Retry-After: 1, connection closed: the body is unread).
+func (c *Control) limitInFlight(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(ec echo.Context) error {
+		if c.inFlight == nil {
+			return next(ec)
+		}
+		select {
+		case c.inFlight <- struct{}{}:
+		default:
+			h := ec.Response().Header()
+			h.Set("Retry-After", "1")
+			h.Set("Connection", "close")
+			return ErrServerBusy
+		}
+		defer func() { <-c.inFlight }()
 		return next(ec)
 	}
 }

@@ -25,6 +25,14 @@
 //     and the member token versions kept in memory (loaded at Initialize, updated on
 //     rotation).
 //   - Secrets (API secrets, stream keys, tokens) are never logged.
+//   - Abuse bounds of the HTTP layer: HTTPGuard (used by cmd in front of the API and
+//     playback) caps connections per client address and bounds the arrival of request
+//     bodies; credentials are checked before a body is read, and refusals close the
+//     connection instead of reading the rest. Failed authentications (Basic and
+//     Bearer) spend a token bucket per client address and per apiKey; over budget,
+//     429 TOO_MANY_REQUESTS comes before the check (auth_limit.go). At most
+//     MaxInFlight API requests run at once (503 SERVER_BUSY beyond); /healthz,
+//     /readyz, /metrics, SSE streams and playback are not counted.
 //
 // Handlers return errors; one echo HTTPErrorHandler (errors.go) writes every error as
 // {"errorCode","message"}.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -33,6 +34,10 @@ const (
 	maxPage              = 1 << 20
 )
 
+// ErrRequestTimeout answers a request whose body did not arrive within
+// HTTPGuard.BodyTimeout.
+var ErrRequestTimeout = apiError{http.StatusRequestTimeout, "REQUEST_TIMEOUT", "the request body did not arrive in time"}
+
 // decodeBody decodes the JSON request body into v: exactly one JSON value, within
 // BodyLimit. Unknown fields are ignored (as Spring does); wrong types are refused.
 func decodeBody(ec echo.Context, v any) error {
@@ -50,6 +55,11 @@ func readBody(ec echo.Context) ([]byte, error) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, ErrInvalidRequest.withMessage("request body exceeds %d bytes", mbe.Limit)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// HTTPGuard.BodyTimeout: the connection cannot be reused.
+			ec.Response().Header().Set("Connection", "close")
+			return nil, ErrRequestTimeout
 		}
 		return nil, ErrInvalidRequest.withMessage("read request body: %v", err)
 	}

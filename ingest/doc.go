@@ -8,6 +8,9 @@
 //     connection (go-rtmp's), one per RTMP player, a watchdog and, with Admission
 //     set, the admission sampler. Close stops them all and waits; OnPublishStop has
 //     then been called for every publish.
+//   - A failed accept (EMFILE: out of descriptors) is retried by trackedListener
+//     after a pause of 5 ms doubling to 1 s, logged at most once per 10 s: go-rtmp's
+//     own loop would retry at once and spin a core.
 //   - The callbacks (OnPublishStart, OnStreamReady, OnPublishStop, OnPlay,
 //     OnCapacity) run on connection goroutines (OnPublishStop may run on the
 //     goroutine of Close, OnCapacity on the admission sampler's); they must not

@@ -381,16 +381,70 @@ func (s *Server) emitCapacity(events []string, current int) {
 
 // trackedListener counts accepted connections in connWG before go-rtmp starts their
 // goroutine; conn.Close (go-rtmp's last step) marks them done.
+//
+// go-rtmp's accept loop retries a failed Accept at once, so a persistent failure
+// (EMFILE: out of descriptors) would spin a core. Accept therefore retries failures
+// itself with net/http's backoff (5 ms doubling to 1 s), logging at most once per
+// acceptLogInterval, and returns only when the listener is closed.
 type trackedListener struct {
 	net.Listener
 	s *Server
+
+	failing  bool      // the last Accept failed (only the serve goroutine touches these)
+	failures int       // failures since the last log line
+	loggedAt time.Time // when the last failure was logged
 }
 
+// Accept backoff bounds (net/http's Server.Serve) and the log rate limit.
+const (
+	acceptMinDelay    = 5 * time.Millisecond
+	acceptMaxDelay    = time.Second
+	acceptLogInterval = 10 * time.Second
+)
+
+// Accept returns the next connection, retrying failures with backoff until the
+// listener is closed or the server is closing.
 func (l *trackedListener) Accept() (net.Conn, error) {
-	nc, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	var delay time.Duration
+	for {
+		nc, err := l.Listener.Accept()
+		if err == nil {
+			l.recovered()
+			l.s.connWG.Add(1)
+			return nc, nil
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return nil, err
+		}
+		delay = min(max(2*delay, acceptMinDelay), acceptMaxDelay)
+		l.failed(err, delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-l.s.ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("accept: %w", err)
+		}
 	}
-	l.s.connWG.Add(1)
-	return nc, nil
+}
+
+// failed logs an accept failure, at most once per acceptLogInterval.
+func (l *trackedListener) failed(err error, delay time.Duration) {
+	l.failing = true
+	l.failures++
+	now := time.Now()
+	if now.Sub(l.loggedAt) < acceptLogInterval {
+		return
+	}
+	l.s.Log.Warn("accept failed, retrying", "err", err, "retry_in", delay, "failures", l.failures)
+	l.loggedAt, l.failures = now, 0
+}
+
+// recovered logs the first successful accept after failures.
+func (l *trackedListener) recovered() {
+	if !l.failing {
+		return
+	}
+	l.s.Log.Info("accept recovered", "unlogged_failures", l.failures)
+	l.failing, l.failures, l.loggedAt = false, 0, time.Time{}
 }

@@ -28,10 +28,12 @@ key=bench-key
 secret=bench-secret-$(date +%s)
 base=http://127.0.0.1:$HTTP_PORT
 api=$base/v2/apps/me
+# Every client of the benchmark is on loopback: no per-address connection cap,
+# no API concurrency limit (they would refuse the benchmark, not measure it).
 ROOMCAST_APP_KEY=$key ROOMCAST_APP_SECRET=$secret "$BIN" \
   --data "$data" --http-addr 127.0.0.1:$HTTP_PORT --rtmp-addr 127.0.0.1:$RTMP_PORT \
   --public-http-url $base --public-rtmp-url rtmp://127.0.0.1:$RTMP_PORT \
-  --log-level warn $EXTRA 2>"$data/server.log" &
+  --max-conns-per-ip 0 --max-api-requests 0 --log-level warn $EXTRA 2>"$data/server.log" &
 pid=$!
 lpid=
 cleanup() {

@@ -41,10 +41,12 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 data=$(mktemp -d)
 key=bench-key
 secret=bench-secret-$(date +%s)
+# Every client of the benchmark is on loopback: no per-address connection cap,
+# no API concurrency limit (they would refuse the benchmark, not measure it).
 ROOMCAST_APP_KEY=$key ROOMCAST_APP_SECRET=$secret "$BIN" \
   --data "$data" --http-addr 127.0.0.1:$HTTP_PORT --rtmp-addr 127.0.0.1:$RTMP_PORT \
   --public-http-url http://127.0.0.1:$HTTP_PORT --public-rtmp-url rtmp://127.0.0.1:$RTMP_PORT \
-  --max-publishers 1000 --log-level warn $EXTRA 2>"$data/server.log" &
+  --max-publishers 1000 --max-conns-per-ip 0 --max-api-requests 0 --log-level warn $EXTRA 2>"$data/server.log" &
 pid=$!
 cleanup() { kill -INT $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT

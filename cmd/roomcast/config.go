@@ -42,6 +42,9 @@ type Config struct {
 	DiskReserve      int64         // --disk-reserve bytes free on the media disk, below which new publishers are refused
 	FDReserve        int           // --fd-reserve free descriptors below which new publishers are refused
 	BodyLimit        int64         // --body-limit bytes of a REST request body
+	BodyTimeout      time.Duration // --body-timeout: a request body must arrive within this
+	MaxConnsPerIP    int           // --max-conns-per-ip: open HTTP connections per client address, 0 = unlimited
+	MaxAPIRequests   int           // --max-api-requests: REST requests served at once, 0 = unlimited
 	TokenTTL         time.Duration // --token-ttl of member tokens
 	ShutdownTimeout  time.Duration // --shutdown-timeout
 	PprofAddr        string        // --pprof-addr, empty = off
@@ -78,6 +81,9 @@ func defaultConfig() Config {
 		FDReserve:        64,
 		HandshakeTimeout: 10 * time.Second,
 		BodyLimit:        1 << 20,
+		BodyTimeout:      10 * time.Second,
+		MaxConnsPerIP:    64,
+		MaxAPIRequests:   256,
 		TokenTTL:         24 * time.Hour,
 		ShutdownTimeout:  10 * time.Second,
 	}
@@ -111,6 +117,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.IntVar(&c.FDReserve, "fd-reserve", c.FDReserve, "refuse new publishers while fewer file descriptors than this are left (0 = off)")
 	fs.DurationVar(&c.RelayResumeWait, "relay-resume-wait", c.RelayResumeWait, "an RTMP relay player stays connected this long for a dropped publisher to resume")
 	fs.Int64Var(&c.BodyLimit, "body-limit", c.BodyLimit, "max REST request body in bytes")
+	fs.DurationVar(&c.BodyTimeout, "body-timeout", c.BodyTimeout, "an HTTP request body must arrive within this (408 after)")
+	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "max open HTTP connections per client address, loopback included (0 = unlimited)")
+	fs.IntVar(&c.MaxAPIRequests, "max-api-requests", c.MaxAPIRequests, "max REST API requests served at once, 503 beyond; playback and /healthz not counted (0 = unlimited)")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of member access and streaming tokens")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "graceful shutdown deadline")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve net/http/pprof on this address (empty = off)")
@@ -170,6 +179,9 @@ func (c Config) validate() error {
 	check(c.FDReserve >= 0, "--fd-reserve must be >= 0")
 	check(c.RelayResumeWait >= time.Second, "--relay-resume-wait %s must be at least 1s", c.RelayResumeWait)
 	check(c.BodyLimit >= 1024, "--body-limit must be at least 1024 bytes")
+	check(c.BodyTimeout >= 100*time.Millisecond, "--body-timeout %s must be at least 100ms", c.BodyTimeout)
+	check(c.MaxConnsPerIP >= 0, "--max-conns-per-ip must be >= 0")
+	check(c.MaxAPIRequests >= 0, "--max-api-requests must be >= 0")
 	check(c.TokenTTL >= time.Minute, "--token-ttl %s must be at least 1m", c.TokenTTL)
 	check(c.ShutdownTimeout > 0, "--shutdown-timeout must be positive")
 	check(c.VODRetention == 0 || c.VODRetention >= time.Hour, "--vod-retention %s must be 0 (off) or at least 1h", c.VODRetention)

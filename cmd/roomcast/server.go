@@ -83,6 +83,7 @@ func (s *server) initialize() error {
 		RTMPApp:       c.RTMPApp,
 		TokenTTL:      c.TokenTTL,
 		BodyLimit:     c.BodyLimit,
+		MaxInFlight:   unlimitedIfZero(c.MaxAPIRequests),
 		Registry:      reg,
 		Ready:         s.ready,
 	}
@@ -216,13 +217,18 @@ func (s *server) startHTTP() error {
 		return fmt.Errorf("listen http %s: %w", s.Config.HTTPAddr, err)
 	}
 	s.httpLn = ln
+	guard := &control.HTTPGuard{
+		MaxConnsPerAddr: unlimitedIfZero(s.Config.MaxConnsPerIP),
+		BodyTimeout:     s.Config.BodyTimeout,
+		Log:             s.Log.With("component", "http"),
+	}
 	s.http = &http.Server{
-		Handler:           root,
+		Handler:           guard.Handler(root),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
 	}
-	s.serve(s.http, ln)
+	s.serve(s.http, guard.Listener(ln))
 	if s.Config.PprofAddr != "" {
 		pln, err := net.Listen("tcp", s.Config.PprofAddr)
 		if err != nil {
@@ -248,6 +254,15 @@ func (s *server) serve(hs *http.Server, ln net.Listener) {
 			s.errCh <- fmt.Errorf("http %s: %w", ln.Addr(), err)
 		}
 	}()
+}
+
+// unlimitedIfZero maps a flag's 0 (unlimited) to a component's negative value
+// (its 0 means the default).
+func unlimitedIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // Err reports a listener that failed while running.
