@@ -1,0 +1,140 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// Damage handling (doc.go "Damaged files"). bbolt trusts its pages: a damaged page
+// makes it panic inside a transaction, and a file shorter than its pages makes the
+// memory map fault. Open refuses such files up front (validate); the View and
+// Update wrappers turn what slips through into a *CorruptError.
+
+// maxCheckErrors bounds the problems Check collects before it stops.
+const maxCheckErrors = 10
+
+// checkEmpty refuses an existing 0-byte file: bbolt would silently initialize it as
+// a new store, losing every record (and the next start would create a new app).
+func checkEmpty(path string) error {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	if fi.Size() == 0 {
+		return &CorruptError{Path: path, Reason: "empty file (0 bytes), not a store"}
+	}
+	return nil
+}
+
+// openBolt is bolt.Open that turns a panic or a refused meta page into a
+// *CorruptError.
+func openBolt(path string, opts *bolt.Options) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, &CorruptError{Path: path, Reason: fmt.Sprintf("open panicked: %v", r)}
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	db, err = bolt.Open(path, 0o600, opts)
+	if errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrChecksum) ||
+		errors.Is(err, bolterrors.ErrVersionMismatch) || errors.Is(err, bolterrors.ErrInvalidMapping) {
+		return nil, &CorruptError{Path: path, Reason: err.Error()}
+	}
+	return db, err
+}
+
+// validate checks an open file: its size covers every page the meta page counts
+// and, when full, bbolt's consistency check (every page reachable once, keys in
+// order, page types right) finds nothing. It reads every page; see doc.go for the
+// cost.
+func validate(db *bolt.DB, full bool) error {
+	path := db.Path()
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	return guard(path, func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			if need := tx.Size(); fi.Size() < need {
+				return &CorruptError{Path: path, Reason: fmt.Sprintf(
+					"truncated: the file has %d bytes, its pages need %d", fi.Size(), need)}
+			}
+			if !full {
+				return nil
+			}
+			var problems []string
+			for err := range tx.Check() {
+				if len(problems) < maxCheckErrors {
+					problems = append(problems, err.Error())
+				}
+			}
+			if len(problems) > 0 {
+				return &CorruptError{Path: path, Reason: strings.Join(problems, "; ")}
+			}
+			return nil
+		})
+	})
+}
+
+// guard runs fn with memory faults turned into panics and converts a panic raised
+// inside bbolt (a damaged page) into a *CorruptError for path. A panic of other
+// code (a bug of the caller's closure) is not damage and is raised again.
+func guard(path string, fn func() error) (err error) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if !raisedByBolt() {
+			panic(r)
+		}
+		err = &CorruptError{Path: path, Reason: fmt.Sprintf("%v", r)}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return fn()
+}
+
+// raisedByBolt reports whether the panic being recovered was raised in bbolt: the
+// first frame below runtime.gopanic that is not the runtime (a fault or an index
+// error is raised by runtime helpers on behalf of the function that failed).
+func raisedByBolt() bool {
+	pcs := make([]uintptr, 64)
+	n := runtime.Callers(2, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	panicking := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			panicking = true
+		case panicking && !strings.HasPrefix(f.Function, "runtime."):
+			return strings.HasPrefix(f.Function, "go.etcd.io/bbolt")
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// classify wraps a commit that ran out of space with ErrFull.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, bolterrors.ErrMaxSizeReached) || errors.Is(err, syscall.ENOSPC) ||
+		errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) {
+		return fmt.Errorf("%w: %w", ErrFull, err)
+	}
+	return err
+}
