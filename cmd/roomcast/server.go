@@ -41,6 +41,7 @@ type server struct {
 	httpLn   net.Listener
 	http     *http.Server
 	pprof    *http.Server
+	ops      *http.Server // operator socket (ops_socket.go)
 	errCh    chan error
 	wg       sync.WaitGroup
 }
@@ -166,6 +167,9 @@ func (s *server) initialize() error {
 		s.ingest = nil
 		return fmt.Errorf("start rtmp: %w", err)
 	}
+	if err := s.startOps(); err != nil {
+		return err
+	}
 	return s.startHTTP()
 }
 
@@ -274,7 +278,7 @@ func (s *server) Close() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
 	defer cancel()
-	for _, hs := range []*http.Server{s.http, s.pprof} {
+	for _, hs := range []*http.Server{s.http, s.pprof, s.ops} {
 		if hs != nil {
 			if err := hs.Shutdown(ctx); err != nil {
 				s.Log.Warn("http shutdown", "err", err)
