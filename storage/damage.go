@@ -1,8 +1,10 @@
 package storage
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -21,20 +23,68 @@ import (
 // maxCheckErrors bounds the problems Check collects before it stops.
 const maxCheckErrors = 10
 
-// checkEmpty refuses an existing 0-byte file: bbolt would silently initialize it as
-// a new store, losing every record (and the next start would create a new app).
+// checkEmpty refuses an existing 0-byte file (bbolt would silently initialize it
+// as a new store, losing every record, and the next start would create a new app)
+// and a file shorter than the pages its meta page counts (bbolt would read past
+// the end of the file).
 func checkEmpty(path string) error {
-	fi, err := os.Stat(path)
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", path, err)
 	}
 	if fi.Size() == 0 {
 		return &CorruptError{Path: path, Reason: "empty file (0 bytes), not a store"}
 	}
+	if need, ok := metaSize(f); ok && fi.Size() < need {
+		return &CorruptError{Path: path, Reason: fmt.Sprintf(
+			"truncated: the file has %d bytes, its pages need %d", fi.Size(), need)}
+	}
 	return nil
+}
+
+// metaSize returns the file size the newest valid meta page requires (high-water
+// page ID times page size); ok is false when no meta page is valid (bbolt's Open
+// then refuses the file itself). Layout: bbolt's internal/common meta, after the
+// 16-byte page header: magic, version, pageSize (uint32), flags, root (16 bytes),
+// freelist, pgid, txid, checksum (uint64), native (little-endian) byte order; the
+// checksum is FNV-64a of the 56 bytes before it.
+func metaSize(f *os.File) (need int64, ok bool) {
+	read := func(off int64) (pageSize, pgid, txid uint64, ok bool) {
+		const metaMagic = 0xED0CDAED
+		buf := make([]byte, 16+64)
+		if _, err := f.ReadAt(buf, off); err != nil {
+			return 0, 0, 0, false
+		}
+		m := buf[16:]
+		h := fnv.New64a()
+		_, _ = h.Write(m[:56])
+		if binary.LittleEndian.Uint32(m[0:]) != metaMagic || h.Sum64() != binary.LittleEndian.Uint64(m[56:]) {
+			return 0, 0, 0, false
+		}
+		return uint64(binary.LittleEndian.Uint32(m[8:])), binary.LittleEndian.Uint64(m[40:]),
+			binary.LittleEndian.Uint64(m[48:]), true
+	}
+	ps0, pg0, tx0, ok0 := read(0)
+	second := int64(os.Getpagesize())
+	if ok0 {
+		second = int64(ps0)
+	}
+	ps1, pg1, tx1, ok1 := read(second)
+	switch {
+	case ok0 && (!ok1 || tx0 >= tx1):
+		return int64(pg0 * ps0), true
+	case ok1:
+		return int64(pg1 * ps1), true
+	}
+	return 0, false
 }
 
 // openBolt is bolt.Open that turns a panic or a refused meta page into a
