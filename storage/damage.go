@@ -126,7 +126,8 @@ func validate(db *bolt.DB, full bool) error {
 			var problems []string
 			for err := range tx.Check() {
 				if len(problems) < maxCheckErrors {
-					problems = append(problems, err.Error())
+					// bbolt reports a page it could not read as "panic: …"
+					problems = append(problems, strings.TrimPrefix(err.Error(), "panic: "))
 				}
 			}
 			if len(problems) > 0 {
