@@ -168,7 +168,8 @@ func (s *server) initialize() error {
 		return fmt.Errorf("start rtmp: %w", err)
 	}
 	if err := s.startOps(); err != nil {
-		return err
+		// Serving goes on; only `roomcast backup` needs the server stopped then.
+		s.Log.Warn("operator socket unavailable: roomcast backup needs the server stopped", "err", err)
 	}
 	return s.startHTTP()
 }
