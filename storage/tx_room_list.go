@@ -172,7 +172,9 @@ func (t *Tx) relist(old Room, found bool, r *Room) error {
 	oldE, oldOK := entryOf(&old)
 	oldOK = oldOK && found
 	newE, newOK := entryOf(r)
-	created, modified := t.bucket(bucketRoomsListCreated), t.bucket(bucketRoomsListModified)
+	// Entries are added at the end of their combo's range (the newest ID, "now" as
+	// lastModified), so the pages fill like appends.
+	created, modified := t.appendBucket(bucketRoomsListCreated), t.appendBucket(bucketRoomsListModified)
 	counts := t.bucket(bucketRoomsListCount)
 	if oldOK {
 		for _, s := range scopes(&old) {
