@@ -43,6 +43,14 @@ func TestInvalidUTF8Refused(t *testing.T) {
 	for _, body := range []string{"{\"appUserId\":\"a\xff\"}", "{\"appUserId\":\"a\xfe\"}"} {
 		e.fail(400, "INVALID_REQUEST", "POST", "/v2/apps/me/members", app, []byte(body))
 	}
+	// escaped halves of surrogate pairs would decode to U+FFFD as well
+	for _, body := range []string{`{"appUserId":"a\udc00"}`, `{"appUserId":"a\ud800"}`, `{"appUserId":"a\ud800\u0041"}`} {
+		e.fail(400, "INVALID_REQUEST", "POST", "/v2/apps/me/members", app, []byte(body))
+	}
+	// a pair, an escaped backslash before "u", and U+FFFD itself are fine
+	e.must(201, "POST", "/v2/apps/me/members", app, []byte(`{"appUserId":"pair\ud83d\ude00"}`))
+	e.must(201, "POST", "/v2/apps/me/members", app, []byte(`{"appUserId":"slash\\udc00"}`))
+	e.must(201, "POST", "/v2/apps/me/members", app, []byte(`{"appUserId":"r\ufffd"}`))
 	e.fail(400, "INVALID_REQUEST", "GET", "/v2/apps/me/members/a%FF", app, nil)
 	e.fail(400, "INVALID_REQUEST", "GET", "/v2/apps/me/video-rooms?keyword=%FF", app, nil)
 	e.newMember(app, "host")
