@@ -29,7 +29,7 @@ func Check(path string, lockTimeout time.Duration) (CheckReport, error) {
 	if _, err := os.Stat(path); err != nil {
 		return rep, fmt.Errorf("check %s: %w", path, err)
 	}
-	if err := checkEmpty(path); err != nil {
+	if err := preflight(path); err != nil {
 		return rep, err
 	}
 	if lockTimeout <= 0 {
@@ -117,7 +117,7 @@ func BackupFile(path string, w io.Writer, size func(int64), lockTimeout time.Dur
 	if _, err := os.Stat(path); err != nil {
 		return 0, fmt.Errorf("backup %s: %w", path, err)
 	}
-	if err := checkEmpty(path); err != nil {
+	if err := preflight(path); err != nil {
 		return 0, err
 	}
 	if lockTimeout <= 0 {

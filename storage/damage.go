@@ -23,11 +23,11 @@ import (
 // maxCheckErrors bounds the problems Check collects before it stops.
 const maxCheckErrors = 10
 
-// checkEmpty refuses an existing 0-byte file (bbolt would silently initialize it
+// preflight, before bbolt opens the file, refuses an existing 0-byte file (bbolt would silently initialize it
 // as a new store, losing every record, and the next start would create a new app)
 // and a file shorter than the pages its meta page counts (bbolt would read past
 // the end of the file).
-func checkEmpty(path string) error {
+func preflight(path string) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -147,13 +147,27 @@ func guard(path string, fn func() error) (err error) {
 		if r == nil {
 			return
 		}
-		if !raisedByBolt() {
+		switch {
+		case isMapFault(r):
+			err = &CorruptError{Path: path, Reason: fmt.Sprintf(
+				"%v: the file was truncated or changed underneath the server", r)}
+		case raisedByBolt():
+			err = &CorruptError{Path: path, Reason: fmt.Sprintf("%v", r)}
+		default:
 			panic(r)
 		}
-		err = &CorruptError{Path: path, Reason: fmt.Sprintf("%v", r)}
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	return fn()
+}
+
+// isMapFault reports whether r is a memory fault at a real address (not a nil
+// dereference), which debug.SetPanicOnFault turns into a panic: reading the
+// memory map of a file that shrank. Decoding a record reads that memory too,
+// outside bbolt's own frames.
+func isMapFault(r any) bool {
+	f, ok := r.(interface{ Addr() uintptr })
+	return ok && f.Addr() >= 4096
 }
 
 // raisedByBolt reports whether the panic being recovered was raised in bbolt: the

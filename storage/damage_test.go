@@ -232,3 +232,27 @@ func TestCheckAndBackupFile(t *testing.T) {
 		return nil
 	})
 }
+
+// A file cut short while the store is open (a disk or an operator error): reads
+// that reach the pages that are gone (the bucket roots, written last, are among
+// them) fail with ErrCorrupt instead of killing the process with SIGBUS.
+func TestFileTruncatedWhileOpen(t *testing.T) {
+	path, rooms := filledStore(t, 200)
+	s, err := storage.Open(path, storage.Options{CacheRecords: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	last := rooms[len(rooms)-1]
+	cut := pageOf(t, path, last)
+	if cut <= pageOf(t, path, rooms[0]) {
+		t.Fatal("the first and the last room share a page")
+	}
+	if err := os.Truncate(path, cut); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []storage.Room{last, rooms[0]} {
+		err = s.View(func(tx *storage.Tx) error { _, err := tx.Room(r.ID); return err })
+		wantCorrupt(t, err, path, "")
+	}
+}

@@ -63,7 +63,7 @@ func open(path string, opts Options, table []migration) (*Store, error) {
 	if timeout <= 0 {
 		timeout = DefaultLockTimeout
 	}
-	if err := checkEmpty(path); err != nil {
+	if err := preflight(path); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	db, err := openBolt(path, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync, MaxSize: opts.MaxSize})
