@@ -33,9 +33,17 @@ func (c *Control) EnsureDefaultApp(ctx context.Context, dataDir, key, secret str
 	if err := ctx.Err(); err != nil {
 		return false, Credentials{}, err
 	}
+	path := filepath.Join(dataDir, CredentialsFile)
 	err = c.Store.Update(func(tx *storage.Tx) error {
 		if tx.AppCount() > 0 {
 			return nil
+		}
+		// An existing credentials file belongs to a store that is gone (replaced or
+		// emptied): never overwrite the only copy of its secret.
+		if _, err := os.Lstat(path); err == nil {
+			return fmt.Errorf("%s exists but the store %s holds no app: refusing to replace those credentials; "+
+				"restore the store from a backup (roomcast backup), or move %s away to start a new install",
+				path, c.Store.Path(), CredentialsFile)
 		}
 		var err error
 		creds, err = c.putNewApp(tx, "default", key, secret)
@@ -45,7 +53,6 @@ func (c *Control) EnsureDefaultApp(ctx context.Context, dataDir, key, secret str
 	if err != nil || !created {
 		return false, Credentials{}, err
 	}
-	path := filepath.Join(dataDir, CredentialsFile)
 	if err := writeCredentials(path, creds); err != nil {
 		return true, creds, err
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -156,9 +155,9 @@ func (c *Control) onChatMembersRemove(ec echo.Context) error {
 	if err != nil {
 		return err
 	}
-	appUserID, err := url.PathUnescape(ec.Param("appUserId"))
+	appUserID, err := pathAppUserID(ec)
 	if err != nil {
-		return ErrMemberNotFound
+		return err
 	}
 	appID := appOf(ec).ID
 	err = c.Store.Update(func(tx *storage.Tx) error {

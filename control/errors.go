@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/roomcast/roomcast/storage"
 )
 
 // apiError is an API outcome with its HTTP status and seed error code. Handlers return
@@ -50,6 +52,8 @@ var (
 	ErrInternal            = apiError{http.StatusInternalServerError, "INTERNAL_SERVER_ERROR", "internal server error"}
 	ErrMediaServiceFailure = apiError{http.StatusInternalServerError, "MEDIA_SERVICE_INTERNAL_SERVER_ERROR", "internal media service failure"}
 	ErrRequestLocked       = apiError{http.StatusBadRequest, "REQUEST_LOCKED", "the same request is being processed; wait for its response"}
+	ErrStorageCorrupt      = apiError{http.StatusInternalServerError, "STORAGE_CORRUPT", "the store is damaged; the operator must restore a backup"}
+	ErrStorageFull         = apiError{http.StatusInsufficientStorage, "STORAGE_FULL", "storage full: nothing was changed"}
 
 	ErrMemberNotFound      = apiError{http.StatusNotFound, "MEMBER_NOT_FOUND", "member not found"}
 	ErrEmptyMemberUserID   = apiError{http.StatusBadRequest, "EMPTY_MEMBER_APP_USER_ID", "appUserId is required"}
@@ -128,6 +132,12 @@ func (c *Control) toAPIError(err error, ec echo.Context) apiError {
 		}
 	}
 	c.Log.Error("request failed", "method", ec.Request().Method, "route", ec.Path(), "err", err)
+	switch {
+	case errors.Is(err, storage.ErrCorrupt):
+		return ErrStorageCorrupt
+	case errors.Is(err, storage.ErrFull):
+		return ErrStorageFull
+	}
 	return ErrInternal
 }
 

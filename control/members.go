@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -116,9 +115,9 @@ func newSecret(n int) (string, error) {
 
 // pathMember reads the :appUserId member of the authenticated app.
 func (c *Control) pathMember(tx *storage.Tx, ec echo.Context) (storage.Member, error) {
-	appUserID, err := url.PathUnescape(ec.Param("appUserId"))
+	appUserID, err := pathAppUserID(ec)
 	if err != nil {
-		return storage.Member{}, ErrMemberNotFound
+		return storage.Member{}, err
 	}
 	m, err := tx.MemberByAppUserID(appOf(ec).ID, appUserID)
 	if errors.Is(err, storage.ErrNotFound) {

@@ -71,6 +71,9 @@ func decodeJSON(data []byte, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return ErrInvalidRequest.withMessage("a JSON request body is required")
 	}
+	if err := validUTF8(data); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(v); err != nil {
 		return ErrInvalidRequest.withMessage("malformed JSON: %v", err)
@@ -305,6 +308,9 @@ func parseListQuery(ec echo.Context) (listQuery, error) {
 		}
 	}
 	q.Keyword = ec.QueryParam("keyword")
+	if err := validUTF8String("query keyword", q.Keyword); err != nil {
+		return q, err
+	}
 	if v := ec.QueryParam("videoRoomState"); v != "" {
 		if q.State, err = ParseVideoRoomState(v); err != nil {
 			return q, bad("videoRoomState", err)

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -223,63 +221,21 @@ func (c *Control) writeRoomPage(ec echo.Context, appID uint64, q listQuery) erro
 	return ec.JSON(http.StatusOK, page)
 }
 
-// selectRooms returns the rooms of the requested page and the number of matches.
+// selectRooms returns the rooms of the requested page and the number of matches,
+// through the store's list indexes (storage.RoomQuery): a page reads its own rooms
+// only.
 func (c *Control) selectRooms(tx *storage.Tx, appID uint64, q listQuery) ([]storage.Room, int, error) {
-	byCreation := q.SortBy == SortByCreatedAtAsc || q.SortBy == SortByCreatedAtDesc
-	desc := q.SortBy == SortByCreatedAtDesc || q.SortBy == SortByLastModifiedAtDesc
-	from, to := q.Page*q.PageSize, (q.Page+1)*q.PageSize
-	var out []storage.Room
-	total := 0
-	walk := func(r storage.Room) (bool, error) {
-		if !q.matches(&r) {
-			return true, nil
-		}
-		if !byCreation || (total >= from && total < to) {
-			out = append(out, r)
-		}
-		total++
-		return true, nil
-	}
-	var err error
-	if q.MemberID != 0 {
-		err = tx.ForEachRoomOfMember(appID, q.MemberID, desc && byCreation, walk)
-	} else {
-		err = tx.ForEachRoomOfApp(appID, desc && byCreation, walk)
-	}
+	rooms, total, err := tx.ListRooms(storage.RoomQuery{
+		AppID: appID, MemberID: q.MemberID, State: string(q.State), Type: string(q.Type),
+		AccessLevel: string(q.AccessLevel), Keyword: q.Keyword,
+		ByModified: q.SortBy == SortByLastModifiedAtAsc || q.SortBy == SortByLastModifiedAtDesc,
+		Desc:       q.SortBy == SortByCreatedAtDesc || q.SortBy == SortByLastModifiedAtDesc,
+		Offset:     q.Page * q.PageSize, Limit: q.PageSize,
+	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("list rooms: %w", err)
 	}
-	if byCreation {
-		return out, total, nil
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i].LastModifiedAt, out[j].LastModifiedAt
-		if desc {
-			return a.After(b)
-		}
-		return a.Before(b)
-	})
-	if from >= len(out) {
-		return nil, total, nil
-	}
-	return out[from:min(to, len(out))], total, nil
-}
-
-// matches applies the list filters to r.
-func (q *listQuery) matches(r *storage.Room) bool {
-	switch {
-	case r.State != "ACTIVE":
-		return false
-	case q.State != VideoRoomStateUnknown && r.VideoRoomState != string(q.State):
-		return false
-	case q.Type != VideoRoomTypeUnknown && r.Type != string(q.Type):
-		return false
-	case q.AccessLevel != AccessLevelUnknown && r.AccessLevel != string(q.AccessLevel):
-		return false
-	case q.Keyword != "" && !strings.Contains(strings.ToLower(r.Title), strings.ToLower(q.Keyword)):
-		return false
-	}
-	return true
+	return rooms, total, nil
 }
 
 // onAppVideoRoomsDelete is DELETE /v2/apps/me/video-rooms/{id}: soft delete, 204.

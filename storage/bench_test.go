@@ -162,3 +162,32 @@ func TestHundredThousandRooms(t *testing.T) {
 	t.Logf("100000 rooms: file size %d bytes (%.1f MiB, %d bytes/room)",
 		fi.Size(), float64(fi.Size())/(1<<20), fi.Size()/100_000)
 }
+
+// BenchmarkOpenCheck measures Open of a store of n rooms with the full
+// consistency check (the default) and without it (Options.SkipCheck).
+func BenchmarkOpenCheck(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		path := dbPath(b)
+		s, err := storage.Open(path, storage.Options{NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		fillRooms(b, s, n, 5000)
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		for _, skip := range []bool{false, true} {
+			b.Run(fmt.Sprintf("rooms%d/skipCheck=%t", n, skip), func(b *testing.B) {
+				for b.Loop() {
+					s, err := storage.Open(path, storage.Options{SkipCheck: skip})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := s.Close(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

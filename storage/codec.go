@@ -64,7 +64,8 @@ func getJSON(b *bolt.Bucket, id uint64, v any, kind string) error {
 // decodeJSON decodes a stored record; bbolt memory is not retained.
 func decodeJSON(data []byte, v any, what string) error {
 	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("decode %s: %w", what, err)
+		// What was stored was encoded by putJSON: bytes that do not decode are damage.
+		return fmt.Errorf("decode %s: %w: %w", what, ErrCorrupt, err)
 	}
 	return nil
 }

@@ -42,3 +42,25 @@ func (e *notFoundError) Error() string {
 
 // Unwrap returns ErrNotFound.
 func (e *notFoundError) Unwrap() error { return ErrNotFound }
+
+// ErrCorrupt is matched (errors.Is) by every error about a damaged file: Open and
+// Check refuse it, and a View or Update that reaches a damaged page returns it
+// instead of crashing the process. The concrete error is a *CorruptError.
+var ErrCorrupt = errors.New("storage: damaged store")
+
+// ErrFull is returned (wrapped) by Update when the commit could not grow the file:
+// the file system is full (ENOSPC, EDQUOT, EFBIG) or Options.MaxSize is reached.
+// Nothing of the transaction was written.
+var ErrFull = errors.New("storage: storage full")
+
+// CorruptError says which file is damaged and how. It matches ErrCorrupt.
+type CorruptError struct {
+	Path   string // the bbolt file
+	Reason string // what is wrong, e.g. "empty file (0 bytes)"
+}
+
+// Error returns "<path>: damaged store: <reason>".
+func (e *CorruptError) Error() string { return e.Path + ": damaged store: " + e.Reason }
+
+// Is reports whether target is ErrCorrupt.
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }

@@ -3,6 +3,7 @@ package storage
 import (
 	"crypto/rand"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -51,6 +52,7 @@ var migrations = []migration{
 	{version: 1, up: createBuckets},
 	{version: 2, up: createChatBuckets},     // tx_chat.go
 	{version: 3, up: createDeliveryBuckets}, // tx_delivery.go
+	{version: 4, up: createRoomListIndexes}, // tx_room_list.go
 }
 
 // createBuckets is migration 1: every bucket of allBuckets.
@@ -108,7 +110,7 @@ func setSchemaVersion(tx *bolt.Tx, v uint64) error {
 
 // checkBuckets verifies that the schema holds every bucket; Tx methods rely on it.
 func checkBuckets(tx *bolt.Tx) error {
-	for _, name := range append(append(append([][]byte(nil), allBuckets...), chatBuckets...), deliveryBuckets...) {
+	for _, name := range slices.Concat(allBuckets, chatBuckets, deliveryBuckets, roomListBuckets) {
 		if tx.Bucket(name) == nil {
 			return fmt.Errorf("bucket %s missing after migrations", name)
 		}

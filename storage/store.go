@@ -29,6 +29,13 @@ type Options struct {
 	// members, stream keys, chat rooms; see doc.go "Read cache"). Default
 	// DefaultCacheRecords (4096) when 0; negative disables the cache.
 	CacheRecords int
+	// MaxSize bounds the file in bytes (0: no bound). An Update that would grow the
+	// file beyond it fails with ErrFull, as on a full file system.
+	MaxSize int
+	// SkipCheck skips the full consistency check of Open (the size check and the
+	// meta pages are still verified). For tests and benchmarks that reopen large
+	// files; see doc.go "Damaged files" for what the check costs.
+	SkipCheck bool
 }
 
 // Store is the bbolt-backed store. It is safe for concurrent use; Update calls are
@@ -56,17 +63,24 @@ func open(path string, opts Options, table []migration) (*Store, error) {
 	if timeout <= 0 {
 		timeout = DefaultLockTimeout
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync})
+	if err := preflight(path); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	db, err := openBolt(path, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync, MaxSize: opts.MaxSize})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s (waited %s): %w", path, timeout, ErrLocked)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, caches: newCaches(opts.CacheRecords)}
-	if err := db.Update(s.initialize(table)); err != nil {
+	if err := validate(db, !opts.SkipCheck); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s := &Store{db: db, caches: newCaches(opts.CacheRecords)}
+	if err := guard(path, func() error { return db.Update(s.initialize(table)) }); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, classify(err))
 	}
 	return s, nil
 }
@@ -103,8 +117,13 @@ func (s *Store) InstallSecret() []byte { return append([]byte(nil), s.secret...)
 // ErrReadOnly. Records returned by the Tx are copies and stay valid after fn.
 // Lookups by ID may be served by the read cache; they return exactly what the
 // transaction's snapshot holds (doc.go "Read cache").
+//
+// A damaged page reached by the transaction makes View return a *CorruptError
+// (errors.Is ErrCorrupt) instead of crashing the process.
 func (s *Store) View(fn func(*Tx) error) error {
-	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, caches: s.caches}) })
+	return guard(s.db.Path(), func() error {
+		return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, caches: s.caches}) })
+	})
 }
 
 // Update runs fn in a read-write transaction. It commits (and fsyncs, unless
@@ -112,18 +131,25 @@ func (s *Store) View(fn func(*Tx) error) error {
 // which Update then returns unchanged. Only one Update runs at a time. Its
 // lookups bypass the read cache; its writes invalidate cached records before
 // commit.
+//
+// A damaged page makes Update roll back and return a *CorruptError (errors.Is
+// ErrCorrupt); a commit that cannot grow the file (full file system,
+// Options.MaxSize) returns an error matching ErrFull. Neither writes anything.
 func (s *Store) Update(fn func(*Tx) error) error {
-	return s.db.Update(func(btx *bolt.Tx) error {
-		t := &Tx{tx: btx, caches: s.caches}
-		err := fn(t)
-		if err != nil {
-			// Rolling back: still under bbolt's writer lock, let fills resume.
-			for i := len(t.undo) - 1; i >= 0; i-- {
-				t.undo[i]()
+	err := guard(s.db.Path(), func() error {
+		return s.db.Update(func(btx *bolt.Tx) error {
+			t := &Tx{tx: btx, caches: s.caches}
+			err := guard(s.db.Path(), func() error { return fn(t) })
+			if err != nil {
+				// Rolling back: still under bbolt's writer lock, let fills resume.
+				for i := len(t.undo) - 1; i >= 0; i-- {
+					t.undo[i]()
+				}
 			}
-		}
-		return err
+			return err
+		})
 	})
+	return classify(err)
 }
 
 // StreamKeyBySecret looks a stream key up by its secret in its own read

@@ -17,7 +17,7 @@ func TestChatMigrationUpgradesVersion1File(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := Room{UUID: "u-1", AppID: 1, State: "ACTIVE", CreatedAt: time.Now().UTC()}
+	r := Room{ID: 1, UUID: "u-1", AppID: 1, State: "ACTIVE", CreatedAt: time.Now().UTC()}
 	err = db.Update(func(btx *bolt.Tx) error {
 		if err := createBuckets(btx); err != nil {
 			return err
@@ -25,7 +25,8 @@ func TestChatMigrationUpgradesVersion1File(t *testing.T) {
 		if err := setSchemaVersion(btx, 1); err != nil {
 			return err
 		}
-		return (&Tx{tx: btx}).PutRoom(&r)
+		// the record as version 1 stored it (PutRoom now also writes later indexes)
+		return putJSON(btx.Bucket(bucketRooms), u64(r.ID), &r, "room")
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -44,6 +44,9 @@ func (t *Tx) PutRoom(r *Room) error {
 				return err
 			}
 		}
+		if err := t.relist(old, found, r); err != nil {
+			return err
+		}
 		return t.listRoom(r)
 	})
 }

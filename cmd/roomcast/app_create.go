@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,8 +29,16 @@ func appCreate(args []string, getenv func(string) string, stdout, stderr io.Writ
 		return 2
 	}
 	store, err := storage.Open(filepath.Join(*dataDir, "roomcast.db"), storage.Options{})
-	if err != nil {
+	var ce *storage.CorruptError
+	switch {
+	case errors.As(err, &ce):
+		fmt.Fprintln(stderr, damageLine(ce))
+		return 1
+	case errors.Is(err, storage.ErrLocked):
 		fmt.Fprintf(stderr, "roomcast app create: %v (is the server running?)\n", err)
+		return 1
+	case err != nil:
+		fmt.Fprintf(stderr, "roomcast app create: %v\n", err)
 		return 1
 	}
 	defer store.Close()

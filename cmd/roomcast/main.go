@@ -3,6 +3,8 @@
 //
 //	roomcast [flags]                 run the server (flags: roomcast -h)
 //	roomcast app create --name NAME  add an app to the store offline, print its credentials
+//	roomcast check [--file PATH]     verify the store offline (exit 1: damaged)
+//	roomcast backup --out FILE       write a consistent copy of the store (server running or not)
 package main
 
 import (
@@ -14,6 +16,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/roomcast/roomcast/storage"
 )
 
 func main() {
@@ -24,6 +28,12 @@ func main() {
 func realMain(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) >= 2 && args[0] == "app" && args[1] == "create" {
 		return appCreate(args[2:], getenv, stdout, stderr)
+	}
+	if len(args) >= 1 && args[0] == "check" {
+		return checkCmd(args[1:], getenv, stdout, stderr)
+	}
+	if len(args) >= 1 && args[0] == "backup" {
+		return backupCmd(args[1:], getenv, stdout, stderr)
 	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -39,6 +49,11 @@ func realMain(args []string, getenv func(string) string, stdout, stderr io.Write
 
 	srv := &server{Config: cfg, Log: log}
 	if err := srv.Initialize(); err != nil {
+		var ce *storage.CorruptError
+		if errors.As(err, &ce) {
+			fmt.Fprintln(stderr, damageLine(ce)) // one line, whatever the log format
+			return 1
+		}
 		log.Error("start failed", "err", err)
 		return 1
 	}

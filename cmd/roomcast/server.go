@@ -46,6 +46,7 @@ type server struct {
 	httpLn   net.Listener
 	http     *http.Server
 	pprof    *http.Server
+	ops      *http.Server // operator socket (ops_socket.go)
 	errCh    chan error
 	wg       sync.WaitGroup
 }
@@ -188,6 +189,10 @@ func (s *server) initialize() error {
 		s.ingest = nil
 		return fmt.Errorf("start rtmp: %w", err)
 	}
+	if err := s.startOps(); err != nil {
+		// Serving goes on; only `roomcast backup` needs the server stopped then.
+		s.Log.Warn("operator socket unavailable: roomcast backup needs the server stopped", "err", err)
+	}
 	return s.startHTTP()
 }
 
@@ -313,7 +318,7 @@ func (s *server) Close() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
 	defer cancel()
-	for _, hs := range []*http.Server{s.http, s.pprof} {
+	for _, hs := range []*http.Server{s.http, s.pprof, s.ops} {
 		if hs != nil {
 			if err := hs.Shutdown(ctx); err != nil {
 				s.Log.Warn("http shutdown", "err", err)
