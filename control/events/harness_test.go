@@ -230,6 +230,23 @@ func (e *env) broadcast(a app, host member, room uint64) {
 	e.must(200, "POST", roomPath(room)+"/rtmp-broadcast/state/ended", a.auth, nil)
 }
 
+// outboxRooms lists the RoomID of each outbox event after seq, in outboxNames'
+// order (0: an event of no room, such as publish_started of a key not yet bound).
+func (e *env) outboxRooms(after uint64) []uint64 {
+	e.t.Helper()
+	var out []uint64
+	err := e.store.View(func(tx *storage.Tx) error {
+		return tx.ForEachEventAfter(after, func(rec storage.Event) (bool, error) {
+			out = append(out, rec.RoomID)
+			return true, nil
+		})
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
 // outboxNames lists the outbox as "name" or "name:reason" for publish_stopped.
 func (e *env) outboxNames(after uint64) []string {
 	e.t.Helper()
