@@ -35,10 +35,12 @@ e2e: build e2e-deps
 	$(GO) test -tags e2e -count=1 -timeout 15m -parallel 4 -v ./e2e/
 
 # Fault injection against the whole server: a media disk (tmpfs) filled during a
-# live broadcast, descriptor exhaustion, damaged stores, kill -9. Needs root for
-# tmpfs mounts and rlimits (CI runs as root); the tests skip, saying why, otherwise.
+# live broadcast, descriptors exhausted under a live stream, slow request bodies,
+# kill -9, damaged and full stores, EMFILE at accept. The tmpfs test needs root (CI
+# runs as root) and skips, saying why, otherwise. Figures: FAULT-REPORT lines.
+FAULT_TESTS := Fault|Crash|SlowBodies|Refuses|BadPage|Damaged|TruncatedWhileOpen|StorageFull|ENOSPC|EMFILE|CheckCommand|Backup
 faults: build
-	$(GO) test -tags faults -count=1 -timeout 15m -v -run 'Fault' ./cmd/roomcast/
+	$(GO) test -tags faults -count=1 -timeout 20m -v -run '$(FAULT_TESTS)' ./cmd/roomcast/ ./storage/ ./ingest/
 
 # Go benchmarks of the hot paths, then a 60 s load scenario and the HTTP throughput
 # (wrk) — see BENCHMARKS.md. Not part of `make test`: benchmarks are not timed tests.
