@@ -16,8 +16,13 @@ import (
 	"github.com/roomcast/roomcast/ingest/hub"
 )
 
-// playerQueue is the hub queue of an RTMP player in units (~8 s of 30 fps A/V).
-const playerQueue = 512
+// playerQueue is the hub queue of an RTMP player in units (~8 s of 30 fps A/V)
+// and playerQueueBytes in payload bytes (~21 s at 3 Mbit/s, ~3 s at 20): a player
+// that falls further behind drops to the next key frame.
+const (
+	playerQueue      = 512
+	playerQueueBytes = 8 << 20
+)
 
 // player relays a broadcast to an RTMP player (MediaMTX servers/rtmp runRead): a
 // hub reader that starts with the sequence headers and the cached GOP, sends each
@@ -111,7 +116,7 @@ func (h *handler) OnPlay(sc *rtmp.StreamContext, ts uint32, cmd *message.NetStre
 
 // attach makes st the stream the player reads.
 func (p *player) attach(st *hub.Stream) error {
-	r := &hub.Reader{StartWithGOP: true, QueueSize: playerQueue, OnUnit: p.onUnit,
+	r := &hub.Reader{StartWithGOP: true, QueueSize: playerQueue, MaxBytes: playerQueueBytes, OnUnit: p.onUnit,
 		Name: "rtmp " + p.h.c.RemoteAddr().String()}
 	if p.based { // a resume: continue after the last timestamp sent
 		p.offset, p.based = p.last+resumeGap, false

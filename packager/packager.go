@@ -30,10 +30,13 @@ const (
 	// pendingBindTTL bounds how long a Bind waits for its Attach.
 	pendingBindTTL = 30 * time.Second
 	// packagerQueue is the packager's hub queue in units (~2.5 s of 30 fps
-	// video with audio); packagerMaxBlock how long the publisher waits for room in
-	// it before a unit is dropped (a segmenter stuck that long is failing anyway).
-	packagerQueue    = 192
-	packagerMaxBlock = 5 * time.Second
+	// video with audio) and packagerQueueBytes in payload bytes (~1.4 s at 3
+	// Mbit/s, ~0.2 s at 20): what a stream the process cannot keep up with holds
+	// while its publisher waits; packagerMaxBlock how long the publisher waits for
+	// room before a unit is dropped (a segmenter stuck that long is failing anyway).
+	packagerQueue      = 192
+	packagerQueueBytes = 512 << 10
+	packagerMaxBlock   = 5 * time.Second
 	// maxWaiters bounds concurrent blocking playlist/part requests.
 	maxWaiters = 20000
 )
@@ -233,7 +236,7 @@ func (p *Packager) Attach(streamID string, s *hub.Stream) {
 	// behind, the publisher is slowed (back pressure to its socket) instead of
 	// units being dropped or queued without bound.
 	r := &hub.Reader{SkipToKeyframe: true, OnUnit: st.seg.write, Name: "packager",
-		QueueSize: packagerQueue, MaxBlock: packagerMaxBlock}
+		QueueSize: packagerQueue, MaxBytes: packagerQueueBytes, MaxBlock: packagerMaxBlock}
 	err := s.AddReader(r)
 	go p.run(st, r, err)
 }

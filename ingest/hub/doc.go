@@ -8,7 +8,8 @@
 //   - Tracks are immutable. When a publisher changes codec parameters mid-stream,
 //     ingest creates a new *Track with the same ID; readers notice the change by
 //     pointer comparison (Unit.Track != last track).
-//   - Stream.Write never blocks for a slow player: each Reader has a bounded queue;
+//   - Stream.Write never blocks for a slow player: each Reader has a queue bounded
+//     in units (QueueSize) and optionally in payload bytes (MaxBytes);
 //     when it is full the unit is dropped and counted, and the reader skips to the
 //     next video keyframe so that it never decodes a broken GOP. A Reader with
 //     MaxBlock (the packager: the recording) makes Write wait up to that long for

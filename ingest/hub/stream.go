@@ -140,7 +140,12 @@ func (s *Stream) AddReader(r *Reader) error {
 	r.start(s)
 	if r.StartWithGOP {
 		s.gopMu.Lock()
-		if len(s.gop) > 0 && len(s.gop) <= cap(r.ring) {
+		var n int64
+		for _, u := range s.gop {
+			n += int64(len(u.Payload))
+		}
+		if len(s.gop) > 0 && len(s.gop) <= cap(r.ring) && (r.MaxBytes <= 0 || n <= r.MaxBytes) {
+			r.queued.Add(n)
 			for _, u := range s.gop {
 				r.ring <- u // cannot block: the ring is empty and large enough
 			}
@@ -185,9 +190,16 @@ type Reader struct {
 	// up with is slowed by TCP instead of filling memory. Readers that may lose
 	// units (players) leave it 0: Write never waits for them.
 	MaxBlock time.Duration
+	// MaxBytes, when > 0, also bounds the payload bytes queued (one unit is let in
+	// whatever its size): a queue full by bytes is full as by count — Write waits
+	// (MaxBlock) or drops. It keeps the memory of a reader that falls behind
+	// independent of the bitrate (QueueSize alone is ~16 MB for 20 Mbit/s video).
+	MaxBytes int64
 
 	stream    *Stream
 	ring      chan *Unit
+	queued    atomic.Int64  // payload bytes in ring (and in OnUnit)
+	drained   chan struct{} // signalled after each unit taken (MaxBlock waits on it)
 	quit      chan struct{}
 	exited    chan struct{}
 	err       chan error
@@ -211,6 +223,7 @@ func (r *Reader) start(s *Stream) {
 	r.exited = make(chan struct{})
 	r.err = make(chan error, 1)
 	r.eos = make(chan struct{})
+	r.drained = make(chan struct{}, 1)
 	r.waitKey.Store((r.SkipToKeyframe || r.StartWithGOP) && hasVideo(s.Tracks))
 	go r.run()
 }
@@ -233,10 +246,8 @@ func (r *Reader) push(u *Unit) {
 		}
 		r.waitKey.Store(false)
 	}
-	select {
-	case r.ring <- u:
+	if r.offer(u) {
 		return
-	default:
 	}
 	if r.MaxBlock > 0 && r.block(u) {
 		return
@@ -252,20 +263,55 @@ func (r *Reader) push(u *Unit) {
 	}
 }
 
+// offer queues u if the queue has room by count and by bytes.
+func (r *Reader) offer(u *Unit) bool {
+	n := int64(len(u.Payload))
+	if r.MaxBytes > 0 {
+		if q := r.queued.Load(); q > 0 && q+n > r.MaxBytes {
+			return false
+		}
+	}
+	r.queued.Add(n) // before the send: the reader subtracts once it is done with u
+	select {
+	case r.ring <- u:
+		return true
+	default:
+		r.queued.Add(-n)
+		return false
+	}
+}
+
 // block waits up to MaxBlock for room in the queue; false when the wait ran out or
 // the reader is gone.
 func (r *Reader) block(u *Unit) bool {
 	r.blocked.Add(1)
 	t := time.NewTimer(r.MaxBlock)
 	defer t.Stop()
-	select {
-	case r.ring <- u:
-		return true
-	case <-t.C:
-	case <-r.exited:
+	for {
+		select {
+		case <-r.drained:
+		case <-t.C:
+			return false
+		case <-r.exited:
+			return false
+		}
+		if r.offer(u) {
+			return true
+		}
 	}
-	return false
 }
+
+// took accounts for a unit the reader is done with and wakes a waiting Write.
+func (r *Reader) took(u *Unit) {
+	r.queued.Add(-int64(len(u.Payload)))
+	select {
+	case r.drained <- struct{}{}:
+	default:
+	}
+}
+
+// QueuedBytes returns the payload bytes queued for the reader.
+func (r *Reader) QueuedBytes() int64 { return r.queued.Load() }
 
 // Blocked returns how many units found the queue full and made Write wait (MaxBlock).
 func (r *Reader) Blocked() uint64 { return r.blocked.Load() }
@@ -279,7 +325,9 @@ func (r *Reader) run() {
 	for {
 		select {
 		case u := <-r.ring:
-			if err := r.OnUnit(u); err != nil {
+			err := r.OnUnit(u)
+			r.took(u)
+			if err != nil {
 				r.err <- err
 				return
 			}
@@ -288,7 +336,9 @@ func (r *Reader) run() {
 			for {
 				select {
 				case u := <-r.ring:
-					if err := r.OnUnit(u); err != nil {
+					err := r.OnUnit(u)
+					r.took(u)
+					if err != nil {
 						r.err <- err
 						return
 					}

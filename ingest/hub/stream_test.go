@@ -445,3 +445,75 @@ func TestMaxBlockBackPressure(t *testing.T) {
 	s2.Close()
 	s2.RemoveReader(stuck)
 }
+
+// TestMaxBytesBoundsQueue: with MaxBytes, the queue holds at most that many
+// payload bytes however many units would fit: a MaxBlock reader makes Write wait
+// (and loses nothing), a plain reader drops — long before QueueSize units.
+func TestMaxBytesBoundsQueue(t *testing.T) {
+	const unitBytes, maxBytes = 1000, 10_000
+	units := unitSeq(300, 10)
+	for _, u := range units {
+		u.Payload = make([]byte, unitBytes)
+	}
+	s := newStream(t, 1000, videoTrack, audioTrack)
+	slow := &collector{gate: make(chan struct{})}
+	rec := &Reader{MaxBlock: time.Minute, MaxBytes: maxBytes, OnUnit: slow.onUnit}
+	stalled := &collector{gate: make(chan struct{})}
+	player := &Reader{MaxBytes: maxBytes, OnUnit: stalled.onUnit}
+	for _, r := range []*Reader{rec, player} {
+		if err := s.AddReader(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go func() { // the recorder is stalled until Write has had to wait for it
+		for rec.Blocked() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		close(slow.gate)
+	}()
+	var most int64
+	for _, u := range units {
+		s.Write(u)
+		most = max(most, rec.QueuedBytes(), player.QueuedBytes())
+	}
+	if most > maxBytes {
+		t.Fatalf("%d bytes queued, MaxBytes %d", most, maxBytes)
+	}
+	if player.Dropped() == 0 {
+		t.Fatal("the stalled plain reader dropped nothing: its queue grew past MaxBytes")
+	}
+	s.Close()
+	if err := <-rec.Err(); !errors.Is(err, ErrStreamClosed) {
+		t.Fatal(err)
+	}
+	got := slow.got()
+	if len(got) != len(units) || rec.Dropped() != 0 || rec.Blocked() == 0 {
+		t.Fatalf("MaxBlock reader got %d of %d units, dropped %d, blocked %d", len(got), len(units), rec.Dropped(), rec.Blocked())
+	}
+	for i, u := range got {
+		if u != units[i] {
+			t.Fatalf("unit %d out of order", i)
+		}
+	}
+	if q := rec.QueuedBytes(); q != 0 {
+		t.Fatalf("%d bytes still counted as queued after the reader drained", q)
+	}
+	close(stalled.gate)
+	s.RemoveReader(player)
+
+	// one unit larger than MaxBytes still passes through an empty queue
+	s2 := newStream(t, 8, videoTrack)
+	big := &collector{}
+	r2 := &Reader{MaxBlock: time.Minute, MaxBytes: 10, OnUnit: big.onUnit}
+	if err := s2.AddReader(r2); err != nil {
+		t.Fatal(err)
+	}
+	huge := &Unit{Track: videoTrack, Key: true, Payload: make([]byte, 100)}
+	s2.Write(huge)
+	s2.Write(huge)
+	s2.Close()
+	<-r2.Err()
+	if n := len(big.got()); n != 2 || r2.Dropped() != 0 {
+		t.Fatalf("units larger than MaxBytes: got %d of 2, dropped %d", n, r2.Dropped())
+	}
+}
