@@ -108,7 +108,7 @@ func serveFiles(w http.ResponseWriter, r *http.Request, ctype string, files []se
 	}
 	c := &concatReaderAt{readers: readers, sizes: sizes}
 	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Cache-Control", cacheImmutable)
+	cacheImmutable.set(w.Header())
 	http.ServeContent(w, r, "", time.Time{}, io.NewSectionReader(c, 0, c.size()))
 }
 

@@ -6,13 +6,12 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/Eyevinn/dash-mpd/mpd"
 	"github.com/Eyevinn/mp4ff/mp4"
-
-	"github.com/roomcast/roomcast/packager/vod"
 )
 
 // dashSegment is one media segment listed by an MPD.
@@ -128,27 +127,20 @@ func readMPD(t *testing.T, e *testEnv, url string) *mpd.MPD {
 // of the VOD MPD starts with a sync sample, although the packager's first segment
 // of a run is one part long and the next one continues its GOP.
 func TestDASHSegmentsStartWithSAP(t *testing.T) {
-	var archiver *vod.Archiver
 	finished := make(chan error, 1)
-	archived := false
+	var archived atomic.Bool
 	e := newTestEnv(t, func(p *Packager) {
-		archiver = &vod.Archiver{
-			Dir:         p.Dir,
-			VerifyToken: verifyTestToken,
-			Log:         p.Log,
-			Finished: func(_ context.Context, _ string, err error) error {
-				finished <- err
-				return nil
-			},
-			RoomInfo: func(_ context.Context, room string) (vod.Room, error) {
-				return vod.Room{AppID: testAppID, Archived: archived}, nil
-			},
+		p.VODFinished = func(_ context.Context, _ string, err error) error {
+			finished <- err
+			return nil
 		}
-		if err := archiver.Initialize(); err != nil {
-			t.Fatal(err)
+		p.RoomInfo = func(_ context.Context, room string) (RoomInfo, error) {
+			info := RoomInfo{AppID: testAppID}
+			if archived.Load() {
+				info.VODURL = "http://x/vod/" + room + "/index.m3u8"
+			}
+			return info, nil
 		}
-		t.Cleanup(archiver.Close)
-		p.VOD = archiver.Handler()
 	})
 	tracks, units := loadFLV(t, "h264_aac.flv")
 	e.feed(tracks, units, true)
@@ -160,7 +152,7 @@ func TestDASHSegmentsStartWithSAP(t *testing.T) {
 	live := checkSAP(t, e, m, e.srv.URL+"/live/"+testRoom+"/1/")
 	checkCoverage(t, m)
 
-	archiver.Archive(testRoom)
+	e.p.Archive(testRoom)
 	select {
 	case err := <-finished:
 		if err != nil {
@@ -169,7 +161,7 @@ func TestDASHSegmentsStartWithSAP(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("archive did not finish")
 	}
-	archived = true
+	archived.Store(true)
 	vm := readMPD(t, e, e.srv.URL+"/vod/"+testRoom+"/index.mpd?streamingToken="+testToken)
 	vodSegs := checkSAP(t, e, vm, e.srv.URL+"/vod/"+testRoom+"/")
 	checkCoverage(t, vm)

@@ -20,12 +20,27 @@
 // directory synced, then they are indexed in index.jsonl, and the live window is
 // re-pointed (new segment values). Later segments are written there directly. A
 // RecordOnly session (mode=RTMP) is recorded the same way but its /live/ URLs
-// answer 404. Handler serves /live/, /watch/, /time and /vod/.
+// answer 404.
+//
+// Archiving: the Packager owns the media directory and builds the VOD archiver
+// (packager/vod) in Initialize. cmd calls Archive when a room ends (and at start
+// for rooms a previous run left ARCHIVING) and DeleteRoom when a room is deleted;
+// outcomes go back through VODFinished and VODExpired. An archive job first waits
+// on the done channel of every stream bound to the room, closed once the stream
+// ended and its last segment and index end are written (at most 30 s, then what
+// is on disk is archived), so the archive reads only complete session files.
+//
+// Playback (playback.go): one handler tree serves /live/, /vod/, /watch/ and
+// /time, with one room-path parser, one token check (authorize), one room lookup
+// (RoomInfo, read at every request so that a state change is seen at once;
+// ErrRoomNotFound answers 404) and one table of cache policies (immutable for
+// init and media segments, no-cache or private for manifests and pages).
 //
 // Ownership rules:
 //   - One goroutine per attached stream (the hub reader's) runs the segmenter and
-//     owns all files of that stream; the Packager owns that goroutine and a janitor,
-//     and Close waits for both.
+//     owns all files of that stream; the Packager owns that goroutine, a janitor
+//     and the archiver, and Close waits for all of them (streams are flushed
+//     before archiving stops).
 //   - The segmenter publishes immutable timeline snapshots; HTTP handlers only read
 //     snapshots and wait on a channel closed at every change, bounded in time and
 //     number, and released at stream end and Close.

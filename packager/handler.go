@@ -19,78 +19,17 @@ import (
 	"github.com/roomcast/roomcast/packager/timeline"
 )
 
-const (
-	cacheImmutable = "public, max-age=31536000, immutable"
-	cachePlaylist  = "no-cache"
-	// cacheBlocked is for blocking reload answers: the URL names a playlist state
-	// that no longer changes once it exists.
-	cacheBlocked = "public, max-age=1"
-	timeLayout   = "2006-01-02T15:04:05.000Z"
-)
+const timeLayout = "2006-01-02T15:04:05.000Z"
 
 var (
 	errBusy    = errors.New("too many waiting requests")
 	errTimeout = errors.New("not available in time")
 )
 
-func (p *Packager) routes() *http.ServeMux {
-	m := http.NewServeMux()
-	in := p.metrics.instrument
-	m.HandleFunc("/live/{room}/{session}/{file}", in("live", cors(p.onLive)))
-	m.HandleFunc("/live/", in("live", cors(http.NotFound)))
-	vod := http.NotFound
-	if p.VOD != nil {
-		vod = p.VOD.ServeHTTP
-	}
-	m.HandleFunc("/vod/", in("vod", cors(vod)))
-	m.HandleFunc("/watch/{room}", in("watch", cors(p.onWatch)))
-	m.HandleFunc("/watch/{room}/state", in("watch", cors(p.onWatchState)))
-	m.HandleFunc("/watch/assets/hls.min.js", in("watch", cors(onHLSJS)))
-	m.HandleFunc("/watch/", in("watch", cors(http.NotFound)))
-	m.HandleFunc("/time", in("time", cors(onTime)))
-	return m
-}
-
-// cors answers preflights and allows GET/HEAD from any origin (SPEC §6).
-func cors(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Access-Control-Allow-Origin", "*")
-		hd.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Date")
-		switch r.Method {
-		case http.MethodGet, http.MethodHead:
-			h(w, r)
-		case http.MethodOptions:
-			hd.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-			hd.Set("Access-Control-Allow-Headers", "Range, Content-Type")
-			hd.Set("Access-Control-Max-Age", "86400")
-			w.WriteHeader(http.StatusNoContent)
-		default:
-			hd.Set("Allow", "GET, HEAD, OPTIONS")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		}
-	}
-}
-
-// authorize checks the token; it answers 401 itself and returns ok=false.
-func (p *Packager) authorize(w http.ResponseWriter, token string) (appID uint64, ok bool) {
-	if token == "" || len(token) > 4096 {
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
-		return 0, false
-	}
-	appID, err := p.VerifyToken(token)
-	if err != nil {
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
-		return 0, false
-	}
-	return appID, true
-}
-
 func (p *Packager) onLive(w http.ResponseWriter, r *http.Request) {
-	room, ok1 := parseRoom(r.PathValue("room"))
+	room, file, ok1 := parseRoomPath(r)
 	no, ok2 := parseSessionNo(r.PathValue("session"))
-	file := r.PathValue("file")
-	if !ok1 || !ok2 || !timeline.ValidFileName(file) {
+	if !ok1 || !ok2 {
 		http.NotFound(w, r)
 		return
 	}
@@ -208,7 +147,7 @@ func (p *Packager) serveIndex(w http.ResponseWriter, r *http.Request, st *stream
 		http.NotFound(w, r)
 		return
 	}
-	writeManifest(w, r, ctype, cachePlaylist, t.render(tq, timeURL))
+	writeManifest(w, r, ctype, cacheLive, t.render(tq, timeURL))
 }
 
 // timeURL is the absolute URL of /time as the viewer reached us.
@@ -232,7 +171,7 @@ func (p *Packager) serveMedia(w http.ResponseWriter, r *http.Request, st *stream
 	track := trackIndex(v0.tl, name)
 	msnS, partS := q.Get("_HLS_msn"), q.Get("_HLS_part")
 	ready := hls.HasContent
-	cache := cachePlaylist
+	cache := cacheLive
 	if q.Has("_HLS_msn") || q.Has("_HLS_part") {
 		msn, ok1 := parseUint(msnS)
 		part, ok2 := uint64(0), true
@@ -312,10 +251,10 @@ func trackIndex(tl *timeline.Timeline, name string) int {
 	return -1
 }
 
-func writeManifest(w http.ResponseWriter, r *http.Request, ctype, cache string, body []byte) {
+func writeManifest(w http.ResponseWriter, r *http.Request, ctype string, cache cachePolicy, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", ctype)
-	h.Set("Cache-Control", cache)
+	cache.set(h)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
@@ -376,16 +315,19 @@ func (p *Packager) serveFile(w http.ResponseWriter, r *http.Request, st *stream,
 			return
 		}
 		defer f.Close()
-		w.Header().Set("Content-Type", ctype)
-		w.Header().Set("Cache-Control", cacheImmutable)
-		http.ServeContent(w, r, "", time.Time{}, f)
+		serveImmutable(w, r, ctype, f)
 	}
 }
 
 func serveBytes(w http.ResponseWriter, r *http.Request, ctype string, b []byte) {
+	serveImmutable(w, r, ctype, bytes.NewReader(b))
+}
+
+// serveImmutable serves an init or media segment with Range and HEAD support.
+func serveImmutable(w http.ResponseWriter, r *http.Request, ctype string, content io.ReadSeeker) {
 	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Cache-Control", cacheImmutable)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
+	cacheImmutable.set(w.Header())
+	http.ServeContent(w, r, "", time.Time{}, content)
 }
 
 // servePart serves a part; the part announced by the preload hint is awaited.
@@ -434,7 +376,7 @@ var partBufs = sync.Pool{New: func() any { b := make([]byte, 0, 128<<10); return
 func serveSection(w http.ResponseWriter, r *http.Request, ctype string, sr *io.SectionReader) {
 	h := w.Header()
 	h.Set("Content-Type", ctype)
-	h.Set("Cache-Control", cacheImmutable)
+	cacheImmutable.set(h)
 	if r.Header.Get("Range") != "" || sr.Size() > 4<<20 {
 		http.ServeContent(w, r, "", time.Time{}, sr)
 		return
@@ -483,11 +425,8 @@ func findPart(tl *timeline.Timeline, seq uint64) (*timeline.Segment, *timeline.P
 
 func onTime(w http.ResponseWriter, r *http.Request) {
 	body := []byte(time.Now().UTC().Format(timeLayout))
-	writeManifest(w, r, "text/plain; charset=utf-8", "no-store", body)
+	writeManifest(w, r, "text/plain; charset=utf-8", cacheNever, body)
 }
-
-// parseRoom accepts a canonical lowercase UUID only.
-func parseRoom(s string) (string, bool) { return s, timeline.ValidRoomUUID(s) }
 
 // parseSessionNo accepts 1..999999999 without sign or leading zeros.
 func parseSessionNo(s string) (int, bool) {

@@ -117,7 +117,7 @@ func TestSegmentRangesHeadCORS(t *testing.T) {
 	if res.StatusCode != http.StatusPartialContent || string(b) != full[100:200] {
 		t.Fatalf("range: %d, %d bytes", res.StatusCode, len(b))
 	}
-	if cc := res.Header.Get("Cache-Control"); cc != cacheImmutable {
+	if cc := res.Header.Get("Cache-Control"); cc != string(cacheImmutable) {
 		t.Fatalf("Cache-Control %q", cc)
 	}
 	if res.Header.Get("Access-Control-Allow-Origin") != "*" {

@@ -37,6 +37,16 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 	return m, nil
 }
 
+// unregister removes the instruments from reg (a failed Initialize); nil metrics
+// have none.
+func (m *httpMetrics) unregister(reg prometheus.Registerer) {
+	if m == nil {
+		return
+	}
+	reg.Unregister(m.requests)
+	reg.Unregister(m.duration)
+}
+
 // instrument wraps h; with nil metrics it returns h unchanged.
 func (m *httpMetrics) instrument(route string, h http.HandlerFunc) http.HandlerFunc {
 	if m == nil {

@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/ingest/hub"
+	"github.com/roomcast/roomcast/packager/vod"
 )
 
-// ErrRoomNotFound is what a RoomInfo func returns for an unknown room (404).
+// ErrRoomNotFound is what RoomInfo and VODExpired return for an unknown or
+// deleted room; playback answers 404.
 var ErrRoomNotFound = errors.New("room not found")
 
 const (
@@ -55,9 +57,10 @@ type Session struct {
 	RecordOnly bool
 }
 
-// RoomInfo is what the player page shows about a room.
+// RoomInfo is what playback needs to know about a room: the player page shows it,
+// /vod/ serves a room whose VODURL is set.
 type RoomInfo struct {
-	// AppID is the app owning the room (token check).
+	// AppID is the app owning the room; only its tokens may play it.
 	AppID uint64 `json:"-"`
 	// Title of the room.
 	Title string `json:"title"`
@@ -65,13 +68,15 @@ type RoomInfo struct {
 	State string `json:"state"`
 	// PlayURL is the current HLS play URL without token, "" when not LIVE.
 	PlayURL string `json:"playUrl"`
-	// VODURL is the VOD HLS URL without token, "" until archived.
+	// VODURL is the VOD HLS URL without token, "" until archived (and again once
+	// retention deleted the VOD); /vod/ answers 404 while it is "".
 	VODURL string `json:"vodUrl"`
 }
 
-// Packager turns live hub streams into CMAF segments and serves them as LL-HLS and
-// DASH (SPEC §6). Set the exported fields, call Initialize, mount Handler, and
-// Close at shutdown.
+// Packager turns live hub streams into CMAF segments, serves them as LL-HLS and
+// DASH, archives the sessions of ended rooms as VODs (packager/vod) and serves
+// those. It owns the media directory. Set the exported fields, call Initialize,
+// mount Handler, and Close at shutdown.
 type Packager struct {
 	// Dir is the media directory (<data>/media); sessions live in
 	// Dir/{roomUuid}/{sessionNo}/.
@@ -89,11 +94,21 @@ type Packager struct {
 	// VerifyToken checks a streamingToken without a store read and returns the
 	// app it belongs to. Required.
 	VerifyToken func(token string) (appID uint64, err error)
-	// RoomInfo describes a room for the player page; it returns ErrRoomNotFound for
-	// unknown rooms. Optional (the page answers 404 without it).
+	// RoomInfo describes a room for the player page and /vod/; it returns
+	// ErrRoomNotFound for unknown rooms. Optional (/watch/ and /vod/ answer 404
+	// without it).
 	RoomInfo func(ctx context.Context, roomUUID string) (RoomInfo, error)
-	// VOD serves /vod/ (packager/vod's Archiver.Handler). Nil: /vod/ answers 404.
-	VOD http.Handler
+	// VODFinished records the outcome of archiving a room (nil error: the VOD is
+	// ready, else archiving failed), called once per Archive on an archive worker.
+	// Optional (the outcome is only logged).
+	VODFinished func(ctx context.Context, roomUUID string, archiveErr error) error
+	// VODExpired records that retention deleted a room's VOD; another error than
+	// ErrRoomNotFound keeps the media until the next scan (a minute later).
+	// Optional.
+	VODExpired func(ctx context.Context, roomUUID string) error
+	// VODRetention deletes VOD media this long after archiving (default 0: kept
+	// forever).
+	VODRetention time.Duration
 	// OnStreamFailed is called (on the stream's goroutine, after its playlists
 	// ended) when a stream could not be packaged — a segment that cannot be
 	// written (disk full, no descriptor left, I/O error) or broken media — so that
@@ -101,11 +116,13 @@ type Packager struct {
 	// encoder's reconnect resumes it as the next session). Optional.
 	OnStreamFailed func(streamID string, err error)
 	// Registerer receives the playback request metrics
-	// (roomcast_playback_requests_total, roomcast_playback_request_duration_seconds).
-	// Nil: no metrics.
+	// (roomcast_playback_requests_total, roomcast_playback_request_duration_seconds)
+	// and the media disk usage per room (roomcast_media_room_bytes). Nil: no
+	// metrics.
 	Registerer prometheus.Registerer
 
-	metrics *httpMetrics
+	metrics  *httpMetrics
+	archiver *vod.Archiver
 
 	// blockTimeout overrides the blocking bound (tests); 0 means 3 target durations.
 	blockTimeout time.Duration
@@ -136,7 +153,8 @@ type job struct {
 	fn func()
 }
 
-// Initialize checks the configuration, prepares Dir and starts the janitor.
+// Initialize checks the configuration, prepares Dir and starts the janitor and
+// the archiver.
 func (p *Packager) Initialize() error {
 	if p.Dir == "" {
 		return errors.New("packager: Dir is required")
@@ -178,6 +196,19 @@ func (p *Packager) Initialize() error {
 		}
 		p.metrics = m
 	}
+	p.archiver = &vod.Archiver{
+		Dir:         p.Dir,
+		Log:         p.Log,
+		WaitWritten: p.waitWritten,
+		Finished:    p.vodFinished,
+		Expired:     p.vodExpired,
+		Retention:   p.VODRetention,
+		Registerer:  p.Registerer,
+	}
+	if err := p.archiver.Initialize(); err != nil {
+		p.metrics.unregister(p.Registerer)
+		return fmt.Errorf("packager: %w", err)
+	}
 	p.mux = p.routes()
 	p.wg.Add(1)
 	go p.runJanitor()
@@ -185,7 +216,10 @@ func (p *Packager) Initialize() error {
 }
 
 // Close stops packaging: every stream is flushed (its last segment written) and
-// every waiting viewer request is released. It waits for the packager's goroutines.
+// every waiting viewer request is released; then archiving stops (a job in
+// progress finishes and records its outcome; queued ones are dropped: rooms left
+// ARCHIVING are archived again after the next Initialize). It waits for the
+// packager's goroutines.
 func (p *Packager) Close() {
 	p.mu.Lock()
 	if p.closed || p.cancel == nil {
@@ -202,6 +236,9 @@ func (p *Packager) Close() {
 	p.mu.Unlock()
 	for _, j := range jobs {
 		j.fn()
+	}
+	if p.archiver != nil {
+		p.archiver.Close()
 	}
 }
 
@@ -272,8 +309,8 @@ func (p *Packager) Bind(streamID string, sess Session) {
 	p.pending[streamID] = pendingBind{sess: sess, at: time.Now()}
 }
 
-// Handler serves /live/, /vod/ (the VOD handler), /watch/ and /time. It is valid after
-// Initialize.
+// Handler serves /live/, /vod/, /watch/ and /time (playback.go). It is valid
+// after Initialize.
 func (p *Packager) Handler() http.Handler { return p.mux }
 
 // run owns the packaging of st: it waits for the end of its hub reader r (added
@@ -318,27 +355,76 @@ func (p *Packager) forget(st *stream) {
 	}
 }
 
-// Busy reports whether a session of room roomUUID is still being written (its
-// publish has not ended, or its last segment is not flushed yet). The VOD archiver
-// waits for false before it reads the session files.
-func (p *Packager) Busy(roomUUID string) bool {
+// Archive queues the archiving of room roomUUID (it ended, or a previous run left
+// it ARCHIVING). The job starts once every session of the room is written to the
+// end (at most 30 s after the call) and reports through VODFinished. It never
+// blocks. Valid after Initialize.
+func (p *Packager) Archive(roomUUID string) {
+	a := p.openArchiver()
+	if a == nil {
+		p.Log.Warn("archive after close: the room stays ARCHIVING until the next start", "room", roomUUID)
+		return
+	}
+	a.Archive(roomUUID)
+}
+
+// DeleteRoom queues the removal of all media of room roomUUID (the room was
+// deleted). It never blocks.
+func (p *Packager) DeleteRoom(roomUUID string) {
+	if a := p.openArchiver(); a != nil {
+		a.Delete(roomUUID)
+	}
+}
+
+// openArchiver returns the archiver while the packager runs, nil once Close
+// began. Archive and DeleteRoom are valid after Initialize.
+func (p *Packager) openArchiver() *vod.Archiver {
 	p.mu.Lock()
-	var sts []*stream
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	return p.archiver
+}
+
+// waitWritten blocks until no session of room roomUUID is being written (every
+// stream bound to one ended and flushed its last segment) or ctx ends: the
+// archiver's signal that the session files are complete.
+func (p *Packager) waitWritten(ctx context.Context, roomUUID string) error {
+	p.mu.Lock()
+	var done []chan struct{}
 	for k, st := range p.bySession {
 		if strings.HasPrefix(k, roomUUID+"/") {
-			sts = append(sts, st)
+			done = append(done, st.done)
 		}
 	}
 	p.mu.Unlock()
-	for _, st := range sts {
-		st.mu.Lock()
-		ended := st.ended
-		st.mu.Unlock()
-		if !ended {
-			return true
+	for _, d := range done {
+		select {
+		case <-d:
+		case <-ctx.Done():
+			return fmt.Errorf("room %s still written: %w", roomUUID, ctx.Err())
 		}
 	}
-	return false
+	return nil
+}
+
+func (p *Packager) vodFinished(ctx context.Context, roomUUID string, archiveErr error) error {
+	if p.VODFinished == nil {
+		return nil
+	}
+	return p.VODFinished(ctx, roomUUID, archiveErr)
+}
+
+// vodExpired records an expiry; a room already gone loses its media all the same.
+func (p *Packager) vodExpired(ctx context.Context, roomUUID string) error {
+	if p.VODExpired == nil {
+		return nil
+	}
+	if err := p.VODExpired(ctx, roomUUID); err != nil && !errors.Is(err, ErrRoomNotFound) {
+		return err
+	}
+	return nil
 }
 
 func (p *Packager) lookup(room string, no int) *stream {

@@ -61,6 +61,9 @@ type stream struct {
 	mu      sync.Mutex
 	tl      *view
 	changed chan struct{}
+	// done is closed when the stream has ended and its files are complete (last
+	// segment flushed, index ended and closed).
+	done    chan struct{}
 	session *Session // nil until Bind
 	ended   bool
 	failed  bool
@@ -84,6 +87,7 @@ func newStream(p *Packager, id string, hs *hub.Stream, previewDir string) *strea
 		inits:      make(map[string][]byte),
 		written:    make(map[string]bool),
 		changed:    make(chan struct{}),
+		done:       make(chan struct{}),
 		target:     max(1, int(math.Ceil(p.SegmentDuration.Seconds()))),
 	}
 	s.tl = &view{tl: &timeline.Timeline{TargetDuration: s.target}, inits: s.inits}
@@ -596,6 +600,7 @@ func (s *stream) end(cause error) {
 	s.ended, s.failed = true, failed
 	s.mu.Unlock()
 	s.publish(time.Time{})
+	close(s.done)
 }
 
 // bind attaches a session; it reports false when the stream already has one or

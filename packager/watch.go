@@ -1,11 +1,8 @@
 package packager
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
-	"time"
 
 	_ "embed"
 )
@@ -18,8 +15,8 @@ var watchPage []byte
 //go:embed web/hls.min.js
 var hlsJS []byte
 
-// roomFor authorizes a player page request and returns the room.
-func (p *Packager) roomFor(w http.ResponseWriter, r *http.Request) (RoomInfo, bool) {
+// watchRoom authorizes a player page request and returns the room.
+func (p *Packager) watchRoom(w http.ResponseWriter, r *http.Request) (RoomInfo, bool) {
 	room, ok := parseRoom(r.PathValue("room"))
 	if !ok {
 		http.NotFound(w, r)
@@ -29,39 +26,20 @@ func (p *Packager) roomFor(w http.ResponseWriter, r *http.Request) (RoomInfo, bo
 	if !ok {
 		return RoomInfo{}, false
 	}
-	if p.RoomInfo == nil {
-		http.NotFound(w, r)
-		return RoomInfo{}, false
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	info, err := p.RoomInfo(ctx, room)
-	switch {
-	case errors.Is(err, ErrRoomNotFound):
-		http.NotFound(w, r)
-		return RoomInfo{}, false
-	case err != nil:
-		p.Log.Error("room info", "room", room, "error", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return RoomInfo{}, false
-	case info.AppID != appID:
-		http.Error(w, "forbidden", http.StatusForbidden)
-		return RoomInfo{}, false
-	}
-	return info, true
+	return p.roomFor(w, r, room, appID)
 }
 
 func (p *Packager) onWatch(w http.ResponseWriter, r *http.Request) {
-	if _, ok := p.roomFor(w, r); !ok {
+	if _, ok := p.watchRoom(w, r); !ok {
 		return
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	writeManifest(w, r, "text/html; charset=utf-8", "no-cache", watchPage)
+	writeManifest(w, r, "text/html; charset=utf-8", cacheLive, watchPage)
 }
 
 func (p *Packager) onWatchState(w http.ResponseWriter, r *http.Request) {
-	info, ok := p.roomFor(w, r)
+	info, ok := p.watchRoom(w, r)
 	if !ok {
 		return
 	}
@@ -70,9 +48,9 @@ func (p *Packager) onWatchState(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	writeManifest(w, r, "application/json", "no-store", b)
+	writeManifest(w, r, "application/json", cacheNever, b)
 }
 
 func onHLSJS(w http.ResponseWriter, r *http.Request) {
-	writeManifest(w, r, "text/javascript; charset=utf-8", "public, max-age=86400", hlsJS)
+	writeManifest(w, r, "text/javascript; charset=utf-8", cacheAsset, hlsJS)
 }

@@ -26,7 +26,6 @@ import (
 	"github.com/roomcast/roomcast/ingest/hub"
 	"github.com/roomcast/roomcast/packager"
 	"github.com/roomcast/roomcast/packager/headroom"
-	"github.com/roomcast/roomcast/packager/vod"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -40,7 +39,6 @@ type server struct {
 	broker   *events.Broker
 	streams  *hub.Registry
 	packager *packager.Packager
-	archiver *vod.Archiver
 	headroom *headroom.Watcher
 	ingest   *ingest.Server
 	httpLn   net.Listener
@@ -103,22 +101,25 @@ func (s *server) initialize() error {
 		return err
 	}
 
-	s.archiver = &vod.Archiver{
-		Dir:         filepath.Join(c.DataDir, "media"),
-		Log:         s.Log.With("component", "vod"),
-		Busy:        func(room string) bool { return s.packager != nil && s.packager.Busy(room) },
-		Finished:    s.control.VODFinished,
-		Expired:     s.vodExpired,
-		VerifyToken: s.verifyToken,
-		RoomInfo:    s.vodRoomInfo,
-		Retention:   c.VODRetention,
-		Registerer:  reg,
+	s.streams = &hub.Registry{}
+	s.packager = &packager.Packager{
+		Dir:             filepath.Join(c.DataDir, "media"),
+		SegmentDuration: c.SegmentDuration,
+		PartDuration:    c.PartDuration,
+		LiveWindow:      c.LiveWindow,
+		Log:             s.Log.With("component", "packager"),
+		VerifyToken:     s.verifyToken,
+		RoomInfo:        s.roomInfo,
+		OnStreamFailed:  s.onPackagingFailed,
+		VODFinished:     s.control.VODFinished,
+		VODExpired:      s.vodExpired,
+		VODRetention:    c.VODRetention,
+		Registerer:      reg,
 	}
-	if err := s.archiver.Initialize(); err != nil {
-		s.archiver = nil
-		return fmt.Errorf("initialize vod archiver: %w", err)
+	if err := s.packager.Initialize(); err != nil {
+		return fmt.Errorf("initialize packager: %w", err)
 	}
-
+	// after the packager, which creates the media directory
 	s.headroom = &headroom.Watcher{
 		Dir:          filepath.Join(c.DataDir, "media"),
 		MinFreeBytes: c.DiskReserve,
@@ -134,32 +135,16 @@ func (s *server) initialize() error {
 		return fmt.Errorf("initialize headroom watcher: %w", err)
 	}
 
-	s.streams = &hub.Registry{}
-	s.packager = &packager.Packager{
-		Dir:             filepath.Join(c.DataDir, "media"),
-		SegmentDuration: c.SegmentDuration,
-		PartDuration:    c.PartDuration,
-		LiveWindow:      c.LiveWindow,
-		Log:             s.Log.With("component", "packager"),
-		VerifyToken:     s.verifyToken,
-		RoomInfo:        s.roomInfo,
-		OnStreamFailed:  s.onPackagingFailed,
-		VOD:             s.archiver.Handler(),
-		Registerer:      reg,
-	}
-	if err := s.packager.Initialize(); err != nil {
-		return fmt.Errorf("initialize packager: %w", err)
-	}
 	s.control.OnSessionLive = s.onSessionLive
-	s.control.OnRoomEnded = s.archiver.Archive
-	s.control.OnRoomDeleted = s.archiver.Delete
+	s.control.OnRoomEnded = s.packager.Archive
+	s.control.OnRoomDeleted = s.packager.DeleteRoom
 	// rooms left ARCHIVING by a previous run (crash or shutdown mid-archive)
 	archiving, err := s.control.ArchivingRooms(context.Background())
 	if err != nil {
 		return err
 	}
 	for _, room := range archiving {
-		s.archiver.Archive(room)
+		s.packager.Archive(room)
 	}
 
 	s.ingest = &ingest.Server{
@@ -297,7 +282,8 @@ func (s *server) ready() error {
 }
 
 // Close shuts down in the order that leaves rooms consistent: publishers first (rooms
-// go LIVE_INACTIVE, segments are flushed), then the packager, HTTP, control, store.
+// go LIVE_INACTIVE, segments are flushed), then the packager (an archive job in
+// progress still records its outcome in control), HTTP, control, store.
 func (s *server) Close() {
 	if s.ingest != nil {
 		s.ingest.Close()
@@ -307,9 +293,6 @@ func (s *server) Close() {
 	}
 	if s.headroom != nil {
 		s.headroom.Close()
-	}
-	if s.archiver != nil {
-		s.archiver.Close() // a job in progress still records its outcome in control
 	}
 	if s.broker != nil {
 		// Before the HTTP shutdown: it ends the SSE streams Shutdown would wait for.
@@ -429,23 +412,10 @@ func (s *server) roomInfo(ctx context.Context, roomUUID string) (packager.RoomIn
 		PlayURL: v.PlayURL, VODURL: v.VODURL}, nil
 }
 
-// --- seams: control ↔ VOD archiver ----------------------------------------------------
-
-func (s *server) vodRoomInfo(ctx context.Context, roomUUID string) (vod.Room, error) {
-	v, err := s.control.Room(ctx, roomUUID)
-	if errors.Is(err, control.ErrVideoRoomNotFound) {
-		return vod.Room{}, vod.ErrRoomNotFound
-	}
-	if err != nil {
-		return vod.Room{}, err
-	}
-	return vod.Room{AppID: v.AppID, Archived: v.VODState == control.VODStateArchived && v.VODURL != ""}, nil
-}
-
 func (s *server) vodExpired(ctx context.Context, roomUUID string) error {
 	err := s.control.VODExpired(ctx, roomUUID)
 	if errors.Is(err, control.ErrVideoRoomNotFound) {
-		return vod.ErrRoomNotFound
+		return packager.ErrRoomNotFound
 	}
 	return err
 }

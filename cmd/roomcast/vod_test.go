@@ -380,8 +380,9 @@ func otherAppToken(t *testing.T, s *server, a *api) string {
 	return tok.StreamingToken
 }
 
-// TestVODRestartDuringArchiving leaves a room ARCHIVING (the archiver is stopped
-// before the end call) and checks that the next boot finishes the job.
+// TestVODRestartDuringArchiving leaves a room ARCHIVING (the packager, and with
+// it archiving, is stopped before the end call) and checks that the next boot
+// finishes the job.
 func TestVODRestartDuringArchiving(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time broadcast")
@@ -393,7 +394,7 @@ func TestVODRestartDuringArchiving(t *testing.T) {
 	a := newAPI(t, s, dir)
 	b := newBroadcast(t, a, s.RTMPAddr(), "host")
 	b.session(5*time.Second, true)
-	s.archiver.Close() // the process "dies" before archiving runs
+	s.packager.Close() // the process "dies" before archiving runs
 	if code := a.do("POST", fmt.Sprintf("/video-rooms/%d/rtmp-broadcast/state/ended", b.id), nil, nil); code != 200 {
 		t.Fatalf("end: %d", code)
 	}

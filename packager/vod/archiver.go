@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/roomcast/roomcast/packager/timeline"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,53 +13,41 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/roomcast/roomcast/packager/timeline"
 )
 
-// ErrRoomNotFound is what a RoomInfo func returns for an unknown or deleted room.
-var ErrRoomNotFound = errors.New("room not found")
-
 const (
-	// busyWait bounds how long an archive job waits for the packager to finish
-	// writing the room's last session.
-	busyWait = 30 * time.Second
+	// writtenWait bounds how long an archive job waits for the room's sessions
+	// to be written to the end.
+	writtenWait = 30 * time.Second
 	// usageEvery is the period of the disk usage scan (and retention check).
 	usageEvery = time.Minute
-	// roomCacheTTL is how long a RoomInfo answer is reused by the handler.
-	roomCacheTTL = 2 * time.Second
 	// maxCached bounds the manifests and MP4 layouts kept in memory.
 	maxCached = 16
 )
 
-// Room is what the VOD handler needs to know about a room.
-type Room struct {
-	// AppID is the app owning the room; only its tokens may play the VOD.
-	AppID uint64
-	// Archived is true when vodState is ARCHIVED and the VOD was not expired.
-	Archived bool
-}
-
-// Archiver turns the live sessions of ended rooms into VODs and serves them under
-// /vod/ (SPEC §4.6, §6). Archiving is a manifest over the live segment files
-// (nothing re-encoded or copied), saved as {Dir}/{roomUuid}/vod.json. Set the
-// exported fields, call Initialize, and Close at shutdown.
+// Archiver turns the live sessions of ended rooms into VODs (nothing re-encoded
+// or copied: a manifest over the live segment files, saved as
+// {Dir}/{roomUuid}/vod.json) and opens their files for the packager's playback
+// handler. The packager builds it and owns it: set the exported fields, call
+// Initialize, and Close at shutdown.
 type Archiver struct {
 	// Dir is the media directory (<data>/media), the packager's Dir.
 	Dir string
 	// Log receives the archiver's logs (default: discard).
 	Log *slog.Logger
-	// Busy reports whether the packager still writes a session of the room; an
-	// archive job waits until it is false (at most 30 s). Optional.
-	Busy func(roomUUID string) bool
+	// WaitWritten blocks until no session of the room is being written any more
+	// (every stream of the room ended and flushed its last segment), or until ctx
+	// ends (then it returns an error). An archive job calls it first, with a
+	// deadline of 30 s (past it, what is on disk is archived). Optional.
+	WaitWritten func(ctx context.Context, roomUUID string) error
 	// Finished records the outcome of an archive job (nil error: ARCHIVED, else
 	// FAILED_ARCHIVING). Required.
 	Finished func(ctx context.Context, roomUUID string, archiveErr error) error
-	// Expired records that retention deleted a VOD (vodUrl cleared). Optional.
+	// Expired records that retention deleted a VOD (vodUrl cleared); an error
+	// keeps the media until the next scan. Optional.
 	Expired func(ctx context.Context, roomUUID string) error
-	// VerifyToken checks a streamingToken without a store read. Required.
-	VerifyToken func(token string) (appID uint64, err error)
-	// RoomInfo describes a room for the handler (ErrRoomNotFound when unknown).
-	// Required.
-	RoomInfo func(ctx context.Context, roomUUID string) (Room, error)
 	// Retention deletes VOD media this long after archiving (0 = keep forever).
 	Retention time.Duration
 	// Workers is the number of concurrent archive jobs (default 2).
@@ -74,7 +60,6 @@ type Archiver struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	usage  *prometheus.GaugeVec
-	mux    *http.ServeMux
 
 	mu      sync.Mutex
 	queue   []job
@@ -105,8 +90,8 @@ type job struct {
 // Initialize checks the configuration and starts the workers and the janitor
 // (disk usage, retention).
 func (a *Archiver) Initialize() error {
-	if a.Dir == "" || a.Finished == nil || a.VerifyToken == nil || a.RoomInfo == nil {
-		return errors.New("vod: Dir, Finished, VerifyToken and RoomInfo are required")
+	if a.Dir == "" || a.Finished == nil {
+		return errors.New("vod: Dir and Finished are required")
 	}
 	if a.Log == nil {
 		a.Log = slog.New(slog.DiscardHandler)
@@ -130,7 +115,6 @@ func (a *Archiver) Initialize() error {
 	a.sizes = map[string]usage{}
 	a.wake = make(chan struct{}, 1)
 	a.cache = newCache(maxCached)
-	a.mux = a.routes()
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	for range a.Workers {
 		a.wg.Add(1)
@@ -154,11 +138,11 @@ func (a *Archiver) Close() {
 	}
 }
 
-// Archive queues the archiving of room roomUUID (cmd calls it from control's
-// OnRoomEnded hook, and at boot for rooms left ARCHIVING). It never blocks.
+// Archive queues the archiving of room roomUUID (the room ended, or was left
+// ARCHIVING by a previous run). It never blocks.
 func (a *Archiver) Archive(roomUUID string) { a.enqueue(job{room: roomUUID, kind: jobArchive}) }
 
-// Delete queues the removal of all media of room roomUUID (control's OnRoomDeleted).
+// Delete queues the removal of all media of room roomUUID (the room was deleted).
 func (a *Archiver) Delete(roomUUID string) { a.enqueue(job{room: roomUUID, kind: jobDelete}) }
 
 func (a *Archiver) enqueue(j job) {
@@ -232,7 +216,7 @@ func (a *Archiver) runWorker() {
 func (a *Archiver) doArchive(room string) {
 	start := time.Now()
 	log := a.Log.With("room", room)
-	if err := a.waitIdle(room); err != nil {
+	if err := a.waitWritten(room); err != nil {
 		log.Warn("vod: archive postponed to the next boot", "error", err)
 		return
 	}
@@ -270,24 +254,25 @@ func (a *Archiver) build(room string) (*Manifest, error) {
 	return m, nil
 }
 
-// waitIdle waits until the packager no longer writes a session of the room.
-func (a *Archiver) waitIdle(room string) error {
-	if a.Busy == nil {
+// waitWritten waits until the room's sessions are written to the end (at most
+// writtenWait; then what is on disk is archived). It fails only when the
+// archiver closes meanwhile.
+func (a *Archiver) waitWritten(room string) error {
+	if a.WaitWritten == nil {
 		return nil
 	}
-	deadline := time.Now().Add(busyWait)
-	for a.Busy(room) {
-		if time.Now().After(deadline) {
-			a.Log.Warn("vod: packager still busy, archiving what is on disk", "room", room)
-			return nil
-		}
-		select {
-		case <-a.ctx.Done():
-			return a.ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
+	ctx, cancel := context.WithTimeout(a.ctx, writtenWait)
+	defer cancel()
+	err := a.WaitWritten(ctx, room)
+	switch {
+	case err == nil:
+		return nil
+	case a.ctx.Err() != nil:
+		return a.ctx.Err()
+	default:
+		a.Log.Warn("vod: sessions still written, archiving what is on disk", "room", room, "error", err)
+		return nil
 	}
-	return nil
 }
 
 func (a *Archiver) doDelete(room string) {
@@ -362,7 +347,7 @@ func (a *Archiver) expire(room string) bool {
 		ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
 		err := a.Expired(ctx, room)
 		cancel()
-		if err != nil && !errors.Is(err, ErrRoomNotFound) {
+		if err != nil {
 			a.Log.Warn("vod: record expiry, media kept for now", "room", room, "error", err)
 			return false
 		}

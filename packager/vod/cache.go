@@ -1,25 +1,18 @@
 package vod
 
 import (
-	"context"
 	"path/filepath"
 	"slices"
 	"sync"
-	"time"
 )
 
-// maxRoomInfos bounds the room-state cache of the handler.
-const maxRoomInfos = 10000
-
-// cache keeps the manifests and MP4 layouts of recently played rooms (LRU) and
-// the rooms' states for a short while.
+// cache keeps the manifests and MP4 layouts of recently played rooms (LRU).
 type cache struct {
 	max int
 
 	mu      sync.Mutex
 	entries map[string]*cacheEntry
 	order   []string // least recently used first
-	rooms   map[string]roomInfo
 }
 
 // cacheEntry loads its manifest and builds its layout once; concurrent requests
@@ -36,14 +29,8 @@ type cacheEntry struct {
 	built  bool
 }
 
-type roomInfo struct {
-	room Room
-	err  error
-	at   time.Time
-}
-
 func newCache(n int) *cache {
-	return &cache{max: n, entries: map[string]*cacheEntry{}, rooms: map[string]roomInfo{}}
+	return &cache{max: n, entries: map[string]*cacheEntry{}}
 }
 
 func (c *cache) entry(room string) *cacheEntry {
@@ -70,7 +57,6 @@ func (c *cache) drop(room string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.entries, room)
-	delete(c.rooms, room)
 	if i := slices.Index(c.order, room); i >= 0 {
 		c.order = slices.Delete(c.order, i, i+1)
 	}
@@ -102,32 +88,4 @@ func (c *cache) layout(dir, room string) (*Manifest, *mp4Layout, error) {
 		e.built = true
 	}
 	return m, e.layout, e.lErr
-}
-
-// roomInfo returns the room's state, asking fn at most every roomCacheTTL.
-func (c *cache) roomInfo(ctx context.Context, room string, fn func(context.Context, string) (Room, error)) (Room, error) {
-	now := time.Now()
-	c.mu.Lock()
-	ri, ok := c.rooms[room]
-	c.mu.Unlock()
-	if ok && now.Sub(ri.at) < roomCacheTTL {
-		return ri.room, ri.err
-	}
-	r, err := fn(ctx, room)
-	if ctx.Err() != nil {
-		return r, err
-	}
-	c.mu.Lock()
-	if len(c.rooms) >= maxRoomInfos {
-		for k, v := range c.rooms {
-			if now.Sub(v.at) >= roomCacheTTL {
-				delete(c.rooms, k)
-			}
-		}
-	}
-	if len(c.rooms) < maxRoomInfos {
-		c.rooms[room] = roomInfo{room: r, err: err, at: now}
-	}
-	c.mu.Unlock()
-	return r, err
 }

@@ -1,7 +1,9 @@
-// Package vod archives the live sessions of ended rooms as VODs and serves them
-// (SPEC §4.6, §6): HLS (EXT-X-PLAYLIST-TYPE:VOD, EXT-X-ENDLIST, EXT-X-DISCONTINUITY
-// between sessions), a static DASH MPD (one Period per session, more where a
-// session itself had a discontinuity) and a progressive MP4 download.
+// Package vod archives the live sessions of ended rooms as VODs and opens their
+// files for playback: HLS (EXT-X-PLAYLIST-TYPE:VOD, EXT-X-ENDLIST,
+// EXT-X-DISCONTINUITY between sessions), a static DASH MPD (one Period per
+// session, more where a session itself had a discontinuity) and a progressive
+// MP4 download. The packager builds the Archiver, owns it and serves what Open
+// returns (tokens, room states and cache policies are the packager's).
 //
 // Archiving is cheap: the live CMAF segments already on disk are the VOD. Build
 // reads each session's index.jsonl (packager/timeline), checks that the files it
@@ -26,7 +28,9 @@
 //     request. An mp4Layout is immutable once built; each request reads it through
 //     its own mp4File.
 //   - The packager owns the session directories while they are written; an
-//     archive job first waits for Busy(room) to be false.
+//     archive job first calls WaitWritten, which returns once the room's streams
+//     have ended and flushed (or after 30 s).
+//   - A File returned by Open holds open files until its Close.
 //
 // Caveats: the MP4 needs the same timescale per track in every session (sessions
 // that differ are left out of the MP4, not of HLS/DASH); the gaps between sessions

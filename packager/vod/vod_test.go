@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -189,50 +185,25 @@ func TestMP4Layout(t *testing.T) {
 	}
 }
 
-// testArchiver runs an Archiver over dir with token "good" (app 1) and "other"
-// (app 2); rooms' states come from the rooms map.
+// testArchiver runs an Archiver over dir; outcomes and expiries arrive on
+// finished and expired.
 type testArchiver struct {
 	*Archiver
-	mu       sync.Mutex
-	archived map[string]bool
 	finished chan error
 	expired  chan string
 }
 
 func newTestArchiver(t *testing.T, dir string) *testArchiver {
-	ta := &testArchiver{archived: map[string]bool{}, finished: make(chan error, 10), expired: make(chan string, 10)}
+	ta := &testArchiver{finished: make(chan error, 10), expired: make(chan string, 10)}
 	ta.Archiver = &Archiver{
 		Dir: dir,
 		Finished: func(_ context.Context, room string, err error) error {
-			ta.mu.Lock()
-			ta.archived[room] = err == nil
-			ta.mu.Unlock()
 			ta.finished <- err
 			return nil
 		},
 		Expired: func(_ context.Context, room string) error {
-			ta.mu.Lock()
-			ta.archived[room] = false
-			ta.mu.Unlock()
 			ta.expired <- room
 			return nil
-		},
-		VerifyToken: func(tok string) (uint64, error) {
-			switch tok {
-			case "good":
-				return 1, nil
-			case "other":
-				return 2, nil
-			}
-			return 0, errors.New("bad token")
-		},
-		RoomInfo: func(_ context.Context, room string) (Room, error) {
-			ta.mu.Lock()
-			defer ta.mu.Unlock()
-			if room != testRoom {
-				return Room{}, ErrRoomNotFound
-			}
-			return Room{AppID: 1, Archived: ta.archived[room]}, nil
 		},
 	}
 	if err := ta.Initialize(); err != nil {
@@ -253,85 +224,76 @@ func (ta *testArchiver) wait(t *testing.T) error {
 	}
 }
 
-// TestHandler: tokens, 404 before archiving, manifests with the token in every
-// URI, segments cut at the archived size, MP4 HEAD/Range/416, delete.
-func TestHandler(t *testing.T) {
+// TestArchiveWaitsUntilWritten: an archive job starts once WaitWritten says the
+// room's sessions are written to the end (the packager's streams ended), not before.
+func TestArchiveWaitsUntilWritten(t *testing.T) {
 	dir := t.TempDir()
 	s := &synth{t: t, roomDir: filepath.Join(dir, testRoom), segments: 2}
 	s.session(1, t0)
-	s.session(2, t0.Add(time.Minute))
+	written := make(chan struct{})
+	asked := make(chan struct{})
+	ta := newTestArchiverConfig(t, dir, func(a *Archiver) {
+		a.WaitWritten = func(ctx context.Context, room string) error {
+			close(asked)
+			select {
+			case <-written:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	})
+	ta.Archive(testRoom)
+	select {
+	case <-asked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("WaitWritten not called")
+	}
+	if _, err := os.Stat(filepath.Join(dir, testRoom, ManifestFile)); !os.IsNotExist(err) {
+		t.Fatalf("archived while still written: %v", err)
+	}
+	select {
+	case err := <-ta.finished:
+		t.Fatalf("finished while still written: %v", err)
+	default:
+	}
+	close(written)
+	if err := ta.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, testRoom, ManifestFile)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOpenNotListed: names the VOD does not list are fs.ErrNotExist.
+func TestOpenNotListed(t *testing.T) {
+	dir := t.TempDir()
+	s := &synth{t: t, roomDir: filepath.Join(dir, testRoom), segments: 2}
+	s.session(1, t0)
 	ta := newTestArchiver(t, dir)
-	srv := httptest.NewServer(ta.Handler())
-	defer srv.Close()
-	get := func(path string, hdr ...string) (int, http.Header, string) {
-		req, _ := http.NewRequest("GET", srv.URL+path, nil)
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header, string(b)
-	}
-	base := "/vod/" + testRoom + "/"
-	if code, _, _ := get(base + "index.m3u8?streamingToken=good"); code != 404 {
-		t.Fatalf("before archiving: %d", code)
-	}
 	ta.Archive(testRoom)
 	if err := ta.wait(t); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(roomCacheTTL) // the handler's room cache still says "not archived"
-	for _, c := range []struct {
-		path string
-		code int
-	}{
-		{base + "index.m3u8", 401}, {base + "index.m3u8?streamingToken=bad", 401},
-		{base + "index.m3u8?streamingToken=other", 403}, {"/vod/" + strings.ToUpper(testRoom) + "/index.m3u8?streamingToken=good", 404},
-		{"/vod/0b5a3c8e-6d2f-4b1a-9c3e-2f4d5e6a7b8d/index.m3u8?streamingToken=good", 404},
-		{base + "..%2fvod.json?streamingToken=good", 404}, {base + "video1_99.m4s?streamingToken=good", 404},
-		{base + "video1_01.m4s?streamingToken=good", 404}, {base + "video9_1.m4s?streamingToken=good", 404},
-		{base + "index.m3u8?streamingToken=good", 200}, {base + "audio2.m3u8?streamingToken=good", 200},
-		{base + "index.mpd?streamingToken=good", 200}, {base + "video1_init1.mp4?streamingToken=good", 200},
-	} {
-		if code, _, body := get(c.path); code != c.code {
-			t.Errorf("%s: %d, want %d: %.100s", c.path, code, c.code, body)
+	for _, name := range []string{"video1_2.m4s", "video1_01.m4s", "video9_1.m4s", "video1_init1.mp4", "video1_x.m4s",
+		"video9.m3u8", "../vod.json", "vod.json"} {
+		if f, err := ta.Open(testRoom, name, ""); !errors.Is(err, fs.ErrNotExist) {
+			if f != nil {
+				f.Close()
+			}
+			t.Errorf("%s: %v", name, err)
 		}
 	}
-	_, _, pl := get(base + "video1.m3u8?streamingToken=good")
-	for _, want := range []string{"#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-ENDLIST", "#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"video1_init1.mp4?streamingToken=good\"", "video1_3.m4s?streamingToken=good"} {
-		if !strings.Contains(pl, want) {
-			t.Errorf("media playlist lacks %q:\n%s", want, pl)
-		}
+	f, err := ta.Open(testRoom, "video1_1.m4s", "")
+	if err != nil {
+		t.Fatal(err)
 	}
-	code, hdr, body := get(base + "video1_2.m4s?streamingToken=good")
-	st, _ := os.Stat(filepath.Join(dir, testRoom, "2", "video1_0.m4s"))
-	if code != 200 || int64(len(body)) != st.Size() || hdr.Get("Cache-Control") != cacheImmutable {
-		t.Errorf("segment: %d %d bytes", code, len(body))
-	}
-	code, hdr, body = get(base + "download.mp4?streamingToken=good")
-	if code != 200 || hdr.Get("Content-Length") != fmt.Sprint(len(body)) || !strings.Contains(body[:32], "ftyp") {
-		t.Fatalf("mp4: %d %s", code, hdr)
-	}
-	if code, _, part := get(base+"download.mp4?streamingToken=good", "Range", "bytes=100-199"); code != 206 || part != body[100:200] {
-		t.Errorf("range: %d", code)
-	}
-	if code, _, _ := get(base+"download.mp4?streamingToken=good", "Range", fmt.Sprintf("bytes=%d-", len(body))); code != 416 {
-		t.Errorf("range beyond the end: %d", code)
-	}
-	ta.Delete(testRoom)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, testRoom)); os.IsNotExist(err) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("media not deleted")
-		}
-		time.Sleep(10 * time.Millisecond)
+	defer f.Close()
+	b, err := io.ReadAll(f.Content)
+	st, _ := os.Stat(filepath.Join(dir, testRoom, "1", "video1_1.m4s"))
+	if err != nil || int64(len(b)) != st.Size() || f.ContentType != "video/mp4" || f.Body != nil {
+		t.Fatalf("segment: %d bytes, %v, %s", len(b), err, f.ContentType)
 	}
 }
 
