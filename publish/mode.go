@@ -8,11 +8,13 @@ import (
 
 // Mode is the output mode a publisher chooses with "?mode=" after its stream key.
 // It is stored with the stream key and the room, and decides what live viewers
-// get. Only the three Mode* values are valid.
+// get. The zero value, ModeUnknown, is not a mode; ParseMode never returns it
+// without an error.
 type Mode string
 
 // Mode values.
 const (
+	ModeUnknown  Mode = ""
 	ModeCMAF     Mode = "CMAF"      // LL-HLS + DASH
 	ModeRTMP     Mode = "RTMP"      // RTMP relay only (the session is still recorded)
 	ModeRTMPCMAF Mode = "RTMP_CMAF" // both
@@ -31,10 +33,10 @@ func ParseMode(s string) (Mode, error) {
 	if m := Mode(strings.ToUpper(s)); m.Valid() {
 		return m, nil
 	}
-	return "", fmt.Errorf("%w %q: want CMAF, RTMP or RTMP_CMAF", ErrInvalidMode, s)
+	return ModeUnknown, fmt.Errorf("%w %q: want CMAF, RTMP or RTMP_CMAF", ErrInvalidMode, s)
 }
 
-// Valid reports whether m is one of the Mode* values.
+// Valid reports whether m is ModeCMAF, ModeRTMP or ModeRTMPCMAF.
 func (m Mode) Valid() bool { return m == ModeCMAF || m == ModeRTMP || m == ModeRTMPCMAF }
 
 // HasCMAF reports whether m packages CMAF (LL-HLS and DASH) for live viewers.

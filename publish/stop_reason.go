@@ -35,7 +35,8 @@ const (
 // String returns the reason as sent in events.
 func (r StopReason) String() string { return string(r) }
 
-// ParseStopReason returns the StopReason named s (exact spelling), or StopUnknown.
+// ParseStopReason returns the StopReason named s (exact spelling, as String
+// writes it), or StopUnknown.
 func ParseStopReason(s string) StopReason {
 	switch r := StopReason(s); r {
 	case StopClientUnpublish, StopIdleTimeout, StopConnectionError, StopInvalidMedia,

@@ -2,7 +2,6 @@ package publish
 
 import (
 	"errors"
-	"math"
 	"testing"
 )
 
@@ -22,7 +21,7 @@ func TestParseMode(t *testing.T) {
 		{"rtmp", ModeRTMP, true},
 		{"rtmp_cmaf", ModeRTMPCMAF, true},
 		{"Rtmp_Cmaf", ModeRTMPCMAF, true},
-		{"HLS", "", false},
+		{"HLS", ModeUnknown, false},
 		{"x", "", false},
 		{"CMAF ", "", false},
 		{" CMAF", "", false},
@@ -53,7 +52,7 @@ func TestModeOutputs(t *testing.T) {
 		{ModeCMAF, true, false},
 		{ModeRTMP, false, true},
 		{ModeRTMPCMAF, true, true},
-		{"", false, false},
+		{ModeUnknown, false, false},
 		{"cmaf", false, false}, // not parsed: not a Mode value
 	} {
 		if tc.m.HasCMAF() != tc.cmaf || tc.m.HasRTMP() != tc.rtmp {
@@ -61,46 +60,6 @@ func TestModeOutputs(t *testing.T) {
 		}
 		if tc.m.Valid() != (tc.cmaf || tc.rtmp) {
 			t.Errorf("%q: Valid %v", tc.m, tc.m.Valid())
-		}
-	}
-}
-
-func TestParseStopReason(t *testing.T) {
-	for _, r := range []StopReason{StopClientUnpublish, StopIdleTimeout, StopConnectionError, StopInvalidMedia,
-		StopBitrateExceeded, StopKeyReset, StopStorageError, StopServerShutdown, StopServerRestart} {
-		if got := ParseStopReason(r.String()); got != r {
-			t.Errorf("ParseStopReason(%q) = %q", r, got)
-		}
-	}
-	for _, s := range []string{"", "client_unpublish", "BOGUS"} {
-		if got := ParseStopReason(s); got != StopUnknown {
-			t.Errorf("ParseStopReason(%q) = %q, want StopUnknown", s, got)
-		}
-	}
-}
-
-func TestCapacityEvent(t *testing.T) {
-	if !CapacityNearLimit.Valid() || !CapacityLimited.Valid() || CapacityEvent("bogus").Valid() {
-		t.Fatal("Valid")
-	}
-	if CapacityNearLimit.String() != "ingest.concurrency_near_limit" || CapacityLimited.String() != "ingest.concurrency_limited" {
-		t.Fatalf("names %q %q", CapacityNearLimit, CapacityLimited)
-	}
-}
-
-func TestStreamID(t *testing.T) {
-	for _, id := range []StreamID{0, 1, 42, math.MaxUint64} {
-		got, err := ParseStreamID(id.String())
-		if err != nil || got != id {
-			t.Errorf("ParseStreamID(%q) = %d, %v", id.String(), got, err)
-		}
-	}
-	if StreamID(42).String() != "42" {
-		t.Fatalf("String %q", StreamID(42).String())
-	}
-	for _, s := range []string{"", "-1", "x", "1.5", "18446744073709551616"} {
-		if _, err := ParseStreamID(s); err == nil {
-			t.Errorf("ParseStreamID(%q) accepted", s)
 		}
 	}
 }
