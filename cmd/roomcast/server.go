@@ -27,6 +27,7 @@ import (
 	"github.com/roomcast/roomcast/packager"
 	"github.com/roomcast/roomcast/packager/headroom"
 	"github.com/roomcast/roomcast/packager/vod"
+	pub "github.com/roomcast/roomcast/publish" // package main has a publish test helper
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -349,7 +350,7 @@ func (s *server) onPublishStart(ctx context.Context, req ingest.PublishRequest) 
 	}
 	// A resumed room's new session reaches the packager through OnSessionLive
 	// (before the stream is ready; the packager keeps the binding until Attach).
-	return ingest.PublishGrant{StreamID: strconv.FormatUint(ps.KeyID, 10), Mode: ps.Mode}, nil
+	return ingest.PublishGrant{StreamID: strconv.FormatUint(ps.KeyID, 10), Mode: ps.Mode.String()}, nil
 }
 
 // onStreamReady packages every publish: the VOD is every live session whatever
@@ -406,7 +407,7 @@ func (s *server) onPackagingFailed(streamID string, err error) {
 func (s *server) onSessionLive(si control.SessionInfo) {
 	// a mode=RTMP session is recorded but not offered as live CMAF (no cmaf URLs)
 	s.packager.Bind(strconv.FormatUint(si.KeyID, 10), packager.Session{AppID: si.AppID,
-		RoomUUID: si.RoomUUID, SessionNo: si.SessionNo, RecordOnly: control.Mode(si.Mode) == control.ModeRTMP})
+		RoomUUID: si.RoomUUID, SessionNo: si.SessionNo, RecordOnly: si.Mode == pub.ModeRTMP})
 }
 
 func (s *server) verifyToken(token string) (uint64, error) {
