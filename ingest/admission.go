@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/roomcast/roomcast/publish"
 )
 
 // Defaults of the Admission's optional fields.
@@ -22,7 +24,7 @@ const (
 
 // Pressure levels (fractions of the thresholds) of the capacity events.
 const (
-	nearPressure   = 0.8 // EventConcurrencyNearLimit, like 80 % of MaxPublishers
+	nearPressure   = 0.8 // publish.CapacityNearLimit, like 80 % of MaxPublishers
 	rearmPressure  = 0.7 // the near-limit event fires again after falling below this
 	refusalPrefix  = "server at capacity"
 	overloadReason = "overload"
@@ -223,7 +225,7 @@ func (a *Admission) update(l Load, now time.Time) {
 		a.belowSince = time.Time{}
 		a.log.Warn("overloaded: refusing new publishers", "publishers", current,
 			"pressure", round2(p), "cpu", round2(l.CPU), "sched_p99", l.SchedLatency, "ingest_lag", l.Lag)
-		events = append(events, capacityEvent{EventConcurrencyLimited, current, current})
+		events = append(events, capacityEvent{publish.CapacityLimited, current, current})
 	case refusing && p < a.Resume:
 		if a.belowSince.IsZero() {
 			a.belowSince = now
@@ -244,7 +246,7 @@ func (a *Admission) update(l Load, now time.Time) {
 		if p < 1 && p > 0 {
 			limit = int(math.Ceil(float64(current) / p))
 		}
-		events = append([]capacityEvent{{EventConcurrencyNearLimit, current, limit}}, events...)
+		events = append([]capacityEvent{{publish.CapacityNearLimit, current, limit}}, events...)
 	} else if a.nearFired && p < rearmPressure && !refusing {
 		a.nearFired = false
 	}
@@ -266,7 +268,7 @@ func (a *Admission) update(l Load, now time.Time) {
 }
 
 type capacityEvent struct {
-	name           string
+	name           publish.CapacityEvent
 	current, limit int
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/roomcast/roomcast/publish"
 )
 
 // loadKnob is an injected overload signal: a CPU fraction the test sets, and how
@@ -128,12 +130,12 @@ func TestAdmissionRefusesNewPublishersLiveOnesKeepEveryUnit(t *testing.T) {
 	h.mu.Lock()
 	got := slices.Clone(h.capacity)
 	h.mu.Unlock()
-	want := []string{EventConcurrencyNearLimit + " 1/1", EventConcurrencyLimited + " 1/1"}
+	want := []string{publish.CapacityNearLimit.String() + " 1/1", publish.CapacityLimited.String() + " 1/1"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("capacity events %v, want %v", got, want)
 	}
 	live.unpublish()
-	if r := h.waitStop("1"); r != StopClientUnpublish {
+	if r := h.waitStop("1"); r != publish.StopClientUnpublish {
 		t.Fatal(r)
 	}
 }
@@ -143,8 +145,10 @@ func TestAdmissionRefusesNewPublishersLiveOnesKeepEveryUnit(t *testing.T) {
 // Resume, and sends each event once per upward crossing.
 func TestAdmissionHysteresis(t *testing.T) {
 	var events []string
-	s := &Server{Log: slog.New(slog.DiscardHandler), publishers: map[string]*publisher{},
-		OnCapacity: func(e string, cur, limit int) { events = append(events, fmt.Sprintf("%s %d/%d", e, cur, limit)) }}
+	s := &Server{Log: slog.New(slog.DiscardHandler), publishers: map[publish.StreamID]*publisher{},
+		OnCapacity: func(e publish.CapacityEvent, cur, limit int) {
+			events = append(events, fmt.Sprintf("%s %d/%d", e, cur, limit))
+		}}
 	a := &Admission{MaxCPU: 0.8, MaxSchedLatency: 100 * time.Millisecond, MaxLag: time.Second,
 		Source: func() Load { return Load{} }}
 	if err := a.init(s); err != nil {
@@ -176,10 +180,10 @@ func TestAdmissionHysteresis(t *testing.T) {
 	step(85, Load{CPU: 0.1}, 100, false)
 	step(86, Load{CPU: 0.7}, 150, false) // 0.875: re-armed near-limit event
 	want := []string{
-		EventConcurrencyNearLimit + " 160/197",
-		EventConcurrencyLimited + " 175/175",
-		EventConcurrencyLimited + " 180/180", // not near again: the pressure never fell under 0.7 while open
-		EventConcurrencyNearLimit + " 150/172",
+		publish.CapacityNearLimit.String() + " 160/197",
+		publish.CapacityLimited.String() + " 175/175",
+		publish.CapacityLimited.String() + " 180/180", // not near again: the pressure never fell under 0.7 while open
+		publish.CapacityNearLimit.String() + " 150/172",
 	}
 	if !slices.Equal(events, want) {
 		t.Fatalf("events\n%v\nwant\n%v", events, want)

@@ -54,8 +54,11 @@
 //     stream on it.
 //   - Each message body is copied once out of go-rtmp into a fresh buffer that the
 //     hub.Unit then owns (Payload aliases it); units are immutable once written.
-//   - A publish's hub.Stream is registered in Registry under PublishGrant.StreamID
-//     when its tracks are known, and unregistered and closed before OnPublishStop.
+//   - A publish's hub.Stream is registered in Registry under its
+//     PublishGrant.StreamID's String when its tracks are known, and unregistered and
+//     closed before OnPublishStop.
+//   - The publish vocabulary — modes and their "?mode=" rule, stop reasons, capacity
+//     event names, stream IDs — is package publish's, shared with control and cmd.
 //
 // Caveats: a type-3 header carries a 4-byte extended timestamp when its chunk
 // stream's last type 0, 1 or 2 header had 0xffffff in its timestamp field (RTMP spec

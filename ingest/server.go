@@ -15,6 +15,7 @@ import (
 	"github.com/yutopp/go-rtmp"
 
 	"github.com/roomcast/roomcast/ingest/hub"
+	"github.com/roomcast/roomcast/publish"
 )
 
 // Defaults of the Server's optional fields.
@@ -35,12 +36,6 @@ const (
 	maxCreateStreams = 16
 )
 
-// Capacity events passed to OnCapacity (seed 003 names).
-const (
-	EventConcurrencyNearLimit = "ingest.concurrency_near_limit"
-	EventConcurrencyLimited   = "ingest.concurrency_limited"
-)
-
 // playApp is the RTMP app of players: rtmp://host/play/{roomUUID}?streamingToken=…
 const playApp = "play"
 
@@ -52,7 +47,7 @@ type Server struct {
 	App string
 	// Log receives connection events; nil discards.
 	Log *slog.Logger
-	// Registry receives each live stream under its PublishGrant.StreamID.
+	// Registry receives each live stream under its PublishGrant.StreamID's String.
 	Registry *hub.Registry
 	// HandshakeTimeout bounds the RTMP handshake (default 10 s). IdleTimeout ends a
 	// publisher without media, or any connection without incoming bytes except
@@ -87,18 +82,18 @@ type Server struct {
 	// closes the connection.
 	OnPublishStart func(ctx context.Context, req PublishRequest) (PublishGrant, error)
 	// OnStreamReady is called when the tracks are known and the stream is registered
-	// in Registry under g.StreamID, before the first unit is written.
+	// in Registry under g.StreamID.String(), before the first unit is written.
 	OnStreamReady func(g PublishGrant, s *hub.Stream)
 	// OnPublishStop is called exactly once per successful OnPublishStart.
-	OnPublishStop func(g PublishGrant, reason StopReason)
+	OnPublishStop func(g PublishGrant, reason publish.StopReason)
 	// OnPlay authorizes an RTMP player of /play/{roomUUID}?streamingToken=… and
 	// returns the StreamID to play. nil refuses every player. It is asked again
 	// while a player waits for a dropped publisher to resume: ErrStreamInactive
 	// (wrapped or not) then means "keep waiting".
-	OnPlay func(ctx context.Context, roomUUID, streamingToken string) (streamID string, err error)
-	// OnCapacity reports EventConcurrencyNearLimit at 80 % and EventConcurrencyLimited
+	OnPlay func(ctx context.Context, roomUUID, streamingToken string) (publish.StreamID, error)
+	// OnCapacity reports publish.CapacityNearLimit at 80 % and publish.CapacityLimited
 	// at 100 % of MaxPublishers, once per upward crossing.
-	OnCapacity func(event string, current, limit int)
+	OnCapacity func(event publish.CapacityEvent, current, limit int)
 	// Admission, if set, refuses new publishers while the process is overloaded
 	// (CPU, scheduler latency, ingest backlog; admission.go). MaxPublishers stays
 	// the hard cap; live publishers are never stopped by it.
@@ -115,10 +110,10 @@ type Server struct {
 	mu         sync.Mutex
 	closing    bool
 	conns      map[*conn]struct{}
-	publishers map[string]*publisher // by StreamID
-	publishing int                   // publish slots in use (incl. pending OnPublishStart)
-	capLevel   int                   // last capacity level reported: 0, 80, 100
-	players    map[string]int        // players per StreamID
+	publishers map[publish.StreamID]*publisher
+	publishing int                      // publish slots in use (incl. pending OnPublishStart)
+	capLevel   int                      // last capacity level reported: 0, 80, 100
+	players    map[publish.StreamID]int // players per stream
 
 	refusedInputs atomic.Int64 // connections ended by the chunk guard
 	writeCalls    atomic.Int64 // conn.Write calls (≈ write syscalls), for tests
@@ -177,8 +172,8 @@ func (s *Server) Initialize() error {
 	}
 	s.ln = &trackedListener{Listener: ln, s: s}
 	s.conns = make(map[*conn]struct{})
-	s.publishers = make(map[string]*publisher)
-	s.players = make(map[string]int)
+	s.publishers = make(map[publish.StreamID]*publisher)
+	s.players = make(map[publish.StreamID]int)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.srv = rtmp.NewServer(&rtmp.ServerConfig{OnConnect: s.onConnect})
 	s.serveDone = make(chan struct{})
@@ -226,7 +221,7 @@ func (s *Server) Close() {
 	_ = s.srv.Close()
 	<-s.serveDone
 	for _, c := range conns {
-		c.kill(StopServerShutdown)
+		c.kill(publish.StopServerShutdown)
 	}
 	s.connWG.Wait()
 	<-s.loopDone
@@ -234,7 +229,7 @@ func (s *Server) Close() {
 }
 
 // Kick ends the publish of streamID with reason (e.g. KEY_RESET). Unknown IDs are ignored.
-func (s *Server) Kick(streamID string, reason StopReason) {
+func (s *Server) Kick(streamID publish.StreamID, reason publish.StopReason) {
 	s.mu.Lock()
 	p := s.publishers[streamID]
 	s.mu.Unlock()
@@ -264,7 +259,7 @@ func (s *Server) runWatchdog() {
 			s.mu.Unlock()
 			for _, p := range idle {
 				p.log.Warn("no media, ending publish", "idle", s.IdleTimeout)
-				p.c.kill(StopIdleTimeout)
+				p.c.kill(publish.StopIdleTimeout)
 			}
 		}
 	}
@@ -281,7 +276,7 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig) {
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	if closing {
-		c.kill(StopServerShutdown)
+		c.kill(publish.StopServerShutdown)
 	}
 	lg := logrus.New()
 	lg.Out = io.Discard
@@ -348,7 +343,7 @@ func (s *Server) releasePublisher() {
 }
 
 // capacityLocked updates capLevel and returns the events of an upward crossing.
-func (s *Server) capacityLocked() []string {
+func (s *Server) capacityLocked() []publish.CapacityEvent {
 	if s.MaxPublishers <= 0 {
 		return nil
 	}
@@ -359,18 +354,18 @@ func (s *Server) capacityLocked() []string {
 	if s.publishing >= s.MaxPublishers {
 		level = 100
 	}
-	var events []string
+	var events []publish.CapacityEvent
 	if level >= 80 && s.capLevel < 80 {
-		events = append(events, EventConcurrencyNearLimit)
+		events = append(events, publish.CapacityNearLimit)
 	}
 	if level == 100 && s.capLevel < 100 {
-		events = append(events, EventConcurrencyLimited)
+		events = append(events, publish.CapacityLimited)
 	}
 	s.capLevel = level
 	return events
 }
 
-func (s *Server) emitCapacity(events []string, current int) {
+func (s *Server) emitCapacity(events []publish.CapacityEvent, current int) {
 	for _, e := range events {
 		s.Log.Warn("publisher capacity", "event", e, "current", current, "limit", s.MaxPublishers)
 		if s.OnCapacity != nil {
