@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/roomcast/roomcast/ingest/admission"
 	"github.com/roomcast/roomcast/ingest/flv"
 	"github.com/roomcast/roomcast/ingest/hub"
 	"github.com/roomcast/roomcast/publish"
@@ -37,8 +38,8 @@ type publisher struct {
 	grant PublishGrant
 	sid   uint32
 
-	lastMedia atomic.Int64 // unix nanos
-	backlog   backlog      // media time behind wall clock (admission.go reads its value)
+	lastMedia atomic.Int64      // unix nanos
+	backlog   admission.Backlog // media time behind wall clock (admission control reads it)
 
 	// track detection
 	detecting   bool
@@ -94,7 +95,7 @@ func (p *publisher) push(typ uint8, ts uint32, payload io.Reader) error {
 	}
 	now := time.Now()
 	p.lastMedia.Store(now.UnixNano())
-	p.backlog.observe(ts, now)
+	p.backlog.Observe(ts, now)
 	if err := p.checkBitrate(now, len(data)); err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/ingest"
+	"github.com/roomcast/roomcast/ingest/admission"
 	"github.com/roomcast/roomcast/ingest/hub"
 	"github.com/roomcast/roomcast/packager"
 	"github.com/roomcast/roomcast/packager/headroom"
@@ -178,7 +179,7 @@ func (s *server) initialize() error {
 		OnPublishStop:       s.onPublishStop,
 		OnPlay:              s.onPlay,
 		OnCapacity:          s.onCapacity,
-		Admission: &ingest.Admission{
+		Admission: &admission.Controller{
 			MaxCPU:          c.MaxCPU,
 			MaxSchedLatency: c.MaxSchedLatency,
 			MaxLag:          c.MaxIngestLag,
