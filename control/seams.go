@@ -305,7 +305,7 @@ type capacityPayload struct {
 // limit). The event concerns the whole server: its AppID is 0, meaning every app.
 // Unknown event names are logged and dropped.
 func (c *Control) IngestCapacity(event string, current, limit int) {
-	if event != EventIngestNearLimit && event != EventIngestLimited {
+	if !publish.CapacityEvent(event).Valid() {
 		c.Log.Warn("unknown ingest capacity event", "event", event)
 		return
 	}
