@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+
+	"github.com/roomcast/roomcast/publish"
 )
 
 // TestBroadcastFlow drives SPEC §4 through the API and the ingest seams: preview →
@@ -41,7 +43,7 @@ func TestBroadcastFlow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ps.KeyID != host.KeyID || ps.Mode != tc.wantMode || ps.RoomUUID != "" || ps.SessionNo != 0 {
+			if ps.KeyID != host.KeyID || ps.Mode != publish.Mode(tc.wantMode) || ps.RoomUUID != "" || ps.SessionNo != 0 {
 				t.Fatalf("PublishStarted = %+v", ps)
 			}
 			if _, err := e.c.PublishStarted(ctx, host.Key, tc.mode); !errors.Is(err, ErrAlreadyPublishing) {
@@ -81,13 +83,13 @@ func TestBroadcastFlow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ps2.RoomUUID != uuid || ps2.SessionNo != 2 || ps2.Mode != tc.resumeAs {
+			if ps2.RoomUUID != uuid || ps2.SessionNo != 2 || ps2.Mode != publish.Mode(tc.resumeAs) {
 				t.Fatalf("resume PublishStarted = %+v", ps2)
 			}
 			got = e.must(200, "GET", path, app, nil).JSON()
 			checkRoom(t, got, "LIVE", "ACTIVE_LIVE", 2)
-			rm := Mode(tc.resumeAs)
-			checkURLs(t, got, uuid, 2, rm.hasCMAF(), rm.hasCMAF(), rm.hasRTMP(), !rm.hasCMAF())
+			rm := publish.Mode(tc.resumeAs)
+			checkURLs(t, got, uuid, 2, rm.HasCMAF(), rm.HasCMAF(), rm.HasRTMP(), !rm.HasCMAF())
 
 			// End refused while ingest runs (key ACTIVE_LIVE, room LIVE).
 			e.fail(400, "VIDEO_ROOM_STATE_NOT_LIVE_INACTIVE", "POST", path+"/rtmp-broadcast/state/ended", app, nil)
@@ -129,7 +131,7 @@ func TestBroadcastFlow(t *testing.T) {
 				t.Fatalf("events = %v\nwant %v", names, want)
 			}
 			if len(e.rec.lives) != 2 || e.rec.lives[1].SessionNo != 2 || e.rec.lives[1].RoomUUID != uuid ||
-				e.rec.lives[0].KeyID != host.KeyID || e.rec.lives[1].Mode != tc.resumeAs {
+				e.rec.lives[0].KeyID != host.KeyID || e.rec.lives[1].Mode != publish.Mode(tc.resumeAs) {
 				t.Fatalf("OnSessionLive calls = %+v", e.rec.lives)
 			}
 			if !slices.Equal(e.rec.ended, []string{uuid}) {
@@ -306,7 +308,7 @@ func TestPublishSeams(t *testing.T) {
 		t.Fatalf("VerifyStreamingToken = %+v, %v", cl, err)
 	}
 	v, err := e.c.Room(ctx, uuid)
-	if err != nil || v.VideoRoomState != VideoRoomStateLive || v.SessionNo != 1 || v.Mode != ModeRTMPCMAF ||
+	if err != nil || v.VideoRoomState != VideoRoomStateLive || v.SessionNo != 1 || v.Mode != publish.ModeRTMPCMAF ||
 		v.PlayURL != "http://media.test/live/"+uuid+"/1/index.m3u8" || v.RTMPPlayURL == "" || v.Title != "Play" {
 		t.Fatalf("Room = %+v, %v", v, err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/roomcast/roomcast/publish"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -92,7 +93,7 @@ func (c *Control) createStreamKey(tx *storage.Tx, m *storage.Member, now time.Ti
 	if err != nil {
 		return err
 	}
-	k := storage.StreamKey{AppID: m.AppID, MemberID: m.ID, Secret: secret, Mode: string(ModeCMAF),
+	k := storage.StreamKey{AppID: m.AppID, MemberID: m.ID, Secret: secret, Mode: string(publish.ModeCMAF),
 		CreatedAt: now, UpdatedAt: now}
 	if err := tx.PutStreamKey(&k); err != nil {
 		return fmt.Errorf("put stream key: %w", err)

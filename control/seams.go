@@ -6,31 +6,29 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/roomcast/roomcast/publish"
 	"github.com/roomcast/roomcast/storage"
 )
-
-// Stop reasons Control itself uses (ingest has its own list: CLIENT_UNPUBLISH,
-// IDLE_TIMEOUT, CONNECTION_ERROR, INVALID_MEDIA, KEY_RESET, SERVER_SHUTDOWN).
-const StopReasonServerRestart = "SERVER_RESTART"
 
 // PublishStart is the answer to PublishStarted.
 type PublishStart struct {
 	KeyID uint64
 	AppID uint64
-	Mode  string // CMAF, RTMP or RTMP_CMAF
+	Mode  publish.Mode
 	// RoomUUID and SessionNo are set when the key is bound to a room: the publish
 	// resumed a LIVE_INACTIVE room, which is LIVE again with session SessionNo.
 	RoomUUID  string
 	SessionNo int
 }
 
-// PublishStarted validates a stream key secret and mode ("" = CMAF) and applies the
+// PublishStarted validates a stream key secret and mode (by publish.ParseMode:
+// case-insensitive, "" = CMAF) and applies the
 // "publish started" transition: key INACTIVE → ACTIVE (preview), or INACTIVE_LIVE →
 // ACTIVE_LIVE with its room LIVE_INACTIVE → LIVE and a new session. Errors:
 // ErrInvalidMode, ErrStreamKeyNotFound, ErrAlreadyPublishing (the first publisher
 // keeps going).
 func (c *Control) PublishStarted(ctx context.Context, streamKeySecret, mode string) (PublishStart, error) {
-	m, err := ParseMode(mode)
+	m, err := publish.ParseMode(mode)
 	if err != nil {
 		return PublishStart{}, ErrInvalidMode.withMessage("%v", err)
 	}
@@ -58,7 +56,7 @@ func (c *Control) PublishStarted(ctx context.Context, streamKeySecret, mode stri
 		}
 		k.Mode = string(m)
 		k.PublishSeq++
-		res = PublishStart{KeyID: k.ID, AppID: k.AppID, Mode: string(m)}
+		res = PublishStart{KeyID: k.ID, AppID: k.AppID, Mode: m}
 		if err := c.commitTransition(tx, r, &k, out, &cm, ""); err != nil {
 			return err
 		}
@@ -90,7 +88,7 @@ func keyAndRoom(tx *storage.Tx, k *storage.StreamKey) (*storage.Room, states, er
 
 // PublishStopped applies the "publish stopped" transition to key keyID: ACTIVE →
 // INACTIVE, or ACTIVE_LIVE → INACTIVE_LIVE with its room LIVE → LIVE_INACTIVE.
-// reason is recorded in the stream_key.publish_stopped event. A key that is not
+// reason (a publish.StopReason) is recorded in the stream_key.publish_stopped event. A key that is not
 // publishing is left alone (nil error), so a repeated call is harmless.
 func (c *Control) PublishStopped(ctx context.Context, keyID uint64, reason string) error {
 	var cm committed
@@ -141,7 +139,7 @@ func (c *Control) Recover(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := c.PublishStopped(ctx, id, StopReasonServerRestart); err != nil {
+		if err := c.PublishStopped(ctx, id, publish.StopServerRestart.String()); err != nil {
 			return fmt.Errorf("recover: %w", err)
 		}
 	}
@@ -182,7 +180,7 @@ func (c *Control) AuthorizePlay(ctx context.Context, roomUUID, streamingToken st
 		return 0, err
 	}
 	switch st := VideoRoomState(r.VideoRoomState); {
-	case st == VideoRoomStateLiveInactive, st == VideoRoomStateLive && !Mode(r.Mode).hasRTMP():
+	case st == VideoRoomStateLiveInactive, st == VideoRoomStateLive && !publish.Mode(r.Mode).HasRTMP():
 		return 0, ErrPlayInactive
 	case st != VideoRoomStateLive:
 		return 0, ErrVideoRoomNotLive
@@ -220,7 +218,7 @@ type RoomView struct {
 	Type           VideoRoomType
 	VideoRoomState VideoRoomState
 	VODState       VODState
-	Mode           Mode
+	Mode           publish.Mode
 	SessionNo      int // the current (or last) live session
 	// URLs: the live ones only while LIVE, VODURL once ARCHIVED; "" otherwise.
 	PlayURL, CMAFHLSPlayURL, CMAFDASHPlayURL, RTMPPlayURL, VODURL string
@@ -238,7 +236,7 @@ func (c *Control) Room(ctx context.Context, roomUUID string) (RoomView, error) {
 	return RoomView{
 		ID: r.ID, UUID: r.UUID, AppID: r.AppID, Title: r.Title, Description: r.Description,
 		Type: VideoRoomType(r.Type), VideoRoomState: VideoRoomState(r.VideoRoomState),
-		VODState: VODState(r.VODState), Mode: Mode(r.Mode), SessionNo: r.LastSessionNo,
+		VODState: VODState(r.VODState), Mode: publish.Mode(r.Mode), SessionNo: r.LastSessionNo,
 		PlayURL: u.Play, CMAFHLSPlayURL: u.HLS, CMAFDASHPlayURL: u.DASH, RTMPPlayURL: u.RTMP, VODURL: u.VOD,
 		ScheduledAt: r.ScheduledAt, LiveStartedAt: r.LiveStartedAt, LiveEndedAt: r.LiveEndedAt,
 	}, nil
@@ -290,10 +288,10 @@ func (c *Control) VODFinished(ctx context.Context, roomUUID string, archiveErr e
 	return nil
 }
 
-// Ingest capacity event names (SPEC §5, after seed 003's rtms.concurrency_*).
+// Ingest capacity event names, as event names (publish.CapacityEvent values).
 const (
-	EventIngestNearLimit = "ingest.concurrency_near_limit"
-	EventIngestLimited   = "ingest.concurrency_limited"
+	EventIngestNearLimit = string(publish.CapacityNearLimit)
+	EventIngestLimited   = string(publish.CapacityLimited)
 )
 
 // capacityPayload is the webhook payload of ingest.concurrency_* events.
@@ -307,7 +305,7 @@ type capacityPayload struct {
 // limit). The event concerns the whole server: its AppID is 0, meaning every app.
 // Unknown event names are logged and dropped.
 func (c *Control) IngestCapacity(event string, current, limit int) {
-	if event != EventIngestNearLimit && event != EventIngestLimited {
+	if !publish.CapacityEvent(event).Valid() {
 		c.Log.Warn("unknown ingest capacity event", "event", event)
 		return
 	}

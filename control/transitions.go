@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/roomcast/roomcast/publish"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -16,7 +17,7 @@ type SessionInfo struct {
 	RoomID    uint64
 	RoomUUID  string
 	SessionNo int
-	Mode      string
+	Mode      publish.Mode
 	StartedAt time.Time
 }
 
@@ -200,7 +201,7 @@ func (c *Control) afterCommit(cm *committed) {
 		c.autoEnd.disarm(r.ID)
 		if cm.out.NewSession && c.OnSessionLive != nil {
 			c.OnSessionLive(SessionInfo{KeyID: r.StreamKeyID, AppID: r.AppID, RoomID: r.ID, RoomUUID: r.UUID,
-				SessionNo: r.LastSessionNo, Mode: r.Mode, StartedAt: r.Sessions[len(r.Sessions)-1].StartedAt})
+				SessionNo: r.LastSessionNo, Mode: publish.Mode(r.Mode), StartedAt: r.Sessions[len(r.Sessions)-1].StartedAt})
 		}
 	case VideoRoomStateLiveInactive:
 		if r.AutoEndSeconds > 0 {

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/roomcast/roomcast/publish"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -265,13 +266,13 @@ func (c *Control) playURLsOf(r *storage.Room) playURLs {
 	if VideoRoomState(r.VideoRoomState) != VideoRoomStateLive {
 		return u
 	}
-	mode := Mode(r.Mode)
-	if mode.hasCMAF() {
+	mode := publish.Mode(r.Mode)
+	if mode.HasCMAF() {
 		base := c.PublicHTTPURL + "/live/" + r.UUID + "/" + strconv.Itoa(r.LastSessionNo)
 		u.HLS, u.DASH = base+"/index.m3u8", base+"/index.mpd"
 		u.Play = u.HLS
 	}
-	if mode.hasRTMP() {
+	if mode.HasRTMP() {
 		u.RTMP = c.PublicRTMPURL + "/play/" + r.UUID
 		if u.Play == "" {
 			u.Play = u.RTMP

@@ -159,3 +159,12 @@ func (h countHandler) WithAttrs(as []slog.Attr) slog.Handler {
 func (h countHandler) WithGroup(name string) slog.Handler {
 	return countHandler{Handler: h.Handler.WithGroup(name), msg: h.msg, n: h.n}
 }
+
+// processCPUTime is the user + system CPU time of the process so far.
+func processCPUTime() (time.Duration, bool) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, false
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
+}

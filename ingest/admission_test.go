@@ -2,16 +2,16 @@ package ingest
 
 import (
 	"fmt"
-	"log/slog"
 	"math"
-	"os"
-	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/roomcast/roomcast/ingest/admission"
+	"github.com/roomcast/roomcast/publish"
 )
 
 // loadKnob is an injected overload signal: a CPU fraction the test sets, and how
@@ -23,9 +23,9 @@ type loadKnob struct {
 
 func (k *loadKnob) set(cpu float64) { k.cpu.Store(math.Float64bits(cpu)) }
 
-func (k *loadKnob) source() Load {
+func (k *loadKnob) source() admission.Load {
 	k.calls.Add(1)
-	return Load{CPU: math.Float64frombits(k.cpu.Load())}
+	return admission.Load{CPU: math.Float64frombits(k.cpu.Load())}
 }
 
 // waitSamples waits until the admission goroutine has taken n more samples.
@@ -67,10 +67,10 @@ func TestAdmissionRefusesNewPublishersLiveOnesKeepEveryUnit(t *testing.T) {
 	knob.set(0.1)
 	reg := prometheus.NewRegistry()
 	h := newHarness(t, func(s *Server) {
-		s.Admission = &Admission{MaxCPU: 0.5, Interval: 5 * time.Millisecond, Hold: 20 * time.Millisecond,
+		s.Admission = &admission.Controller{MaxCPU: 0.5, Interval: 5 * time.Millisecond, Hold: 20 * time.Millisecond,
 			Source: knob.source, Registerer: reg}
 	})
-	adm := h.s.Admission
+	adm := h.s.Admission.(*admission.Controller)
 	tags := readTags(t, "h264_aac.flv")
 	head, rest := splitHeaders(t, tags)
 	live := publishClient(t, h, "key1?mode=CMAF")
@@ -128,248 +128,13 @@ func TestAdmissionRefusesNewPublishersLiveOnesKeepEveryUnit(t *testing.T) {
 	h.mu.Lock()
 	got := slices.Clone(h.capacity)
 	h.mu.Unlock()
-	want := []string{EventConcurrencyNearLimit + " 1/1", EventConcurrencyLimited + " 1/1"}
+	want := []string{publish.CapacityNearLimit.String() + " 1/1", publish.CapacityLimited.String() + " 1/1"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("capacity events %v, want %v", got, want)
 	}
 	live.unpublish()
-	if r := h.waitStop("1"); r != StopClientUnpublish {
+	if r := h.waitStop("1"); r != publish.StopClientUnpublish {
 		t.Fatal(r)
-	}
-}
-
-// TestAdmissionHysteresis steps the state machine through samples with synthetic
-// times: closes at pressure 1, stays closed in the band, reopens after Hold below
-// Resume, and sends each event once per upward crossing.
-func TestAdmissionHysteresis(t *testing.T) {
-	var events []string
-	s := &Server{Log: slog.New(slog.DiscardHandler), publishers: map[string]*publisher{},
-		OnCapacity: func(e string, cur, limit int) { events = append(events, fmt.Sprintf("%s %d/%d", e, cur, limit)) }}
-	a := &Admission{MaxCPU: 0.8, MaxSchedLatency: 100 * time.Millisecond, MaxLag: time.Second,
-		Source: func() Load { return Load{} }}
-	if err := a.init(s); err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Unix(1000, 0)
-	step := func(sec float64, l Load, publishing int, wantRefusing bool) {
-		t.Helper()
-		s.publishing = publishing
-		a.update(l, t0.Add(time.Duration(sec*float64(time.Second))))
-		if a.Refusing() != wantRefusing {
-			_, p := a.Last()
-			t.Fatalf("t=%vs load %+v (pressure %.2f): refusing=%v", sec, l, p, a.Refusing())
-		}
-	}
-	step(0, Load{CPU: 0.4}, 100, false)
-	step(1, Load{CPU: 0.65, SchedLatency: 10 * time.Millisecond}, 160, false) // 0.8: near limit, ~197
-	step(2, Load{CPU: 0.7, SchedLatency: 100 * time.Millisecond}, 175, true)  // sched latency at its limit
-	step(3, Load{CPU: 0.75}, 175, true)                                       // 0.94: in the band
-	step(60, Load{CPU: 0.75}, 175, true)
-	step(61, Load{CPU: 0.7}, 175, true) // 0.875 < 0.9: the hold starts
-	step(63, Load{Lag: 800 * time.Millisecond}, 175, true)
-	step(64, Load{CPU: 0.8}, 175, true) // back to 1: the hold starts over
-	step(65, Load{CPU: 0.6}, 170, true) // 0.75: under Resume, over the re-arm level
-	step(69.9, Load{CPU: 0.6}, 170, true)
-	step(70, Load{CPU: 0.6}, 170, false) // 5 s below Resume
-	step(71, Load{Lag: 2 * time.Second}, 180, true)
-	step(80, Load{CPU: 0.1}, 100, true)
-	step(85, Load{CPU: 0.1}, 100, false)
-	step(86, Load{CPU: 0.7}, 150, false) // 0.875: re-armed near-limit event
-	want := []string{
-		EventConcurrencyNearLimit + " 160/197",
-		EventConcurrencyLimited + " 175/175",
-		EventConcurrencyLimited + " 180/180", // not near again: the pressure never fell under 0.7 while open
-		EventConcurrencyNearLimit + " 150/172",
-	}
-	if !slices.Equal(events, want) {
-		t.Fatalf("events\n%v\nwant\n%v", events, want)
-	}
-}
-
-func TestAdmissionValidation(t *testing.T) {
-	s := &Server{Log: slog.New(slog.DiscardHandler)}
-	for _, a := range []*Admission{{MaxCPU: 1.5}, {MaxCPU: -0.1}, {MaxLag: -1}, {MaxCPU: 0.5, Resume: 2}} {
-		if err := a.init(s); err == nil {
-			t.Errorf("%+v accepted", a)
-		}
-	}
-	var off *Admission
-	if off.Refusing() || off.init(s) != nil {
-		t.Fatal("nil Admission must admit everything")
-	}
-}
-
-// TestCPUMeterMeasuresBusyLoop checks the real CPU signal: a goroutine spinning
-// in-process is seen as about one CPU's worth of utilisation, more than the idle
-// process. Bounds are generous: the machine may be shared.
-func TestCPUMeterMeasuresBusyLoop(t *testing.T) {
-	if _, ok := processCPUTime(); !ok {
-		t.Skip("no process CPU time on this platform")
-	}
-	capacity := cpuCapacity()
-	if capacity <= 0 || capacity > float64(runtime.GOMAXPROCS(0)) {
-		t.Fatalf("capacity %v with GOMAXPROCS %d", capacity, runtime.GOMAXPROCS(0))
-	}
-	m := newCPUMeter()
-	start, _ := processCPUTime()
-	var stop atomic.Bool
-	spun := make(chan struct{})
-	go func() {
-		defer close(spun)
-		x := 0
-		for !stop.Load() {
-			x++
-		}
-		_ = x
-	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		time.Sleep(20 * time.Millisecond)
-		if now, _ := processCPUTime(); now-start >= 300*time.Millisecond || time.Now().After(deadline) {
-			break
-		}
-	}
-	busy := m.sample(time.Now())
-	stop.Store(true)
-	<-spun
-	time.Sleep(200 * time.Millisecond)
-	idle := m.sample(time.Now())
-	t.Logf("capacity %.2f CPUs: busy %.3f, idle %.3f of it", capacity, busy, idle)
-	if cpus := busy * capacity; cpus < 0.05 || cpus > capacity+0.25 {
-		t.Fatalf("busy loop measured as %.2f CPUs", cpus)
-	}
-	if idle >= busy || idle < 0 {
-		t.Fatalf("idle %.3f not below busy %.3f", idle, busy)
-	}
-}
-
-func TestCPUQuotaParsing(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, data string) string {
-		p := dir + "/" + name
-		if err := writeFile(p, data); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	if q, ok := parseCPUMax(write("a", "150000 100000\n")); !ok || q != 1.5 {
-		t.Fatalf("cpu.max 1.5: %v %v", q, ok)
-	}
-	if _, ok := parseCPUMax(write("b", "max 100000\n")); ok {
-		t.Fatal("unlimited cpu.max read as a quota")
-	}
-	write("cpu.cfs_quota_us", "-1\n")
-	write("cpu.cfs_period_us", "100000\n")
-	if _, ok := parseCFSQuota(dir); ok {
-		t.Fatal("cfs quota -1 read as a quota")
-	}
-	write("cpu.cfs_quota_us", "50000\n")
-	if q, ok := parseCFSQuota(dir); !ok || q != 0.5 {
-		t.Fatalf("cfs 0.5: %v %v", q, ok)
-	}
-}
-
-// TestSchedMeterSeesRunQueue checks the real scheduler-latency signal: with many
-// more spinning goroutines than Ps the p99 wait is longer than when idle.
-func TestSchedMeterSeesRunQueue(t *testing.T) {
-	m := newSchedMeter(100 * time.Millisecond)
-	m.minEvents = 1 // spinning goroutines are rescheduled only every 10 ms
-	few := newSchedMeter(time.Second)
-	few.minEvents = 1 << 40
-	time.Sleep(100 * time.Millisecond)
-	idle := m.sample()
-	var stop atomic.Bool
-	n := 4 * runtime.GOMAXPROCS(0)
-	done := make(chan struct{}, n)
-	for range n {
-		go func() {
-			for !stop.Load() {
-			}
-			done <- struct{}{}
-		}()
-	}
-	time.Sleep(300 * time.Millisecond)
-	busy := m.sample()
-	stop.Store(true)
-	for range n {
-		<-done
-	}
-	t.Logf("sched p99: idle %v, %d spinning goroutines %v", idle, n, busy)
-	if busy <= idle {
-		t.Fatalf("p99 under a full run queue %v not above idle %v", busy, idle)
-	}
-	if v := few.sample(); v != 0 {
-		t.Fatalf("p99 %v taken from fewer schedulings than the minimum", v)
-	}
-}
-
-// TestBacklog checks the per-publisher backlog on synthetic arrivals.
-func TestBacklog(t *testing.T) {
-	var b backlog
-	t0 := time.Unix(5000, 0)
-	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	// real time with jitter: ~0
-	for i := range 100 {
-		b.observe(uint32(i*33), at(i*33+(i%3)*5))
-	}
-	if v := time.Duration(b.value.Load()); v > 20*time.Millisecond {
-		t.Fatalf("real time: backlog %v", v)
-	}
-	// arriving at 2/3 of real time: grows with each message
-	var prev time.Duration
-	for i := 100; i < 200; i++ {
-		b.observe(uint32(i*33), at(3300+(i-100)*50))
-		v := time.Duration(b.value.Load())
-		if v < prev {
-			t.Fatalf("backlog fell from %v to %v while arriving late", prev, v)
-		}
-		prev = v
-	}
-	if prev < 1500*time.Millisecond || prev > 1800*time.Millisecond {
-		t.Fatalf("100 messages 17 ms late each: backlog %v", prev)
-	}
-	// a burst catches up: back to ~0
-	for i := 200; i < 260; i++ {
-		b.observe(uint32(i*33), at(8300))
-	}
-	if v := time.Duration(b.value.Load()); v > 20*time.Millisecond {
-		t.Fatalf("after catching up: backlog %v", v)
-	}
-	// timestamps restart at 0 (discontinuity): no backlog from the jump
-	b.observe(0, at(8340))
-	b.observe(33, at(8373))
-	if v := time.Duration(b.value.Load()); v > 20*time.Millisecond {
-		t.Fatalf("after a timestamp reset: backlog %v", v)
-	}
-	// 32-bit wrap
-	var w backlog
-	w.observe(math.MaxUint32-16, at(0))
-	w.observe(16, at(33))
-	if v := time.Duration(w.value.Load()); v > time.Millisecond {
-		t.Fatalf("across the wrap: backlog %v", v)
-	}
-}
-
-func TestLagQuantile(t *testing.T) {
-	ms := func(v ...int) []time.Duration {
-		out := make([]time.Duration, len(v))
-		for i, x := range v {
-			out[i] = time.Duration(x) * time.Millisecond
-		}
-		return out
-	}
-	if q := lagQuantile(ms(5000)); q != 0 {
-		t.Fatalf("one publisher: %v", q)
-	}
-	if q := lagQuantile(ms(5000, 10, 20)); q != 20*time.Millisecond {
-		t.Fatalf("one slow uplink among three: %v", q)
-	}
-	big := make([]int, 100)
-	for i := range big {
-		big[i] = i
-	}
-	if q := lagQuantile(ms(big...)); q != 95*time.Millisecond {
-		t.Fatalf("100 publishers: %v (want the 5th largest)", q)
 	}
 }
 
@@ -379,7 +144,7 @@ func TestLagQuantile(t *testing.T) {
 func TestAdmissionRealLagSignal(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(s *Server) {
-		s.Admission = &Admission{MaxLag: 200 * time.Millisecond, Interval: 10 * time.Millisecond}
+		s.Admission = &admission.Controller{MaxLag: 200 * time.Millisecond, Interval: 10 * time.Millisecond}
 	})
 	tags := readTags(t, "h264_aac.flv")
 	head, rest := splitHeaders(t, tags)
@@ -396,7 +161,8 @@ func TestAdmissionRealLagSignal(t *testing.T) {
 	}
 	h.stream("1")
 	h.stream("2")
-	if h.s.Admission.Refusing() {
+	adm := h.s.Admission.(*admission.Controller)
+	if adm.Refusing() {
 		t.Fatal("refusing before any lag")
 	}
 	time.Sleep(600 * time.Millisecond) // the stall
@@ -405,8 +171,8 @@ func TestAdmissionRealLagSignal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h.wait("admission closed by the ingest lag", h.s.Admission.Refusing)
-	l, p := h.s.Admission.Last()
+	h.wait("admission closed by the ingest lag", adm.Refusing)
+	l, p := adm.Last()
 	t.Logf("lag %v, pressure %.2f", l.Lag, p)
 	c := dialRTMP(t, h.addr())
 	if !c.connect("live") {
@@ -420,5 +186,3 @@ func TestAdmissionRealLagSignal(t *testing.T) {
 		h.waitStop(fmt.Sprint(i + 1))
 	}
 }
-
-func writeFile(path, data string) error { return os.WriteFile(path, []byte(data), 0o600) }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/yutopp/go-rtmp"
 	"github.com/yutopp/go-rtmp/message"
+
+	"github.com/roomcast/roomcast/publish"
 )
 
 // errStopped ends go-rtmp's message loop after we decided to stop a connection.
@@ -43,7 +45,7 @@ type conn struct {
 	closedByPlayer atomic.Bool
 	timedOut       atomic.Bool
 	lastDeadline   time.Time // read side only (go-rtmp reads from one goroutine)
-	reason         atomic.Pointer[StopReason]
+	reason         atomic.Pointer[publish.StopReason]
 	closeOnce      sync.Once
 }
 
@@ -94,8 +96,8 @@ func (c *conn) releaseLoop() {
 // of the refused read reaches it.
 func (c *conn) refuse(err error) error {
 	c.s.refusedInputs.Add(1)
-	c.log.Warn("refusing RTMP input, closing connection", "reason", StopInvalidMedia, "err", err)
-	c.kill(StopInvalidMedia)
+	c.log.Warn("refusing RTMP input, closing connection", "reason", publish.StopInvalidMedia, "err", err)
+	c.kill(publish.StopInvalidMedia)
 	return err
 }
 
@@ -150,21 +152,21 @@ func (c *conn) setEstablished() {
 
 // kill records reason (the first one wins) and closes the socket, which ends
 // go-rtmp's read loop; teardown then runs in handler.OnClose.
-func (c *conn) kill(reason StopReason) {
+func (c *conn) kill(reason publish.StopReason) {
 	c.reason.CompareAndSwap(nil, &reason)
 	_ = c.Conn.Close()
 }
 
 // stopReason is the recorded reason, else IDLE_TIMEOUT after a read timeout, else
 // CONNECTION_ERROR.
-func (c *conn) stopReason() StopReason {
+func (c *conn) stopReason() publish.StopReason {
 	if r := c.reason.Load(); r != nil {
 		return *r
 	}
 	if c.timedOut.Load() {
-		return StopIdleTimeout
+		return publish.StopIdleTimeout
 	}
-	return StopConnectionError
+	return publish.StopConnectionError
 }
 
 // handler is go-rtmp's per-connection callback set. Every callback runs on the
@@ -183,7 +185,7 @@ type handler struct {
 func (h *handler) recover(where string, err *error) {
 	if r := recover(); r != nil {
 		h.c.log.Error("panic in rtmp handler, closing connection", "where", where, "panic", fmt.Sprint(r))
-		h.c.reason.CompareAndSwap(nil, ptr(StopInvalidMedia))
+		h.c.reason.CompareAndSwap(nil, ptr(publish.StopInvalidMedia))
 		*err = fmt.Errorf("panic in %s: %v", where, r)
 	}
 }
@@ -231,7 +233,7 @@ func (h *handler) OnCreateStream(_ uint32, _ *message.NetConnectionCreateStream)
 	h.creates++
 	if h.creates > maxCreateStreams {
 		h.c.log.Warn("too many createStream commands, closing connection", "limit", maxCreateStreams)
-		h.c.reason.CompareAndSwap(nil, ptr(StopInvalidMedia))
+		h.c.reason.CompareAndSwap(nil, ptr(publish.StopInvalidMedia))
 		return fmt.Errorf("more than %d createStream commands", maxCreateStreams)
 	}
 	return nil
@@ -247,7 +249,7 @@ func (h *handler) OnPublish(sc *rtmp.StreamContext, ts uint32, cmd *message.NetS
 	if !ok || key == "" {
 		return h.refusePublish(sc, ts, "bad publish name", ErrBadName)
 	}
-	mode, err := ParseMode(q.Get("mode"))
+	mode, err := publish.ParseMode(q.Get("mode"))
 	if err != nil {
 		return h.refusePublish(sc, ts, "bad mode", err)
 	}
@@ -369,7 +371,7 @@ func (h *handler) unpublish() error {
 	if h.pub == nil {
 		return nil
 	}
-	h.c.reason.CompareAndSwap(nil, ptr(StopClientUnpublish))
+	h.c.reason.CompareAndSwap(nil, ptr(publish.StopClientUnpublish))
 	h.pub.finish(h.c.stopReason())
 	return errStopped
 }

@@ -6,8 +6,9 @@
 // Ownership rules:
 //   - Server owns every goroutine it starts: the accept loop, one goroutine per
 //     connection (go-rtmp's), one per RTMP player, a watchdog and, with Admission
-//     set, the admission sampler. Close stops them all and waits; OnPublishStop has
-//     then been called for every publish.
+//     set, whatever Admission.Start starts (the admission sampler), ended by the
+//     Server's context and waited for with Admission.Wait. Close stops them all and
+//     waits; OnPublishStop has then been called for every publish.
 //   - A failed accept (EMFILE: out of descriptors) is retried by trackedListener
 //     after a pause of 5 ms doubling to 1 s, logged at most once per 10 s: go-rtmp's
 //     own loop would retry at once and spin a core.
@@ -15,11 +16,13 @@
 //     OnCapacity) run on connection goroutines (OnPublishStop may run on the
 //     goroutine of Close, OnCapacity on the admission sampler's); they must not
 //     call back into Server.Close.
-//   - Admission (admission.go) refuses new publishers while the process is
-//     overloaded; it never stops a live one. Its sampler alone reads the signals
-//     (process CPU via getrusage against GOMAXPROCS / the cgroup quota, p99 Go
-//     scheduler latency, the publishers' ingest backlog, which each publisher's
-//     connection goroutine updates atomically on every media message).
+//   - Admission (an Admitter: package ingest/admission's Controller) refuses new
+//     publishers while the process is overloaded; it never stops a live one. The
+//     Server asks it Admit before taking a publish slot (after the MaxPublishers
+//     check, with no lock held) and is its admission.Host: slots in use, each
+//     publisher's admission.Backlog (updated atomically by the publisher's
+//     connection goroutine on every media message), and OnCapacity. Admission
+//     does not know the Server type.
 //   - Every byte a peer sends passes the chunk guard (chunk_guard.go) inside
 //     conn.Read before go-rtmp reads it. The guard parses the chunk stream as
 //     go-rtmp v0.0.7 does except for one spec rule go-rtmp lacks — the extended
@@ -54,8 +57,11 @@
 //     stream on it.
 //   - Each message body is copied once out of go-rtmp into a fresh buffer that the
 //     hub.Unit then owns (Payload aliases it); units are immutable once written.
-//   - A publish's hub.Stream is registered in Registry under PublishGrant.StreamID
-//     when its tracks are known, and unregistered and closed before OnPublishStop.
+//   - A publish's hub.Stream is registered in Registry under its
+//     PublishGrant.StreamID's String when its tracks are known, and unregistered and
+//     closed before OnPublishStop.
+//   - The publish vocabulary — modes and their "?mode=" rule, stop reasons, capacity
+//     event names, stream IDs — is package publish's, shared with control and cmd.
 //
 // Caveats: a type-3 header carries a 4-byte extended timestamp when its chunk
 // stream's last type 0, 1 or 2 header had 0xffffff in its timestamp field (RTMP spec

@@ -14,6 +14,7 @@ import (
 
 	"github.com/roomcast/roomcast/ingest/flv"
 	"github.com/roomcast/roomcast/ingest/hub"
+	"github.com/roomcast/roomcast/publish"
 )
 
 // unitCollector is a hub reader attached in OnStreamReady (before the first unit):
@@ -131,7 +132,7 @@ func TestPublishAcrossTheExtendedTimestamp(t *testing.T) {
 			}
 			refused := h.s.refusedInputs.Load()
 			rawPublish(t, h.addr(), session)
-			if r := h.waitStop(id); r != StopClientUnpublish {
+			if r := h.waitStop(id); r != publish.StopClientUnpublish {
 				t.Fatalf("stop reason %s", r)
 			}
 			if h.s.refusedInputs.Load() != refused {

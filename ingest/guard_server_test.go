@@ -17,6 +17,7 @@ import (
 	"github.com/yutopp/go-rtmp/message"
 
 	"github.com/roomcast/roomcast/ingest/flv"
+	"github.com/roomcast/roomcast/publish"
 )
 
 // recordingProxy forwards connections to a server and records what each client
@@ -143,7 +144,7 @@ func TestGuardPassesRecordedSessions(t *testing.T) {
 	}
 	h.wait("all units", func() bool { n, _ := st.Stats(); return int(n) == all })
 	pub.unpublish()
-	if r := h.waitStop("1"); r != StopClientUnpublish {
+	if r := h.waitStop("1"); r != publish.StopClientUnpublish {
 		t.Fatal(r)
 	}
 
@@ -246,7 +247,7 @@ func hostileShapes() []hostileShape {
 			if err := c.waitClosed(); err == nil {
 				t.Fatal("publisher connection open")
 			}
-			if r := h.waitStop("9"); r != StopInvalidMedia {
+			if r := h.waitStop("9"); r != publish.StopInvalidMedia {
 				t.Fatalf("stop reason %s", r)
 			}
 		}
@@ -354,7 +355,7 @@ func TestHostileAMFCannotExhaustMemory(t *testing.T) {
 	}
 	h.stream("2")
 	good.unpublish()
-	if r := h.waitStop("1"); r != StopClientUnpublish {
+	if r := h.waitStop("1"); r != publish.StopClientUnpublish {
 		t.Fatal(r)
 	}
 	if h.reg.Lookup("9") != nil {
@@ -412,7 +413,7 @@ func TestMaxMessageSizeAtTheHeader(t *testing.T) {
 	c := publishClient(t, h, "key1")
 	refused := h.s.refusedInputs.Load()
 	_ = c.sendTags(tags[:big+1], false)
-	if r := h.waitStop("1"); r != StopInvalidMedia {
+	if r := h.waitStop("1"); r != publish.StopInvalidMedia {
 		t.Fatalf("stop reason %s", r)
 	}
 	if h.s.refusedInputs.Load() != refused+1 {

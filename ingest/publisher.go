@@ -10,8 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/roomcast/roomcast/ingest/admission"
 	"github.com/roomcast/roomcast/ingest/flv"
 	"github.com/roomcast/roomcast/ingest/hub"
+	"github.com/roomcast/roomcast/publish"
 )
 
 const (
@@ -36,8 +38,8 @@ type publisher struct {
 	grant PublishGrant
 	sid   uint32
 
-	lastMedia atomic.Int64 // unix nanos
-	backlog   backlog      // media time behind wall clock (admission.go reads its value)
+	lastMedia atomic.Int64      // unix nanos
+	backlog   admission.Backlog // media time behind wall clock (admission control reads it)
 
 	// track detection
 	detecting   bool
@@ -89,11 +91,11 @@ func (p *publisher) metadata(data []byte) error {
 func (p *publisher) push(typ uint8, ts uint32, payload io.Reader) error {
 	data, err := readPayload(payload, &p.scratch, p.s.MaxMessageSize)
 	if err != nil {
-		return p.fail(StopInvalidMedia, err)
+		return p.fail(publish.StopInvalidMedia, err)
 	}
 	now := time.Now()
 	p.lastMedia.Store(now.UnixNano())
-	p.backlog.observe(ts, now)
+	p.backlog.Observe(ts, now)
 	if err := p.checkBitrate(now, len(data)); err != nil {
 		return err
 	}
@@ -145,14 +147,14 @@ func (p *publisher) checkBitrate(now time.Time, n int) error {
 	p.winBytes += int64(n)
 	budget := p.s.MaxBitrate * int64(bitrateWindow/time.Millisecond) / 8000 // bytes per window
 	if p.winBytes > budget {
-		return p.fail(StopBitrateExceeded, fmt.Errorf("more than %d bytes within %v (max %d bit/s)",
+		return p.fail(publish.StopBitrateExceeded, fmt.Errorf("more than %d bytes within %v (max %d bit/s)",
 			budget, bitrateWindow, p.s.MaxBitrate))
 	}
 	return nil
 }
 
 // fail records reason, logs and returns an error that closes the connection.
-func (p *publisher) fail(reason StopReason, err error) error {
+func (p *publisher) fail(reason publish.StopReason, err error) error {
 	p.c.reason.CompareAndSwap(nil, &reason)
 	p.log.Warn("ending publish", "reason", reason, "err", err)
 	return fmt.Errorf("%s: %w", reason, err)
@@ -167,7 +169,7 @@ func (p *publisher) detect(tag flv.Tag, now time.Time) error {
 	p.pending = append(p.pending, tag)
 	p.pendingSize += len(tag.Data)
 	if _, err := p.probe.Push(tag); errors.Is(err, flv.ErrInvalidConfig) {
-		return p.fail(StopInvalidMedia, err)
+		return p.fail(publish.StopInvalidMedia, err)
 	}
 	return p.maybeStart(tag.Timestamp, now)
 }
@@ -192,7 +194,7 @@ func (p *publisher) maybeStart(ts uint32, now time.Time) error {
 func (p *publisher) start(now time.Time) error {
 	hasVideo, hasAudio := p.probe.Video() != nil, p.probe.Audio() != nil
 	if !hasVideo && !hasAudio {
-		return p.fail(StopInvalidMedia, errors.New("no decodable track in the first second"))
+		return p.fail(publish.StopInvalidMedia, errors.New("no decodable track in the first second"))
 	}
 	p.dmx = &flv.Demuxer{VideoTrackID: 1, AudioTrackID: 2}
 	if !hasVideo {
@@ -217,13 +219,13 @@ func (p *publisher) start(now time.Time) error {
 	for _, t := range tracks {
 		p.kinds[t.ID] = t.IsVideo()
 	}
-	st := &hub.Stream{Key: p.grant.StreamID, Tracks: tracks, GOPCache: hasRTMP(p.grant.Mode),
+	st := &hub.Stream{Key: p.grant.StreamID.String(), Tracks: tracks, GOPCache: p.grant.Mode.HasRTMP(),
 		Log: p.log}
 	if err := st.Initialize(); err != nil {
-		return p.fail(StopInvalidMedia, err)
+		return p.fail(publish.StopInvalidMedia, err)
 	}
 	if err := p.s.Registry.Publish(st); err != nil {
-		return p.fail(StopConnectionError, fmt.Errorf("register stream: %w", err))
+		return p.fail(publish.StopConnectionError, fmt.Errorf("register stream: %w", err))
 	}
 	p.stream = st
 	p.log.Info("stream ready", "tracks", describeTracks(tracks))
@@ -272,7 +274,7 @@ func (p *publisher) write(u *hub.Unit, now time.Time) {
 func (p *publisher) mediaError(err error) error {
 	switch {
 	case errors.Is(err, flv.ErrInvalidConfig):
-		return p.fail(StopInvalidMedia, err)
+		return p.fail(publish.StopInvalidMedia, err)
 	case errors.Is(err, flv.ErrUnsupportedCodec):
 		if !p.warned[flv.ErrUnsupportedCodec] {
 			p.warned[flv.ErrUnsupportedCodec] = true
@@ -286,14 +288,14 @@ func (p *publisher) mediaError(err error) error {
 		p.log.Warn("dropping undecodable tags", "count", p.bad, "err", err)
 	}
 	if p.badRun >= maxBadRun {
-		return p.fail(StopInvalidMedia, fmt.Errorf("%d undecodable tags in a row: %w", p.badRun, err))
+		return p.fail(publish.StopInvalidMedia, fmt.Errorf("%d undecodable tags in a row: %w", p.badRun, err))
 	}
 	return nil
 }
 
 // finish ends the publish once: unregister and close the stream, free the slot,
 // and call OnPublishStop.
-func (p *publisher) finish(reason StopReason) {
+func (p *publisher) finish(reason publish.StopReason) {
 	p.finishOnce.Do(func() {
 		if p.stream != nil {
 			p.s.Registry.Unpublish(p.stream)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/roomcast/roomcast/ingest/flv"
 	"github.com/roomcast/roomcast/ingest/hub"
+	"github.com/roomcast/roomcast/publish"
 )
 
 // playerQueue is the hub queue of an RTMP player in units (~8 s of 30 fps A/V)
@@ -48,7 +49,7 @@ type player struct {
 	room     string
 	token    string // asked again (OnPlay) while waiting for a resume; never logged
 	stream   *hub.Stream
-	streamID string
+	streamID publish.StreamID
 	sid      uint32
 	reader   *hub.Reader
 	sent     map[int]*hub.Track // last sequence header sent per track ID
@@ -87,7 +88,7 @@ func (h *handler) OnPlay(sc *rtmp.StreamContext, ts uint32, cmd *message.NetStre
 		h.c.log.Warn("refusing player", "room", room, "err", err) // never the token
 		return err
 	}
-	st := h.s.Registry.Lookup(streamID)
+	st := h.s.Registry.Lookup(streamID.String())
 	if st == nil {
 		h.c.log.Warn("refusing player: stream not live", "room", room)
 		return errors.New("stream not live")
@@ -143,7 +144,7 @@ func (p *player) run() {
 			p.cancel() // aborts a blocked write
 			p.stream.RemoveReader(p.reader)
 			p.log.Info("player stopped", "err", err, "dropped", p.reader.Dropped())
-			p.h.c.kill(StopConnectionError)
+			p.h.c.kill(publish.StopConnectionError)
 			return
 		}
 		p.stream.RemoveReader(p.reader) // drained: everything was sent
@@ -155,7 +156,7 @@ func (p *player) run() {
 				p.h.closeFlushed()
 			}
 			p.cancel()
-			p.h.c.kill(StopConnectionError)
+			p.h.c.kill(publish.StopConnectionError)
 			return
 		}
 		p.log.Info("player resumed")
@@ -180,7 +181,7 @@ func (p *player) awaitResume() (ended bool, why string) {
 		case err != nil && p.ctx.Err() == nil:
 			return true, "broadcast over: " + err.Error()
 		case err == nil:
-			if st := p.h.s.Registry.Lookup(id); st != nil && st != old && p.switchStream(id) {
+			if st := p.h.s.Registry.Lookup(id.String()); st != nil && st != old && p.switchStream(id) {
 				if p.attach(st) == nil {
 					return false, ""
 				}
@@ -201,7 +202,7 @@ func (p *player) awaitResume() (ended bool, why string) {
 
 // switchStream moves the player's count to id (a room whose stream key was reset
 // between two sessions); false when id is full.
-func (p *player) switchStream(id string) bool {
+func (p *player) switchStream(id publish.StreamID) bool {
 	if id == p.streamID {
 		return true
 	}
@@ -264,7 +265,7 @@ func (p *player) send(typ uint8, csid int, ts uint32, hdr, payload []byte) error
 	return p.h.writeCtx(p.ctx, p.sid, csid, ts, msg)
 }
 
-func (s *Server) addPlayer(streamID string) bool {
+func (s *Server) addPlayer(streamID publish.StreamID) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.MaxPlayersPerStream > 0 && s.players[streamID] >= s.MaxPlayersPerStream {
@@ -274,7 +275,7 @@ func (s *Server) addPlayer(streamID string) bool {
 	return true
 }
 
-func (s *Server) removePlayer(streamID string) {
+func (s *Server) removePlayer(streamID publish.StreamID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.players[streamID]--; s.players[streamID] <= 0 {

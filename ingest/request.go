@@ -4,35 +4,28 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+
+	"github.com/roomcast/roomcast/publish"
 )
 
 // PublishRequest is what a publisher asks for; OnPublishStart decides.
 type PublishRequest struct {
 	// StreamKey is the secret stream key (never log it).
 	StreamKey string
-	// Mode is "CMAF", "RTMP" or "RTMP_CMAF"; "" means CMAF (SPEC §4.1).
-	Mode string
+	// Mode is the publish name's "mode" parameter as publish.ParseMode reads it
+	// (never publish.ModeUnknown: a missing mode is publish.ModeCMAF).
+	Mode publish.Mode
 	// RemoteAddr is the publisher's address (host:port).
 	RemoteAddr string
 }
 
 // PublishGrant is OnPublishStart's answer.
 type PublishGrant struct {
-	// StreamID is the decimal stream key ID: the hub.Registry key of the stream.
-	StreamID string
-	// Mode is the effective mode ("CMAF", "RTMP" or "RTMP_CMAF").
-	Mode string
+	// StreamID identifies the stream; its String is the hub.Registry key.
+	StreamID publish.StreamID
+	// Mode is the effective mode.
+	Mode publish.Mode
 }
-
-// Modes accepted in the publish name's "mode" parameter (SPEC §4.1).
-const (
-	ModeCMAF     = "CMAF"
-	ModeRTMP     = "RTMP"
-	ModeRTMPCMAF = "RTMP_CMAF"
-)
-
-// ErrInvalidMode refuses a publish whose mode parameter is not one of the Mode* values.
-var ErrInvalidMode = errors.New("invalid mode")
 
 // ErrBadName refuses a publish or play whose name cannot be parsed.
 var ErrBadName = errors.New("bad stream name")
@@ -46,19 +39,6 @@ var ErrUnavailable = errors.New("server temporarily unavailable")
 // publisher to come back (room LIVE_INACTIVE, or resumed without RTMP): a new
 // player is refused, a player already playing keeps waiting.
 var ErrStreamInactive = errors.New("stream inactive: waiting for the publisher")
-
-// ParseMode validates a mode parameter (case-insensitive); "" is returned unchanged.
-func ParseMode(s string) (string, error) {
-	switch m := strings.ToUpper(s); m {
-	case "", ModeCMAF, ModeRTMP, ModeRTMPCMAF:
-		return m, nil
-	default:
-		return "", ErrInvalidMode
-	}
-}
-
-// hasRTMP reports whether a mode includes the RTMP relay.
-func hasRTMP(mode string) bool { return mode == ModeRTMP || mode == ModeRTMPCMAF }
 
 // splitTarget joins the RTMP app and stream name and removes the expected app prefix,
 // so that both OBS's split form (app "live", name "key?mode=CMAF") and the whole-URL

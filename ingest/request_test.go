@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"errors"
 	"testing"
 )
 
@@ -31,19 +30,6 @@ func TestSplitTarget(t *testing.T) {
 				t.Fatalf("got %q %v %v", target, q, ok)
 			}
 		})
-	}
-}
-
-func TestParseMode(t *testing.T) {
-	for in, want := range map[string]string{"": "", "cmaf": "CMAF", "RTMP": "RTMP", "rtmp_cmaf": "RTMP_CMAF"} {
-		if got, err := ParseMode(in); err != nil || got != want {
-			t.Fatalf("%q: %q %v", in, got, err)
-		}
-	}
-	for _, in := range []string{"HLS", "x", "CMAF "} {
-		if _, err := ParseMode(in); !errors.Is(err, ErrInvalidMode) {
-			t.Fatalf("%q accepted", in)
-		}
 	}
 }
 

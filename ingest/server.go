@@ -14,7 +14,9 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/yutopp/go-rtmp"
 
+	"github.com/roomcast/roomcast/ingest/admission"
 	"github.com/roomcast/roomcast/ingest/hub"
+	"github.com/roomcast/roomcast/publish"
 )
 
 // Defaults of the Server's optional fields.
@@ -35,14 +37,24 @@ const (
 	maxCreateStreams = 16
 )
 
-// Capacity events passed to OnCapacity (seed 003 names).
-const (
-	EventConcurrencyNearLimit = "ingest.concurrency_near_limit"
-	EventConcurrencyLimited   = "ingest.concurrency_limited"
-)
-
 // playApp is the RTMP app of players: rtmp://host/play/{roomUUID}?streamingToken=…
 const playApp = "play"
+
+// Admitter is admission control as the Server uses it; *admission.Controller is
+// one. The Server starts it in Initialize with itself as the admission.Host (slots
+// in use, publishers' backlogs, OnCapacity), and waits for it in Close.
+type Admitter interface {
+	// Start validates the admitter and starts what it runs until ctx ends.
+	Start(ctx context.Context, host admission.Host, log *slog.Logger) error
+	// Wait waits, after ctx ended, for what Start started.
+	Wait()
+	// Admit is asked, with no Server lock held, before a new publisher takes a
+	// slot while current are in use: an error refuses it (its text is what the
+	// publisher is told).
+	Admit(current int) error
+	// RefusedAtLimit records a publisher refused because MaxPublishers is reached.
+	RefusedAtLimit()
+}
 
 // Server is the RTMP listener: publishers (OBS, ffmpeg) and RTMP players.
 type Server struct {
@@ -52,7 +64,7 @@ type Server struct {
 	App string
 	// Log receives connection events; nil discards.
 	Log *slog.Logger
-	// Registry receives each live stream under its PublishGrant.StreamID.
+	// Registry receives each live stream under its PublishGrant.StreamID's String.
 	Registry *hub.Registry
 	// HandshakeTimeout bounds the RTMP handshake (default 10 s). IdleTimeout ends a
 	// publisher without media, or any connection without incoming bytes except
@@ -87,22 +99,23 @@ type Server struct {
 	// closes the connection.
 	OnPublishStart func(ctx context.Context, req PublishRequest) (PublishGrant, error)
 	// OnStreamReady is called when the tracks are known and the stream is registered
-	// in Registry under g.StreamID, before the first unit is written.
+	// in Registry under g.StreamID.String(), before the first unit is written.
 	OnStreamReady func(g PublishGrant, s *hub.Stream)
 	// OnPublishStop is called exactly once per successful OnPublishStart.
-	OnPublishStop func(g PublishGrant, reason StopReason)
+	OnPublishStop func(g PublishGrant, reason publish.StopReason)
 	// OnPlay authorizes an RTMP player of /play/{roomUUID}?streamingToken=… and
 	// returns the StreamID to play. nil refuses every player. It is asked again
 	// while a player waits for a dropped publisher to resume: ErrStreamInactive
 	// (wrapped or not) then means "keep waiting".
-	OnPlay func(ctx context.Context, roomUUID, streamingToken string) (streamID string, err error)
-	// OnCapacity reports EventConcurrencyNearLimit at 80 % and EventConcurrencyLimited
-	// at 100 % of MaxPublishers, once per upward crossing.
-	OnCapacity func(event string, current, limit int)
+	OnPlay func(ctx context.Context, roomUUID, streamingToken string) (publish.StreamID, error)
+	// OnCapacity reports publish.CapacityNearLimit at 80 % and publish.CapacityLimited
+	// at 100 % of MaxPublishers, once per upward crossing, and Admission's
+	// crossings.
+	OnCapacity func(event publish.CapacityEvent, current, limit int)
 	// Admission, if set, refuses new publishers while the process is overloaded
-	// (CPU, scheduler latency, ingest backlog; admission.go). MaxPublishers stays
-	// the hard cap; live publishers are never stopped by it.
-	Admission *Admission
+	// (an *admission.Controller: CPU, scheduler latency, ingest backlog).
+	// MaxPublishers stays the hard cap; live publishers are never stopped by it.
+	Admission Admitter
 
 	ln        net.Listener
 	srv       *rtmp.Server
@@ -115,10 +128,10 @@ type Server struct {
 	mu         sync.Mutex
 	closing    bool
 	conns      map[*conn]struct{}
-	publishers map[string]*publisher // by StreamID
-	publishing int                   // publish slots in use (incl. pending OnPublishStart)
-	capLevel   int                   // last capacity level reported: 0, 80, 100
-	players    map[string]int        // players per StreamID
+	publishers map[publish.StreamID]*publisher
+	publishing int                      // publish slots in use (incl. pending OnPublishStart)
+	capLevel   int                      // last capacity level reported: 0, 80, 100
+	players    map[publish.StreamID]int // players per stream
 
 	refusedInputs atomic.Int64 // connections ended by the chunk guard
 	writeCalls    atomic.Int64 // conn.Write calls (≈ write syscalls), for tests
@@ -168,24 +181,28 @@ func (s *Server) Initialize() error {
 	setDefault(&s.MaxChunkSize, DefaultMaxChunkSize)
 	setDefault(&s.MaxMessageSize, DefaultMaxMessageSize)
 
-	if err := s.Admission.init(s); err != nil {
-		return err
+	s.conns = make(map[*conn]struct{})
+	s.publishers = make(map[publish.StreamID]*publisher)
+	s.players = make(map[publish.StreamID]int)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if s.Admission != nil {
+		if err := s.Admission.Start(s.ctx, admissionHost{s}, s.Log.With("component", "rtmp-admission")); err != nil {
+			s.cancel()
+			return fmt.Errorf("ingest: %w", err)
+		}
 	}
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
+		s.cancel()
+		s.waitAdmission()
 		return fmt.Errorf("rtmp listen %s: %w", s.Addr, err)
 	}
 	s.ln = &trackedListener{Listener: ln, s: s}
-	s.conns = make(map[*conn]struct{})
-	s.publishers = make(map[string]*publisher)
-	s.players = make(map[string]int)
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.srv = rtmp.NewServer(&rtmp.ServerConfig{OnConnect: s.onConnect})
 	s.serveDone = make(chan struct{})
 	s.loopDone = make(chan struct{})
 	go s.serve()
 	go s.runWatchdog()
-	s.Admission.start(s.ctx)
 	s.Log.Info("listening", "addr", ln.Addr().String(), "app", s.App)
 	return nil
 }
@@ -226,15 +243,21 @@ func (s *Server) Close() {
 	_ = s.srv.Close()
 	<-s.serveDone
 	for _, c := range conns {
-		c.kill(StopServerShutdown)
+		c.kill(publish.StopServerShutdown)
 	}
 	s.connWG.Wait()
 	<-s.loopDone
-	s.Admission.stop()
+	s.waitAdmission()
+}
+
+func (s *Server) waitAdmission() {
+	if s.Admission != nil {
+		s.Admission.Wait()
+	}
 }
 
 // Kick ends the publish of streamID with reason (e.g. KEY_RESET). Unknown IDs are ignored.
-func (s *Server) Kick(streamID string, reason StopReason) {
+func (s *Server) Kick(streamID publish.StreamID, reason publish.StopReason) {
 	s.mu.Lock()
 	p := s.publishers[streamID]
 	s.mu.Unlock()
@@ -264,7 +287,7 @@ func (s *Server) runWatchdog() {
 			s.mu.Unlock()
 			for _, p := range idle {
 				p.log.Warn("no media, ending publish", "idle", s.IdleTimeout)
-				p.c.kill(StopIdleTimeout)
+				p.c.kill(publish.StopIdleTimeout)
 			}
 		}
 	}
@@ -281,7 +304,7 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig) {
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	if closing {
-		c.kill(StopServerShutdown)
+		c.kill(publish.StopServerShutdown)
 	}
 	lg := logrus.New()
 	lg.Out = io.Discard
@@ -308,36 +331,40 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig) {
 // readBufferSize is the size of go-rtmp's bufio.Reader on each connection.
 const readBufferSize = 32 << 10
 
-// reservePublisher takes a publish slot, or reports that MaxPublishers is reached
-// or that Admission refuses new publishers for load.
-// Why reservePublisher refused: the hard cap or overload (admission control).
-var (
-	errTooManyPublishers = errors.New("too many publishers")
-	errAtCapacity        = errors.New("server at capacity")
-)
+// errTooManyPublishers: reservePublisher refused at MaxPublishers (the hard cap).
+var errTooManyPublishers = errors.New("too many publishers")
 
-// reservePublisher takes a publisher slot, or says why there is none.
+// reservePublisher takes a publish slot, or says why there is none: MaxPublishers
+// is reached, or Admission's error.
 func (s *Server) reservePublisher() error {
 	s.mu.Lock()
-	if s.MaxPublishers > 0 && s.publishing >= s.MaxPublishers {
-		n := s.publishing
+	full, n := s.fullLocked()
+	s.mu.Unlock()
+	if !full && s.Admission != nil {
+		if err := s.Admission.Admit(n); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	if full, n = s.fullLocked(); full { // checked again: admitting took no slot
 		s.mu.Unlock()
 		s.Log.Warn("max publishers reached, refusing publisher", "limit", s.MaxPublishers, "current", n)
-		s.Admission.count("max_publishers")
+		if s.Admission != nil {
+			s.Admission.RefusedAtLimit()
+		}
 		return errTooManyPublishers
-	}
-	if s.Admission.Refusing() {
-		n := s.publishing
-		s.mu.Unlock()
-		s.Admission.refuse(n)
-		return errAtCapacity
 	}
 	s.publishing++
 	events := s.capacityLocked()
-	n := s.publishing
+	n = s.publishing
 	s.mu.Unlock()
 	s.emitCapacity(events, n)
 	return nil
+}
+
+// fullLocked reports whether MaxPublishers slots are in use, and how many are.
+func (s *Server) fullLocked() (bool, int) {
+	return s.MaxPublishers > 0 && s.publishing >= s.MaxPublishers, s.publishing
 }
 
 func (s *Server) releasePublisher() {
@@ -348,7 +375,7 @@ func (s *Server) releasePublisher() {
 }
 
 // capacityLocked updates capLevel and returns the events of an upward crossing.
-func (s *Server) capacityLocked() []string {
+func (s *Server) capacityLocked() []publish.CapacityEvent {
 	if s.MaxPublishers <= 0 {
 		return nil
 	}
@@ -359,18 +386,18 @@ func (s *Server) capacityLocked() []string {
 	if s.publishing >= s.MaxPublishers {
 		level = 100
 	}
-	var events []string
+	var events []publish.CapacityEvent
 	if level >= 80 && s.capLevel < 80 {
-		events = append(events, EventConcurrencyNearLimit)
+		events = append(events, publish.CapacityNearLimit)
 	}
 	if level == 100 && s.capLevel < 100 {
-		events = append(events, EventConcurrencyLimited)
+		events = append(events, publish.CapacityLimited)
 	}
 	s.capLevel = level
 	return events
 }
 
-func (s *Server) emitCapacity(events []string, current int) {
+func (s *Server) emitCapacity(events []publish.CapacityEvent, current int) {
 	for _, e := range events {
 		s.Log.Warn("publisher capacity", "event", e, "current", current, "limit", s.MaxPublishers)
 		if s.OnCapacity != nil {
@@ -447,4 +474,31 @@ func (l *trackedListener) recovered() {
 	}
 	l.s.Log.Info("accept recovered", "unlogged_failures", l.failures)
 	l.failing, l.failures, l.loggedAt = false, 0, time.Time{}
+}
+
+// admissionHost is the Server as its Admission sees it (admission.Host).
+type admissionHost struct{ s *Server }
+
+// Publishers is the number of publish slots in use.
+func (h admissionHost) Publishers() int {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	return h.s.publishing
+}
+
+// AppendLags appends every publisher's ingest backlog to dst.
+func (h admissionHost) AppendLags(dst []time.Duration) []time.Duration {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	for _, p := range h.s.publishers {
+		dst = append(dst, p.backlog.Value())
+	}
+	return dst
+}
+
+// Capacity passes an admission capacity event to OnCapacity.
+func (h admissionHost) Capacity(event publish.CapacityEvent, current, limit int) {
+	if h.s.OnCapacity != nil {
+		h.s.OnCapacity(event, current, limit)
+	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/roomcast/roomcast/ingest/flv"
 	"github.com/roomcast/roomcast/ingest/hub"
+	"github.com/roomcast/roomcast/publish"
 )
 
 func TestMain(m *testing.M) {
@@ -34,9 +35,9 @@ type harness struct {
 	reg *hub.Registry
 
 	mu       sync.Mutex
-	keys     map[string]string // secret -> stream ID
+	keys     map[string]publish.StreamID // secret -> stream ID
 	starts   []PublishRequest
-	stops    map[string][]StopReason
+	stops    map[string][]publish.StopReason
 	streams  map[string]*hub.Stream
 	capacity []string
 	changed  chan struct{}
@@ -47,10 +48,10 @@ type harness struct {
 
 func newHarness(t *testing.T, configure func(*Server)) *harness {
 	t.Helper()
-	h := &harness{t: t, reg: &hub.Registry{}, keys: map[string]string{}, stops: map[string][]StopReason{},
+	h := &harness{t: t, reg: &hub.Registry{}, keys: map[string]publish.StreamID{}, stops: map[string][]publish.StopReason{},
 		streams: map[string]*hub.Stream{}, changed: make(chan struct{}, 1), paused: map[string]bool{}}
 	for i := 1; i <= 9; i++ {
-		h.keys["key"+strconv.Itoa(i)] = strconv.Itoa(i)
+		h.keys["key"+strconv.Itoa(i)] = publish.StreamID(i)
 	}
 	lvl := slog.LevelWarn
 	if testing.Verbose() {
@@ -68,40 +69,36 @@ func newHarness(t *testing.T, configure func(*Server)) *harness {
 			if !ok {
 				return PublishGrant{}, errors.New("stream key not found")
 			}
-			mode := req.Mode
-			if mode == "" {
-				mode = ModeCMAF
-			}
-			return PublishGrant{StreamID: id, Mode: mode}, nil
+			return PublishGrant{StreamID: id, Mode: req.Mode}, nil
 		},
 		OnStreamReady: func(g PublishGrant, s *hub.Stream) {
 			h.mu.Lock()
-			h.streams[g.StreamID] = s
+			h.streams[g.StreamID.String()] = s
 			h.mu.Unlock()
 			h.notify()
 		},
-		OnPublishStop: func(g PublishGrant, r StopReason) {
+		OnPublishStop: func(g PublishGrant, r publish.StopReason) {
 			h.mu.Lock()
-			h.stops[g.StreamID] = append(h.stops[g.StreamID], r)
+			h.stops[g.StreamID.String()] = append(h.stops[g.StreamID.String()], r)
 			h.mu.Unlock()
 			h.notify()
 		},
-		OnPlay: func(_ context.Context, room, token string) (string, error) {
+		OnPlay: func(_ context.Context, room, token string) (publish.StreamID, error) {
 			id, ok := strings.CutPrefix(room, "room-")
 			if !ok || token != "good" {
-				return "", errors.New("forbidden")
+				return 0, errors.New("forbidden")
 			}
 			if h.reg.Lookup(id) == nil {
 				h.mu.Lock()
 				defer h.mu.Unlock()
 				if h.paused[id] {
-					return "", ErrStreamInactive
+					return 0, ErrStreamInactive
 				}
-				return "", errors.New("not live")
+				return 0, errors.New("not live")
 			}
-			return id, nil
+			return publish.ParseStreamID(id)
 		},
-		OnCapacity: func(event string, cur, limit int) {
+		OnCapacity: func(event publish.CapacityEvent, cur, limit int) {
 			h.mu.Lock()
 			h.capacity = append(h.capacity, fmt.Sprintf("%s %d/%d", event, cur, limit))
 			h.mu.Unlock()
@@ -153,14 +150,14 @@ func (h *harness) stream(id string) *hub.Stream {
 	return h.streams[id]
 }
 
-func (h *harness) waitStop(id string) StopReason {
+func (h *harness) waitStop(id string) publish.StopReason {
 	h.wait("stop of "+id, func() bool { return len(h.stops[id]) > 0 })
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.stops[id][0]
 }
 
-func (h *harness) stopsOf(id string) []StopReason {
+func (h *harness) stopsOf(id string) []publish.StopReason {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.stops[id])
@@ -313,7 +310,7 @@ func TestRelayDeliversExactlyThePublishedUnits(t *testing.T) {
 			got, gv, ga := digests(t, player.mediaTags())
 			sameUnits(t, "player", want, got, nv, na, gv, ga)
 			pub.unpublish()
-			if r := h.waitStop(id); r != StopClientUnpublish {
+			if r := h.waitStop(id); r != publish.StopClientUnpublish {
 				t.Fatalf("stop reason %s", r)
 			}
 			if err := player.waitClosed(); err == nil {
@@ -393,8 +390,31 @@ func TestWholeURLFormAndModes(t *testing.T) {
 		t.Fatalf("whole URL form: %s", code)
 	}
 	h.wait("start", func() bool { return len(h.starts) == 1 })
-	if r := h.starts[0]; r.StreamKey != "key3" || r.Mode != ModeRTMPCMAF {
+	if r := h.starts[0]; r.StreamKey != "key3" || r.Mode != publish.ModeRTMPCMAF {
 		t.Fatalf("request %+v", r)
+	}
+}
+
+// TestPublishWithoutModeIsCMAF: a publish name without "mode" (or with an empty
+// one) reaches OnPublishStart as publish.ModeCMAF, never an empty mode.
+func TestPublishWithoutModeIsCMAF(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	for i, name := range []string{"key4", "key5?mode="} {
+		cl := dialRTMP(t, h.addr())
+		if !cl.connect("live") {
+			t.Fatal("connect refused")
+		}
+		if code := cl.publish(name); code != "NetStream.Publish.Start" {
+			t.Fatalf("%s: %s", name, code)
+		}
+		h.wait("start", func() bool { return len(h.starts) == i+1 })
+		h.mu.Lock()
+		r := h.starts[i]
+		h.mu.Unlock()
+		if r.Mode != publish.ModeCMAF {
+			t.Fatalf("%s: request %+v", name, r)
+		}
 	}
 }
 
@@ -430,7 +450,7 @@ func TestSecondPublisherRefusedFirstContinues(t *testing.T) {
 		t.Fatal("first stream unregistered")
 	}
 	first.unpublish()
-	if r := h.waitStop("1"); r != StopClientUnpublish {
+	if r := h.waitStop("1"); r != publish.StopClientUnpublish {
 		t.Fatal(r)
 	}
 	if s := h.stopsOf("1"); len(s) != 1 {
@@ -447,7 +467,7 @@ func TestIdleTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	// then silence: a vanished OBS (half-open TCP)
-	if r := h.waitStop("1"); r != StopIdleTimeout {
+	if r := h.waitStop("1"); r != publish.StopIdleTimeout {
 		t.Fatalf("reason %s", r)
 	}
 	if h.reg.Lookup("1") != nil {
@@ -525,7 +545,7 @@ func TestBadInputIsolated(t *testing.T) {
 	t.Run("broken codec config", func(t *testing.T) {
 		c := publishClient(t, h, "key2")
 		_ = c.sendTag(flv.Tag{Type: flv.TagVideo, Data: []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 9, 1, 2}})
-		if r := h.waitStop("2"); r != StopInvalidMedia {
+		if r := h.waitStop("2"); r != publish.StopInvalidMedia {
 			t.Fatal(r)
 		}
 	})
@@ -537,7 +557,7 @@ func TestBadInputIsolated(t *testing.T) {
 				_ = c.sendTag(f)
 			}
 		}
-		if r := h.waitStop("3"); r != StopInvalidMedia {
+		if r := h.waitStop("3"); r != publish.StopInvalidMedia {
 			t.Fatal(r)
 		}
 	})
@@ -585,7 +605,7 @@ func TestBadInputIsolated(t *testing.T) {
 		hdr := []byte{0x06, 0, 0, 0, 0x01, 0x86, 0xa0, 9, 1, 0, 0, 0}
 		_, _ = c.nc.Write(append(hdr, 0x17, 1, 0, 0))
 		c.nc.Close()
-		if r := h.waitStop("5"); r != StopConnectionError {
+		if r := h.waitStop("5"); r != publish.StopConnectionError {
 			t.Fatal(r)
 		}
 	})
@@ -596,7 +616,7 @@ func TestBadInputIsolated(t *testing.T) {
 	all := countUnits(t, tags)
 	h.wait("good stream complete", func() bool { n, _ := st.Stats(); return int(n) == all })
 	good.unpublish()
-	if r := h.waitStop("1"); r != StopClientUnpublish {
+	if r := h.waitStop("1"); r != publish.StopClientUnpublish {
 		t.Fatal(r)
 	}
 }
@@ -618,7 +638,7 @@ func TestCapacityLimitsAndEvents(t *testing.T) {
 	h.mu.Lock()
 	got := slices.Clone(h.capacity)
 	h.mu.Unlock()
-	want := []string{EventConcurrencyNearLimit + " 4/5", EventConcurrencyLimited + " 5/5"}
+	want := []string{publish.CapacityNearLimit.String() + " 4/5", publish.CapacityLimited.String() + " 5/5"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("capacity events %v", got)
 	}
@@ -633,15 +653,15 @@ func TestKickAndShutdown(t *testing.T) {
 	h := newHarness(t, nil)
 	c1 := publishClient(t, h, "key1")
 	_ = publishClient(t, h, "key2")
-	h.s.Kick("1", StopKeyReset)
-	if r := h.waitStop("1"); r != StopKeyReset {
+	h.s.Kick(1, publish.StopKeyReset)
+	if r := h.waitStop("1"); r != publish.StopKeyReset {
 		t.Fatal(r)
 	}
 	if err := c1.waitClosed(); err == nil {
 		t.Fatal("kicked connection open")
 	}
 	h.s.Close()
-	if r := h.waitStop("2"); r != StopServerShutdown {
+	if r := h.waitStop("2"); r != publish.StopServerShutdown {
 		t.Fatal(r)
 	}
 }
@@ -651,7 +671,7 @@ func TestBitrateLimit(t *testing.T) {
 	h := newHarness(t, func(s *Server) { s.MaxBitrate = 200_000 })
 	c := publishClient(t, h, "key1")
 	_ = c.sendTags(readTags(t, "h264_aac.flv"), false) // ~1 Mbps sent at once
-	if r := h.waitStop("1"); r != StopBitrateExceeded {
+	if r := h.waitStop("1"); r != publish.StopBitrateExceeded {
 		t.Fatal(r)
 	}
 }
@@ -714,7 +734,7 @@ func TestFFmpegPublisher(t *testing.T) {
 	if len(st.Tracks) != 2 {
 		t.Fatalf("tracks %v", st.Tracks)
 	}
-	if r := h.waitStop("1"); r != StopClientUnpublish {
+	if r := h.waitStop("1"); r != publish.StopClientUnpublish {
 		t.Fatalf("reason %s", r)
 	}
 	if n, _ := st.Stats(); n < 100 {
@@ -722,7 +742,7 @@ func TestFFmpegPublisher(t *testing.T) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.starts[0].StreamKey != "key1" || h.starts[0].Mode != ModeCMAF {
+	if h.starts[0].StreamKey != "key1" || h.starts[0].Mode != publish.ModeCMAF {
 		t.Fatalf("%+v", h.starts[0])
 	}
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/roomcast/roomcast/ingest/admission"
 )
 
 // TestAdmissionWiredWithMetrics: the default server runs admission control (--max-cpu
@@ -10,7 +12,8 @@ import (
 func TestAdmissionWiredWithMetrics(t *testing.T) {
 	s := startServer(t, testConfig(t, t.TempDir()))
 	defer s.Close()
-	if s.ingest.Admission == nil || s.ingest.Admission.MaxCPU != 0.85 || s.ingest.Admission.Refusing() {
+	adm, ok := s.ingest.Admission.(*admission.Controller)
+	if !ok || adm.MaxCPU != 0.85 || adm.Refusing() {
 		t.Fatalf("admission %+v", s.ingest.Admission)
 	}
 	code, body := get(t, "http://"+s.HTTPAddr()+"/metrics", "", "")

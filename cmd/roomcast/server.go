@@ -11,7 +11,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -23,9 +22,11 @@ import (
 	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/ingest"
+	"github.com/roomcast/roomcast/ingest/admission"
 	"github.com/roomcast/roomcast/ingest/hub"
 	"github.com/roomcast/roomcast/packager"
 	"github.com/roomcast/roomcast/packager/headroom"
+	pub "github.com/roomcast/roomcast/publish" // package main has a publish test helper
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -163,7 +164,7 @@ func (s *server) initialize() error {
 		OnPublishStop:       s.onPublishStop,
 		OnPlay:              s.onPlay,
 		OnCapacity:          s.onCapacity,
-		Admission: &ingest.Admission{
+		Admission: &admission.Controller{
 			MaxCPU:          c.MaxCPU,
 			MaxSchedLatency: c.MaxSchedLatency,
 			MaxLag:          c.MaxIngestLag,
@@ -326,45 +327,40 @@ func (s *server) onPublishStart(ctx context.Context, req ingest.PublishRequest) 
 	if err := s.headroom.Check(); err != nil {
 		return ingest.PublishGrant{}, fmt.Errorf("%w: %w", ingest.ErrUnavailable, err) // disk or descriptors below their reserve
 	}
-	ps, err := s.control.PublishStarted(ctx, req.StreamKey, req.Mode)
+	ps, err := s.control.PublishStarted(ctx, req.StreamKey, req.Mode.String())
 	if err != nil {
 		return ingest.PublishGrant{}, err
 	}
 	// A resumed room's new session reaches the packager through OnSessionLive
 	// (before the stream is ready; the packager keeps the binding until Attach).
-	return ingest.PublishGrant{StreamID: strconv.FormatUint(ps.KeyID, 10), Mode: ps.Mode}, nil
+	return ingest.PublishGrant{StreamID: pub.StreamID(ps.KeyID), Mode: ps.Mode}, nil
 }
 
 // onStreamReady packages every publish: the VOD is every live session whatever
 // its mode (the mode decides what live viewers get; see onSessionLive).
 func (s *server) onStreamReady(g ingest.PublishGrant, st *hub.Stream) {
-	s.packager.Attach(g.StreamID, st)
+	s.packager.Attach(g.StreamID.String(), st)
 }
 
-func (s *server) onPublishStop(g ingest.PublishGrant, reason ingest.StopReason) {
-	id, err := strconv.ParseUint(g.StreamID, 10, 64)
-	if err != nil {
-		s.Log.Error("publish stopped: bad stream id", "stream", g.StreamID)
-		return
-	}
-	if err := s.control.PublishStopped(context.Background(), id, string(reason)); err != nil {
+func (s *server) onPublishStop(g ingest.PublishGrant, reason pub.StopReason) {
+	if err := s.control.PublishStopped(context.Background(), uint64(g.StreamID), reason.String()); err != nil {
 		s.Log.Error("publish stopped", "stream", g.StreamID, "reason", reason, "err", err)
 	}
 }
 
-func (s *server) onPlay(ctx context.Context, roomUUID, token string) (string, error) {
+func (s *server) onPlay(ctx context.Context, roomUUID, token string) (pub.StreamID, error) {
 	id, err := s.control.AuthorizePlay(ctx, roomUUID, token)
 	if errors.Is(err, control.ErrPlayInactive) {
-		return "", fmt.Errorf("%w: %w", ingest.ErrStreamInactive, err)
+		return 0, fmt.Errorf("%w: %w", ingest.ErrStreamInactive, err)
 	}
 	if err != nil {
-		return "", err
+		return 0, err
 	}
-	return strconv.FormatUint(id, 10), nil
+	return pub.StreamID(id), nil
 }
 
-func (s *server) onCapacity(event string, current, limit int) {
-	s.control.IngestCapacity(event, current, limit)
+func (s *server) onCapacity(event pub.CapacityEvent, current, limit int) {
+	s.control.IngestCapacity(event.String(), current, limit)
 }
 
 // onPackagingFailed stops a publish whose stream cannot be written: the publisher
@@ -372,24 +368,29 @@ func (s *server) onCapacity(event string, current, limit int) {
 // events, and the encoder's reconnect resumes it (once headroom allows).
 // Media the packager cannot handle ends the publish with INVALID_MEDIA instead.
 func (s *server) onPackagingFailed(streamID string, err error) {
-	reason := ingest.StopInvalidMedia
+	reason := pub.StopInvalidMedia
 	var pe *fs.PathError
 	var le *os.LinkError
 	var errno syscall.Errno
 	if errors.As(err, &pe) || errors.As(err, &le) || errors.As(err, &errno) {
-		reason = ingest.StopStorageError
+		reason = pub.StopStorageError
 	}
 	s.Log.Error("stream cannot be packaged, stopping its publish", "stream", streamID, "reason", reason, "err", err)
 	s.headroom.Refresh()
-	s.ingest.Kick(streamID, reason)
+	id, perr := pub.ParseStreamID(streamID) // the packager's key: a StreamID's String
+	if perr != nil {
+		s.Log.Error("packaging failed: bad stream id", "stream", streamID, "err", perr)
+		return
+	}
+	s.ingest.Kick(id, reason)
 }
 
 // --- seams: control → packager --------------------------------------------------------
 
 func (s *server) onSessionLive(si control.SessionInfo) {
 	// a mode=RTMP session is recorded but not offered as live CMAF (no cmaf URLs)
-	s.packager.Bind(strconv.FormatUint(si.KeyID, 10), packager.Session{AppID: si.AppID,
-		RoomUUID: si.RoomUUID, SessionNo: si.SessionNo, RecordOnly: control.Mode(si.Mode) == control.ModeRTMP})
+	s.packager.Bind(pub.StreamID(si.KeyID).String(), packager.Session{AppID: si.AppID,
+		RoomUUID: si.RoomUUID, SessionNo: si.SessionNo, RecordOnly: si.Mode == pub.ModeRTMP})
 }
 
 func (s *server) verifyToken(token string) (uint64, error) {

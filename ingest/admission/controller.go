@@ -1,4 +1,4 @@
-package ingest
+package admission
 
 import (
 	"context"
@@ -11,24 +11,42 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/roomcast/roomcast/publish"
 )
 
-// Defaults of the Admission's optional fields.
+// Defaults of the Controller's optional fields.
 const (
-	DefaultAdmissionInterval = time.Second
-	DefaultAdmissionResume   = 0.9
-	DefaultAdmissionHold     = 5 * time.Second
+	DefaultInterval = time.Second
+	DefaultResume   = 0.9
+	DefaultHold     = 5 * time.Second
 )
+
+// ErrOverloaded is Admit's answer while new publishers are refused for load; its
+// text is what the refused publisher is told.
+var ErrOverloaded = errors.New("server at capacity")
+
+// Host is the server a Controller guards, as the Controller sees it: how many
+// publish slots are taken, how far behind each live publisher is, and where
+// capacity events go. Its methods are called on the sampling goroutine.
+type Host interface {
+	// Publishers is the number of publish slots in use.
+	Publishers() int
+	// AppendLags appends each live publisher's Backlog value to dst.
+	AppendLags(dst []time.Duration) []time.Duration
+	// Capacity reports a capacity event (see Controller).
+	Capacity(event publish.CapacityEvent, current, limit int)
+}
 
 // Pressure levels (fractions of the thresholds) of the capacity events.
 const (
-	nearPressure   = 0.8 // EventConcurrencyNearLimit, like 80 % of MaxPublishers
+	nearPressure   = 0.8 // publish.CapacityNearLimit, like 80 % of the publisher cap
 	rearmPressure  = 0.7 // the near-limit event fires again after falling below this
-	refusalPrefix  = "server at capacity"
 	overloadReason = "overload"
+	limitReason    = "max_publishers"
 )
 
-// Load is one sample of the signals Admission watches. A zero field is "no load".
+// Load is one sample of the signals a Controller watches. A zero field is "no load".
 type Load struct {
 	// CPU is the process's CPU time over the last interval as a fraction of the CPU
 	// available to it (min of GOMAXPROCS and the cgroup CPU quota).
@@ -42,17 +60,22 @@ type Load struct {
 	Lag time.Duration
 }
 
-// Admission refuses new publishers while the process is overloaded, so that the
+// Controller refuses new publishers while the process is overloaded, so that the
 // live ones keep real time (Envoy's overload manager, for one action: "stop
 // accepting publishers"). Every Interval it samples a Load and turns each enabled
 // signal into a pressure (value / threshold); the pressure is the largest of them.
-// At pressure ≥ 1 new publishers are refused (NetStream.Publish.BadName) until the
-// pressure has stayed below Resume for Hold: the hysteresis keeps it from flapping.
-// Live publishers are never stopped by it. Server.MaxPublishers remains the hard cap.
+// At pressure ≥ 1 Admit refuses new publishers until the pressure has stayed below
+// Resume for Hold: the hysteresis keeps it from flapping. It never stops a live
+// publisher; a hard cap on publishers is its Host's.
 //
-// Set it on Server.Admission before Initialize; the Server runs and stops its
-// sampling goroutine. With every threshold 0 it samples nothing and admits all.
-type Admission struct {
+// Crossings are reported to Host.Capacity: publish.CapacityNearLimit when the
+// pressure reaches 0.8 (again only after it fell below 0.7 while admitting), with
+// an estimate of the publishers at which it would reach 1; publish.CapacityLimited
+// when it starts refusing.
+//
+// Start runs the sampling goroutine, Wait waits for it. With every threshold 0 it
+// samples nothing and admits all. A nil *Controller admits all.
+type Controller struct {
 	// MaxCPU is the CPU utilisation, as a fraction of the CPU available to the
 	// process, at which new publishers are refused (e.g. 0.85); 0 = not watched.
 	MaxCPU float64
@@ -76,7 +99,7 @@ type Admission struct {
 	// roomcast_ingest_sched_latency_p99_seconds, roomcast_ingest_backlog_seconds.
 	Registerer prometheus.Registerer
 
-	s        *Server
+	host     Host
 	log      *slog.Logger
 	sample   func() Load
 	done     chan struct{}
@@ -95,33 +118,50 @@ type Admission struct {
 }
 
 // enabled reports whether any signal is watched.
-func (a *Admission) enabled() bool {
+func (a *Controller) enabled() bool {
 	return a != nil && (a.MaxCPU > 0 || a.MaxSchedLatency > 0 || a.MaxLag > 0)
 }
 
-// init validates, applies defaults and registers the metrics (Server.Initialize,
-// before listening). A nil Admission does nothing.
-func (a *Admission) init(s *Server) error {
+// Start validates a, applies the defaults, registers the metrics and, when a
+// signal is watched, starts sampling until ctx ends (Wait waits for it). host is
+// the guarded server; log receives state changes (nil discards). A nil Controller
+// does nothing.
+func (a *Controller) Start(ctx context.Context, host Host, log *slog.Logger) error {
 	if a == nil {
 		return nil
 	}
+	if err := a.init(host, log); err != nil {
+		return err
+	}
+	if a.enabled() {
+		a.done = make(chan struct{})
+		go a.run(ctx)
+	}
+	return nil
+}
+
+// init validates, applies defaults and registers the metrics.
+func (a *Controller) init(host Host, log *slog.Logger) error {
 	if a.MaxCPU < 0 || a.MaxCPU > 1 || math.IsNaN(a.MaxCPU) {
-		return fmt.Errorf("ingest: Admission.MaxCPU %v must be within [0, 1]", a.MaxCPU)
+		return fmt.Errorf("admission: MaxCPU %v must be within [0, 1]", a.MaxCPU)
 	}
 	if a.MaxSchedLatency < 0 || a.MaxLag < 0 {
-		return errors.New("ingest: Admission thresholds must not be negative")
+		return errors.New("admission: thresholds must not be negative")
 	}
-	setDefault(&a.Interval, DefaultAdmissionInterval)
-	setDefault(&a.Resume, DefaultAdmissionResume)
-	setDefault(&a.Hold, DefaultAdmissionHold)
+	setDefault(&a.Interval, DefaultInterval)
+	setDefault(&a.Resume, DefaultResume)
+	setDefault(&a.Hold, DefaultHold)
 	if a.Resume <= 0 || a.Resume > 1 {
-		return fmt.Errorf("ingest: Admission.Resume %v must be within (0, 1]", a.Resume)
+		return fmt.Errorf("admission: Resume %v must be within (0, 1]", a.Resume)
 	}
-	a.s = s
-	a.log = s.Log.With("component", "rtmp-admission")
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a.host = host
+	a.log = log
 	a.sample = a.Source
 	if a.sample == nil && a.enabled() {
-		m := newLoadMeter(s, a)
+		m := newLoadMeter(host, a)
 		a.sample = m.sample
 	}
 	if a.Registerer != nil {
@@ -146,31 +186,30 @@ func (a *Admission) init(s *Server) error {
 		}
 		for _, c := range []prometheus.Collector{a.refused, a.pressureG, a.refusingG, a.signalG[0], a.signalG[1], a.signalG[2]} {
 			if err := a.Registerer.Register(c); err != nil {
-				return fmt.Errorf("ingest: register admission metrics: %w", err)
+				return fmt.Errorf("admission: register metrics: %w", err)
 			}
 		}
 		a.refused.WithLabelValues(overloadReason)
-		a.refused.WithLabelValues("max_publishers")
+		a.refused.WithLabelValues(limitReason)
 	}
 	return nil
 }
 
-// start runs the sampling goroutine until ctx ends; stop waits for it.
-func (a *Admission) start(ctx context.Context) {
-	if !a.enabled() {
-		return
-	}
-	a.done = make(chan struct{})
-	go a.run(ctx)
-}
-
-func (a *Admission) stop() {
+// Wait waits for the sampling goroutine, which ends with Start's ctx.
+func (a *Controller) Wait() {
 	if a != nil && a.done != nil {
 		<-a.done
 	}
 }
 
-func (a *Admission) run(ctx context.Context) {
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+func (a *Controller) run(ctx context.Context) {
 	defer close(a.done)
 	t := time.NewTicker(a.Interval)
 	defer t.Stop()
@@ -184,18 +223,36 @@ func (a *Admission) run(ctx context.Context) {
 	}
 }
 
+// Admit answers a new publisher while current publish slots are taken: nil, or
+// ErrOverloaded (logged and counted) while the process is overloaded. It does not
+// call the Host.
+func (a *Controller) Admit(current int) error {
+	if !a.Refusing() {
+		return nil
+	}
+	l, p := a.Last()
+	a.log.Warn(ErrOverloaded.Error()+": refusing publisher", "publishers", current, "pressure", round2(p),
+		"cpu", round2(l.CPU), "sched_p99", l.SchedLatency, "ingest_lag", l.Lag)
+	a.count(overloadReason)
+	return ErrOverloaded
+}
+
+// RefusedAtLimit counts a publisher its Host refused at its hard cap (the
+// max_publishers reason of the refusal counter).
+func (a *Controller) RefusedAtLimit() { a.count(limitReason) }
+
 // Refusing reports whether new publishers are being refused for load.
-func (a *Admission) Refusing() bool { return a != nil && a.refusing.Load() }
+func (a *Controller) Refusing() bool { return a != nil && a.refusing.Load() }
 
 // Last returns the latest sample and its pressure.
-func (a *Admission) Last() (Load, float64) {
+func (a *Controller) Last() (Load, float64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.last, a.pressure
 }
 
 // pressureOf is the largest signal / threshold ratio of l.
-func (a *Admission) pressureOf(l Load) float64 {
+func (a *Controller) pressureOf(l Load) float64 {
 	p := 0.0
 	if a.MaxCPU > 0 {
 		p = max(p, l.CPU/a.MaxCPU)
@@ -210,9 +267,9 @@ func (a *Admission) pressureOf(l Load) float64 {
 }
 
 // update applies one sample: state changes, logs, capacity events, metrics.
-func (a *Admission) update(l Load, now time.Time) {
+func (a *Controller) update(l Load, now time.Time) {
 	p := a.pressureOf(l)
-	current := a.s.publishingCount()
+	current := a.host.Publishers()
 	var events []capacityEvent
 	a.mu.Lock()
 	a.last, a.pressure = l, p
@@ -223,7 +280,7 @@ func (a *Admission) update(l Load, now time.Time) {
 		a.belowSince = time.Time{}
 		a.log.Warn("overloaded: refusing new publishers", "publishers", current,
 			"pressure", round2(p), "cpu", round2(l.CPU), "sched_p99", l.SchedLatency, "ingest_lag", l.Lag)
-		events = append(events, capacityEvent{EventConcurrencyLimited, current, current})
+		events = append(events, capacityEvent{publish.CapacityLimited, current, current})
 	case refusing && p < a.Resume:
 		if a.belowSince.IsZero() {
 			a.belowSince = now
@@ -244,7 +301,7 @@ func (a *Admission) update(l Load, now time.Time) {
 		if p < 1 && p > 0 {
 			limit = int(math.Ceil(float64(current) / p))
 		}
-		events = append([]capacityEvent{{EventConcurrencyNearLimit, current, limit}}, events...)
+		events = append([]capacityEvent{{publish.CapacityNearLimit, current, limit}}, events...)
 	} else if a.nearFired && p < rearmPressure && !refusing {
 		a.nearFired = false
 	}
@@ -259,27 +316,17 @@ func (a *Admission) update(l Load, now time.Time) {
 	}
 	for _, e := range events {
 		a.log.Warn("publisher capacity", "event", e.name, "current", e.current, "limit", e.limit, "signal", "load")
-		if a.s.OnCapacity != nil {
-			a.s.OnCapacity(e.name, e.current, e.limit)
-		}
+		a.host.Capacity(e.name, e.current, e.limit)
 	}
 }
 
 type capacityEvent struct {
-	name           string
+	name           publish.CapacityEvent
 	current, limit int
 }
 
-// refuse logs and counts a publisher refused for load (connection goroutine).
-func (a *Admission) refuse(current int) {
-	l, p := a.Last()
-	a.log.Warn(refusalPrefix+": refusing publisher", "publishers", current, "pressure", round2(p),
-		"cpu", round2(l.CPU), "sched_p99", l.SchedLatency, "ingest_lag", l.Lag)
-	a.count(overloadReason)
-}
-
 // count adds one refusal with reason to the counter (nil-safe).
-func (a *Admission) count(reason string) {
+func (a *Controller) count(reason string) {
 	if a != nil && a.refused != nil {
 		a.refused.WithLabelValues(reason).Inc()
 	}
@@ -292,11 +339,4 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-// publishingCount is the number of publish slots in use.
-func (s *Server) publishingCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.publishing
 }

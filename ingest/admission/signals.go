@@ -1,4 +1,4 @@
-package ingest
+package admission
 
 import (
 	"bufio"
@@ -11,22 +11,21 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
-// loadMeter measures the real signals of Admission; sample runs on the admission
-// goroutine only.
+// loadMeter measures the real signals of a Controller; sample runs on its
+// sampling goroutine only.
 type loadMeter struct {
-	s     *Server
-	a     *Admission
+	host  Host
+	a     *Controller
 	cpu   *cpuMeter
 	sched *schedMeter
 	lags  []time.Duration // reused
 }
 
-func newLoadMeter(s *Server, a *Admission) *loadMeter {
-	m := &loadMeter{s: s, a: a}
+func newLoadMeter(host Host, a *Controller) *loadMeter {
+	m := &loadMeter{host: host, a: a}
 	if a.MaxCPU > 0 {
 		m.cpu = newCPUMeter()
 	}
@@ -45,12 +44,7 @@ func (m *loadMeter) sample() Load {
 		l.SchedLatency = m.sched.sample()
 	}
 	if m.a.MaxLag > 0 {
-		m.lags = m.lags[:0]
-		m.s.mu.Lock()
-		for _, p := range m.s.publishers {
-			m.lags = append(m.lags, time.Duration(p.backlog.value.Load()))
-		}
-		m.s.mu.Unlock()
+		m.lags = m.host.AppendLags(m.lags[:0])
 		l.Lag = lagQuantile(m.lags)
 	}
 	return l
@@ -228,52 +222,4 @@ func (m *schedMeter) sample() time.Duration {
 	}
 	copy(m.prev, h.Counts)
 	return p99
-}
-
-// backlog is how far a publisher's media timestamps fell behind the wall clock
-// since it published: with the publisher and the server keeping real time it stays
-// near 0; when the server (or the publisher's machine) cannot keep up, messages
-// arrive later and later and it grows. observe runs on the connection goroutine;
-// value is read by the admission goroutine.
-type backlog struct {
-	value atomic.Int64 // ns
-
-	started bool
-	lastTS  uint32
-	media   time.Duration // unwrapped media time of the last message
-	base    time.Duration // smallest wall-minus-media offset seen (creeping up)
-	lastNow time.Time
-}
-
-const (
-	// backlogJump: a timestamp going back by more than this is a discontinuity
-	// (publisher restart, loop): the baseline starts over. Audio and video interleave
-	// with small steps back; a jump forward only lowers the baseline.
-	backlogJump = time.Second
-	// backlogCreep: the baseline rises by this fraction of wall time, so that
-	// encoder clock drift and an old, recovered backlog fade.
-	backlogCreep = 0.002
-)
-
-// observe records a message with RTMP timestamp ts (ms) received at now.
-func (b *backlog) observe(ts uint32, now time.Time) {
-	if !b.started {
-		b.started, b.lastTS, b.lastNow = true, ts, now
-		b.media = 0
-		b.base = time.Duration(now.UnixNano())
-		return
-	}
-	d := time.Duration(int32(ts-b.lastTS)) * time.Millisecond // wraps at 2^32 ms
-	b.lastTS = ts
-	b.media += d
-	offset := time.Duration(now.UnixNano()) - b.media
-	if d < -backlogJump {
-		b.base = offset
-	}
-	b.base += time.Duration(float64(now.Sub(b.lastNow)) * backlogCreep)
-	b.lastNow = now
-	if offset < b.base {
-		b.base = offset
-	}
-	b.value.Store(int64(offset - b.base))
 }
