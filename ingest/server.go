@@ -241,6 +241,9 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	s.cancel()
 	_ = s.srv.Close()
+	// go-rtmp closes the listener only if Serve has registered it already: a
+	// Close right after Initialize would otherwise leave Accept blocked forever.
+	_ = s.ln.Close()
 	<-s.serveDone
 	for _, c := range conns {
 		c.kill(publish.StopServerShutdown)

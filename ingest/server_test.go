@@ -746,3 +746,22 @@ func TestFFmpegPublisher(t *testing.T) {
 		t.Fatalf("%+v", h.starts[0])
 	}
 }
+
+// TestCloseRightAfterInitialize: a server closed before its accept goroutine has
+// started (go-rtmp registers the listener only inside Serve) still closes its
+// listener and returns instead of waiting on Accept forever.
+func TestCloseRightAfterInitialize(t *testing.T) {
+	for i := range 200 {
+		h := newHarness(t, nil)
+		closed := make(chan struct{})
+		go func() {
+			h.s.Close()
+			close(closed)
+		}()
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Close right after Initialize still blocked after 10 s (iteration %d)", i)
+		}
+	}
+}
