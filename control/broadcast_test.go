@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+
+	"github.com/roomcast/roomcast/control/events"
 )
 
 // TestBroadcastFlow drives SPEC §4 through the API and the ingest seams: preview →
@@ -121,9 +123,9 @@ func TestBroadcastFlow(t *testing.T) {
 
 			// Events and hooks, in order.
 			want := []string{
-				EventPublishStarted, EventVideoRoomLive, EventPublishStopped, EventVideoRoomLiveInactive,
-				EventPublishStarted, EventVideoRoomLive, EventPublishStopped, EventVideoRoomLiveInactive,
-				EventVideoRoomEnded, EventVideoRoomVODArchived,
+				events.EventPublishStarted, events.EventVideoRoomLive, events.EventPublishStopped, events.EventVideoRoomLiveInactive,
+				events.EventPublishStarted, events.EventVideoRoomLive, events.EventPublishStopped, events.EventVideoRoomLiveInactive,
+				events.EventVideoRoomEnded, events.EventVideoRoomVODArchived,
 			}
 			if names := e.rec.names(); !slices.Equal(names, want) {
 				t.Fatalf("events = %v\nwant %v", names, want)
@@ -315,7 +317,7 @@ func TestPublishSeams(t *testing.T) {
 	}
 	// Webhook and SSE payloads of the live event.
 	ev := e.rec.last()
-	if ev.Name != EventVideoRoomLive || ev.Seq == 0 || ev.ID == "" || ev.ChannelID != ev.RoomID {
+	if ev.Name != events.EventVideoRoomLive || ev.Seq == 0 || ev.ID == "" || ev.ChannelID != ev.RoomID {
 		t.Fatalf("event = %+v", ev)
 	}
 	msg := decodeMap(t, ev.Message)
@@ -325,13 +327,13 @@ func TestPublishSeams(t *testing.T) {
 		t.Fatalf("SSE message = %v", msg)
 	}
 	wh := decodeMap(t, ev.Webhook)
-	if wh["event"] != EventVideoRoomLive || wh["payload"].(map[string]any)["videoRoom"].(map[string]any)["uuid"] != uuid {
+	if wh["event"] != events.EventVideoRoomLive || wh["payload"].(map[string]any)["videoRoom"].(map[string]any)["uuid"] != uuid {
 		t.Fatalf("webhook = %v", wh)
 	}
 	// The outbox holds the same event.
 	err = e.store.View(func(tx *storageTx) error {
 		return tx.ForEachEventAfter(ev.Seq-1, func(rec storageEvent) (bool, error) {
-			got, err := DecodeEvent(rec)
+			got, err := events.DecodeEvent(rec)
 			if err != nil || got.ID != ev.ID || got.Seq != ev.Seq || string(got.Webhook) != string(ev.Webhook) {
 				t.Fatalf("outbox event = %+v, %v", got, err)
 			}
@@ -348,7 +350,7 @@ func TestPublishSeams(t *testing.T) {
 	e.rec.mu.Lock()
 	stop := e.rec.events[len(e.rec.events)-2]
 	e.rec.mu.Unlock()
-	if stop.Name != EventPublishStopped || !contains(stop.Webhook, `"reason":"IDLE_TIMEOUT"`) || contains(stop.Webhook, host.Key) {
+	if stop.Name != events.EventPublishStopped || !contains(stop.Webhook, `"reason":"IDLE_TIMEOUT"`) || contains(stop.Webhook, host.Key) {
 		t.Fatalf("publish stopped event = %s", stop.Webhook)
 	}
 	if _, err := e.c.AuthorizePlay(ctx, uuid, viewer.Streaming); !errors.Is(err, ErrPlayInactive) {

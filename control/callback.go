@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -27,16 +28,6 @@ type callbackRequest struct {
 	Events []string `json:"events"`
 }
 
-// knownEvents are the event names a callback may subscribe to.
-var knownEvents = map[string]bool{
-	EventVideoRoomLive: true, EventVideoRoomLiveInactive: true, EventVideoRoomEnded: true,
-	EventVideoRoomCancelled: true, EventVideoRoomVODArchived: true, EventVideoRoomVODFailed: true,
-	EventPublishStarted: true, EventPublishStopped: true,
-	EventIngestNearLimit: true, EventIngestLimited: true,
-	EventChatMessageSent: true, EventChatMessageHidden: true, EventChatMessageUnhidden: true,
-	EventChatMessageDeleted: true,
-}
-
 // validate checks the callback URL (absolute http/https, or "" to disable) and the
 // event names.
 func (r *callbackRequest) validate() error {
@@ -50,7 +41,7 @@ func (r *callbackRequest) validate() error {
 		}
 	}
 	for _, e := range r.Events {
-		if !knownEvents[e] {
+		if !events.Known(e) {
 			return ErrInvalidRequest.withMessage("unknown event %q", e)
 		}
 	}

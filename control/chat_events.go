@@ -7,10 +7,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
 
-// Chat delivery (seed 002 admin messages over the seed 000 EventSource):
+// Chat delivery (admin messages over the member SSE stream):
 //
 //   - Every chat change writes one outbox event in the transaction of the change:
 //     chat.message_sent (the message), chat.message_hidden,
@@ -28,53 +29,6 @@ import (
 //   - Webhooks carry every chat event, direct messages included: the app's own
 //     backend sees everything it sent.
 
-// Chat message states of the chat CHANGE_DATA_CAPTURE signal.
-const (
-	chatMessageVisible = "VISIBLE"
-	chatMessageHidden  = "HIDDEN"
-	chatMessageDeleted = "DELETED"
-)
-
-// chatSSEMessage is the SSE message of a sent chat message: the seed 000
-// notification envelope with the seed 002 message. messageId is the chat
-// messageId in decimal (a string, like every messageId of the stream); origin is
-// ADMIN (messages of the App API admin endpoints).
-type chatSSEMessage struct {
-	MessageID    string          `json:"messageId"`
-	SentAt       string          `json:"sentAt"`
-	Origin       string          `json:"origin"`
-	Type         string          `json:"type"`         // MESSAGE, DM, COMMAND
-	DeliveryType string          `json:"deliveryType"` // BROADCAST, DIRECT
-	ChannelID    uint64          `json:"channelId"`
-	ChannelKey   string          `json:"channelKey"`
-	VideoKey     string          `json:"videoKey"`
-	CustomType   *string         `json:"customType"`
-	Message      *string         `json:"message"`
-	Data         json.RawMessage `json:"data"`
-}
-
-// chatSignalMessage is the CHANGE_DATA_CAPTURE signal of a hidden, visible again
-// or deleted chat message (seed 000 envelope, like room transitions).
-type chatSignalMessage struct {
-	MessageID    string         `json:"messageId"`
-	SentAt       string         `json:"sentAt"`
-	Origin       string         `json:"origin"`
-	Type         string         `json:"type"`
-	DeliveryType string         `json:"deliveryType"`
-	ChannelID    uint64         `json:"channelId"`
-	CustomType   string         `json:"customType"`
-	CustomData   chatSignalData `json:"customData"`
-}
-
-// chatSignalData is the customData of chatSignalMessage.
-type chatSignalData struct {
-	Type             string `json:"type"` // CHAT_MESSAGE
-	VideoRoomID      string `json:"videoRoomId"`
-	ChannelKey       string `json:"channelKey"`
-	MessageID        string `json:"messageId"`        // the chat messageId, decimal
-	ChatMessageState string `json:"chatMessageState"` // VISIBLE, HIDDEN, DELETED
-}
-
 // chatEventPayload is the webhook payload of chat.* events.
 type chatEventPayload struct {
 	VideoRoomID uint64          `json:"videoRoomId"`
@@ -83,42 +37,42 @@ type chatEventPayload struct {
 
 // addChatEvent appends chat event name about message m of chat room cr (the
 // message as it is after the change; for a delete, as it was).
-func (c *Control) addChatEvent(tx *storage.Tx, ob *outbox, name string, cr *storage.ChatRoom, m *storage.ChatMessage, now time.Time) error {
+func (c *Control) addChatEvent(tx *storage.Tx, ob *events.Outbox, name string, cr *storage.ChatRoom, m *storage.ChatMessage, now time.Time) error {
 	receivers, err := chatReceiverIDs(tx, cr.AppID, m.Receivers)
 	if err != nil {
 		return err
 	}
-	ev := Event{Name: name, AppID: cr.AppID, RoomID: cr.RoomID, ChannelID: cr.RoomID, Time: now,
-		Audience: AudienceChat, Receivers: receivers}
+	ev := events.Event{Name: name, AppID: cr.AppID, RoomID: cr.RoomID, ChannelID: cr.RoomID, Time: now,
+		Audience: events.AudienceChat, Receivers: receivers}
 	stamp := now.UTC().Format(time.RFC3339Nano)
 	msgID := strconv.FormatUint(m.ID, 10)
 	var msg any
-	if name == EventChatMessageSent {
+	if name == events.EventChatMessageSent {
 		data := m.Data
 		if len(data) == 0 {
 			data = json.RawMessage("null")
 		}
-		msg = chatSSEMessage{MessageID: msgID, SentAt: m.CreatedAt.UTC().Format(time.RFC3339Nano),
+		msg = events.ChatMessage{MessageID: msgID, SentAt: m.CreatedAt.UTC().Format(time.RFC3339Nano),
 			Origin: "ADMIN", Type: m.Type, DeliveryType: m.Delivery, ChannelID: cr.RoomID,
 			ChannelKey: cr.ChannelKey, VideoKey: videoKey(cr.RoomID), CustomType: opt(m.CustomType),
 			Message: opt(m.Message), Data: data}
 	} else {
-		state := chatMessageVisible
+		state := events.ChatMessageVisible
 		switch {
-		case name == EventChatMessageDeleted:
-			state = chatMessageDeleted
+		case name == events.EventChatMessageDeleted:
+			state = events.ChatMessageDeleted
 		case m.Hidden:
-			state = chatMessageHidden
+			state = events.ChatMessageHidden
 		}
-		msg = chatSignalMessage{MessageID: stamp, SentAt: stamp, Origin: "SYSTEM", Type: "SIGNAL",
+		msg = events.ChatSignal{MessageID: stamp, SentAt: stamp, Origin: "SYSTEM", Type: "SIGNAL",
 			DeliveryType: "BROADCAST", ChannelID: cr.RoomID, CustomType: "CHANGE_DATA_CAPTURE",
-			CustomData: chatSignalData{Type: "CHAT_MESSAGE", VideoRoomID: videoKey(cr.RoomID),
+			CustomData: events.ChatSignalData{Type: "CHAT_MESSAGE", VideoRoomID: videoKey(cr.RoomID),
 				ChannelKey: cr.ChannelKey, MessageID: msgID, ChatMessageState: state}}
 	}
 	if ev.Message, err = json.Marshal(msg); err != nil {
 		return fmt.Errorf("encode chat event message: %w", err)
 	}
-	return c.appendEvent(tx, ob, ev, chatEventPayload{VideoRoomID: cr.RoomID, ChatMessage: newChatMessageJSON(cr, m)})
+	return ob.Append(tx, ev, chatEventPayload{VideoRoomID: cr.RoomID, ChatMessage: newChatMessageJSON(cr, m)})
 }
 
 // chatReceiverIDs resolves the appUserIds of a message to member IDs: nil for

@@ -6,16 +6,17 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
 
 // outboxEvents decodes the outbox after seq.
-func (e *env) outboxEvents(after uint64) []Event {
+func (e *env) outboxEvents(after uint64) []events.Event {
 	e.t.Helper()
-	var out []Event
+	var out []events.Event
 	err := e.store.View(func(tx *storage.Tx) error {
 		return tx.ForEachEventAfter(after, func(rec storage.Event) (bool, error) {
-			ev, err := DecodeEvent(rec)
+			ev, err := events.DecodeEvent(rec)
 			out = append(out, ev)
 			return true, err
 		})
@@ -52,12 +53,12 @@ func TestChatEventsInOutbox(t *testing.T) {
 	var names []string
 	for _, ev := range evs {
 		names = append(names, ev.Name)
-		if ev.Audience != AudienceChat || ev.RoomID != uint64(f.room["id"].(float64)) || ev.Message == nil {
+		if ev.Audience != events.AudienceChat || ev.RoomID != uint64(f.room["id"].(float64)) || ev.Message == nil {
 			t.Fatalf("event %s: audience %q room %d message %s", ev.Name, ev.Audience, ev.RoomID, ev.Message)
 		}
 	}
-	want := []string{EventChatMessageSent, EventChatMessageSent, EventChatMessageSent,
-		EventChatMessageHidden, EventChatMessageUnhidden, EventChatMessageDeleted}
+	want := []string{events.EventChatMessageSent, events.EventChatMessageSent, events.EventChatMessageSent,
+		events.EventChatMessageHidden, events.EventChatMessageUnhidden, events.EventChatMessageDeleted}
 	if !slices.Equal(names, want) {
 		t.Fatalf("outbox %v, want %v", names, want)
 	}
@@ -119,7 +120,7 @@ func TestChatEventsInOutbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	cm := wh.Payload.ChatMessage
-	if wh.ID != evs[1].ID || wh.Event != EventChatMessageSent || wh.Payload.VideoRoomID != evs[1].RoomID ||
+	if wh.ID != evs[1].ID || wh.Event != events.EventChatMessageSent || wh.Payload.VideoRoomID != evs[1].RoomID ||
 		cm.MessageID != uint64(d) || cm.MessageType != "DM" || cm.DeliveryType != "DIRECT" ||
 		!slices.Equal(cm.ReceiverAppUserIDs, []string{"u2", "ghost", "u1"}) || deref(cm.Message) != "psst" {
 		t.Fatalf("webhook %s", evs[1].Webhook)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -169,9 +170,9 @@ func (c *Control) sendChatMessage(ec echo.Context, d chatDelivery) error {
 	}
 	appID := appOf(ec).ID
 	var ref chatMessageRefJSON
-	var ob outbox
+	var ob events.Outbox
 	err = c.Store.Update(func(tx *storage.Tx) error {
-		ob = outbox{}
+		ob = events.Outbox{}
 		r, cr, err := loadChat(tx, appID, id, ErrChatRoomNotFound)
 		if err != nil {
 			return err
@@ -185,12 +186,12 @@ func (c *Control) sendChatMessage(ec echo.Context, d chatDelivery) error {
 			return fmt.Errorf("append chat message: %w", err)
 		}
 		ref = chatMessageRefJSON{VideoKey: videoKey(r.ID), ChannelKey: cr.ChannelKey, MessageID: msg.ID}
-		return c.addChatEvent(tx, &ob, EventChatMessageSent, &cr, &msg, now)
+		return c.addChatEvent(tx, &ob, events.EventChatMessageSent, &cr, &msg, now)
 	})
 	if err != nil {
 		return err
 	}
-	c.emit(&ob)
+	ob.Emit(c.Events)
 	return ec.JSON(http.StatusCreated, ref)
 }
 
@@ -265,9 +266,9 @@ func (c *Control) onChatMessageUnhide(ec echo.Context) error {
 // setChatMessageHidden stores the hidden flag of the path message and, when it
 // changed, writes chat.message_hidden or chat.message_unhidden.
 func (c *Control) setChatMessageHidden(ec echo.Context, hidden bool) error {
-	var ob outbox
+	var ob events.Outbox
 	err := c.chatMessageTx(ec, true, func(tx *storage.Tx, cr *storage.ChatRoom, m *storage.ChatMessage) error {
-		ob = outbox{}
+		ob = events.Outbox{}
 		if m.Hidden == hidden {
 			return nil
 		}
@@ -276,34 +277,34 @@ func (c *Control) setChatMessageHidden(ec echo.Context, hidden bool) error {
 		if err := tx.PutChatMessage(m); err != nil {
 			return err
 		}
-		name := EventChatMessageUnhidden
+		name := events.EventChatMessageUnhidden
 		if hidden {
-			name = EventChatMessageHidden
+			name = events.EventChatMessageHidden
 		}
 		return c.addChatEvent(tx, &ob, name, cr, m, now)
 	})
 	if err != nil {
 		return err
 	}
-	c.emit(&ob)
+	ob.Emit(c.Events)
 	return ec.NoContent(http.StatusNoContent)
 }
 
 // onChatMessageDelete is DELETE .../chat-room/messages/{messageId} (seed 002): 204,
 // with a chat.message_deleted event. The ID is never reused.
 func (c *Control) onChatMessageDelete(ec echo.Context) error {
-	var ob outbox
+	var ob events.Outbox
 	err := c.chatMessageTx(ec, true, func(tx *storage.Tx, cr *storage.ChatRoom, m *storage.ChatMessage) error {
-		ob = outbox{}
+		ob = events.Outbox{}
 		if err := tx.DeleteChatMessage(m.RoomID, m.ID); err != nil {
 			return err
 		}
-		return c.addChatEvent(tx, &ob, EventChatMessageDeleted, cr, m, c.now().UTC())
+		return c.addChatEvent(tx, &ob, events.EventChatMessageDeleted, cr, m, c.now().UTC())
 	})
 	if err != nil {
 		return err
 	}
-	c.emit(&ob)
+	ob.Emit(c.Events)
 	return ec.NoContent(http.StatusNoContent)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -55,10 +56,11 @@ type Control struct {
 	MaxInFlight int
 	// Now returns the current time (tests). Default time.Now.
 	Now func() time.Time
-	// Events receives every event after its transaction commits. Default: discard.
-	// If it also implements DeliveryWaker, a manual webhook redelivery wakes it.
-	Events Emitter
-	// EventSource serves GET /v2/members/me/event-sources (control/events.Broker).
+	// Events receives every event after its transaction commits (events.Broker).
+	// Default: discard. If it also implements events.Waker, a manual webhook
+	// redelivery wakes it.
+	Events events.Emitter
+	// EventSource serves GET /v2/members/me/event-sources (events.Broker).
 	// Nil: that route answers 503 EVENT_SOURCE_UNAVAILABLE.
 	EventSource EventSource
 	// OnSessionLive is called after commit when a room goes LIVE (start or resume).
@@ -112,7 +114,7 @@ func (c *Control) Initialize() error {
 		c.now = time.Now
 	}
 	if c.Events == nil {
-		c.Events = discardEmitter{}
+		c.Events = events.Discard{}
 	}
 	var versions map[uint64]uint32
 	err := c.Store.View(func(tx *storage.Tx) error {

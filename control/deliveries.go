@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
-
-// DefaultRedeliveryWindow is how long a manual redelivery is retried.
-const DefaultRedeliveryWindow = 24 * time.Hour
 
 // Delivery log errors.
 var (
@@ -21,13 +18,6 @@ var (
 	ErrDeliveryPending  = apiError{http.StatusConflict, "WEBHOOK_DELIVERY_PENDING", "the delivery is still pending; wait for it to finish"}
 	ErrEventExpired     = apiError{http.StatusGone, "WEBHOOK_EVENT_EXPIRED", "the event is no longer kept in the outbox"}
 )
-
-// DeliveryWaker is implemented by an Emitter that delivers webhooks
-// (control/events.Broker): Wake makes it look at pending deliveries now, e.g.
-// after a manual redelivery. It must not block.
-type DeliveryWaker interface {
-	Wake()
-}
 
 // deliveryJSON is one entry of the app's webhook delivery log.
 type deliveryJSON struct {
@@ -134,18 +124,13 @@ func (c *Control) onCallbackDeliveryRedeliver(ec echo.Context) error {
 		} else if err != nil {
 			return fmt.Errorf("read event %d: %w", d.EventSeq, err)
 		}
-		now := c.now().UTC()
-		nd = storage.Delivery{
-			AppID: d.AppID, Kind: d.Kind, RoomID: d.RoomID, EventSeq: d.EventSeq, EventID: d.EventID,
-			EventName: d.EventName, URL: d.URL, Status: storage.DeliveryPending, RedeliveryOf: d.ID,
-			CreatedAt: now, NextAttemptAt: now, ExpiresAt: now.Add(DefaultRedeliveryWindow),
-		}
+		nd = events.NewRedelivery(d, c.now().UTC())
 		return tx.PutDelivery(&nd)
 	})
 	if err != nil {
 		return err
 	}
-	if w, ok := c.Events.(DeliveryWaker); ok {
+	if w, ok := c.Events.(events.Waker); ok {
 		w.Wake()
 	}
 	return ec.JSON(http.StatusAccepted, newDeliveryJSON(nd))

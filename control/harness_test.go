@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 	"github.com/roomcast/roomcast/storage/storagetest"
 )
@@ -41,12 +42,12 @@ func (c *clock) Add(d time.Duration) {
 // recorder is an Emitter and hook sink that remembers everything.
 type recorder struct {
 	mu     sync.Mutex
-	events []Event
+	events []events.Event
 	lives  []SessionInfo
 	ended  []string
 }
 
-func (r *recorder) Emit(ev Event) {
+func (r *recorder) Emit(ev events.Event) {
 	r.mu.Lock()
 	r.events = append(r.events, ev)
 	r.mu.Unlock()
@@ -62,7 +63,7 @@ func (r *recorder) names() []string {
 	return out
 }
 
-func (r *recorder) last() Event {
+func (r *recorder) last() events.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.events[len(r.events)-1]

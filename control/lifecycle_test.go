@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -323,10 +324,10 @@ func TestAutoEnd(t *testing.T) {
 
 func TestIngestCapacity(t *testing.T) {
 	e := newEnv(t, nil)
-	e.c.IngestCapacity(EventIngestNearLimit, 8, 10)
+	e.c.IngestCapacity(events.EventIngestNearLimit, 8, 10)
 	e.c.IngestCapacity("bogus", 1, 1)
 	names := e.rec.names()
-	if len(names) != 1 || names[0] != EventIngestNearLimit {
+	if len(names) != 1 || names[0] != events.EventIngestNearLimit {
 		t.Fatalf("events = %v", names)
 	}
 	ev := e.rec.last()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -251,9 +252,9 @@ func (c *Control) VODFinished(ctx context.Context, roomUUID string, archiveErr e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var ob outbox
+	var ob events.Outbox
 	err := c.Store.Update(func(tx *storage.Tx) error {
-		ob = outbox{}
+		ob = events.Outbox{}
 		r, err := tx.RoomByUUID(roomUUID)
 		if errors.Is(err, storage.ErrNotFound) {
 			return ErrVideoRoomNotFound
@@ -261,9 +262,9 @@ func (c *Control) VODFinished(ctx context.Context, roomUUID string, archiveErr e
 		if err != nil {
 			return fmt.Errorf("read room %s: %w", roomUUID, err)
 		}
-		ev, name := vodEventArchived, EventVideoRoomVODArchived
+		ev, name := vodEventArchived, events.EventVideoRoomVODArchived
 		if archiveErr != nil {
-			ev, name = vodEventFailed, EventVideoRoomVODFailed
+			ev, name = vodEventFailed, events.EventVideoRoomVODFailed
 		}
 		vod, err := vodTransition(VODState(r.VODState), ev)
 		if err != nil {
@@ -286,15 +287,9 @@ func (c *Control) VODFinished(ctx context.Context, roomUUID string, archiveErr e
 	if archiveErr != nil {
 		c.Log.Warn("vod archiving failed", "uuid", roomUUID, "err", archiveErr)
 	}
-	c.emit(&ob)
+	ob.Emit(c.Events)
 	return nil
 }
-
-// Ingest capacity event names (SPEC §5, after seed 003's rtms.concurrency_*).
-const (
-	EventIngestNearLimit = "ingest.concurrency_near_limit"
-	EventIngestLimited   = "ingest.concurrency_limited"
-)
 
 // capacityPayload is the webhook payload of ingest.concurrency_* events.
 type capacityPayload struct {
@@ -303,24 +298,24 @@ type capacityPayload struct {
 }
 
 // IngestCapacity records an ingest capacity event (ingest's OnCapacity: event is
-// EventIngestNearLimit at 80 % or EventIngestLimited at 100 % of the publisher
+// events.EventIngestNearLimit at 80 % or events.EventIngestLimited at 100 % of the publisher
 // limit). The event concerns the whole server: its AppID is 0, meaning every app.
 // Unknown event names are logged and dropped.
 func (c *Control) IngestCapacity(event string, current, limit int) {
-	if event != EventIngestNearLimit && event != EventIngestLimited {
+	if event != events.EventIngestNearLimit && event != events.EventIngestLimited {
 		c.Log.Warn("unknown ingest capacity event", "event", event)
 		return
 	}
-	var ob outbox
+	var ob events.Outbox
 	err := c.Store.Update(func(tx *storage.Tx) error {
-		ob = outbox{}
-		ev := Event{Name: event, Time: c.now().UTC()}
-		return c.appendEvent(tx, &ob, ev, capacityPayload{Current: current, Limit: limit})
+		ob = events.Outbox{}
+		ev := events.Event{Name: event, Time: c.now().UTC()}
+		return ob.Append(tx, ev, capacityPayload{Current: current, Limit: limit})
 	})
 	if err != nil {
 		c.Log.Error("record ingest capacity event", "event", event, "err", err)
 		return
 	}
 	c.Log.Warn("ingest capacity", "event", event, "current", current, "limit", limit)
-	c.emit(&ob)
+	ob.Emit(c.Events)
 }

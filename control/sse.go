@@ -4,15 +4,17 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/roomcast/roomcast/control/events"
 )
 
 // EventSource serves the member Server-Sent Events stream of GET
-// /v2/members/me/event-sources (seed 000, SPEC §5 Events). control/events.Broker
-// implements it; cmd sets Control.EventSource. ServeEvents runs until the client
-// goes away, the member is too slow, or the EventSource closes; member is the
-// verified access token of the request.
+// /v2/members/me/event-sources. events.Broker implements it; cmd sets
+// Control.EventSource. ServeEvents runs until the client goes away, the member is
+// too slow, or the EventSource closes; member comes from the verified access token
+// of the request.
 type EventSource interface {
-	ServeEvents(w http.ResponseWriter, r *http.Request, member TokenClaims)
+	ServeEvents(w http.ResponseWriter, r *http.Request, member events.Member)
 }
 
 // ErrEventSourceUnavailable answers event-sources when no EventSource is wired.
@@ -24,6 +26,7 @@ func (c *Control) onEventSources(ec echo.Context) error {
 	if c.EventSource == nil {
 		return ErrEventSourceUnavailable
 	}
-	c.EventSource.ServeEvents(ec.Response(), ec.Request(), claimsOf(ec))
+	cl := claimsOf(ec)
+	c.EventSource.ServeEvents(ec.Response(), ec.Request(), events.Member{AppID: cl.AppID, MemberID: cl.MemberID})
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -22,7 +23,7 @@ type SessionInfo struct {
 
 // committed is what a transaction hands to the after-commit step.
 type committed struct {
-	ob      outbox
+	ob      events.Outbox
 	room    storage.Room // zero when no room was involved
 	out     outcome
 	ev      roomEvent
@@ -116,7 +117,7 @@ func (c *Control) commitTransition(tx *storage.Tx, r *storage.Room, k *storage.S
 			return fmt.Errorf("put stream key %d: %w", k.ID, err)
 		}
 		cm.keyID = k.ID
-		name := map[roomEvent]string{eventPublishStarted: EventPublishStarted, eventPublishStopped: EventPublishStopped}[cm.ev]
+		name := map[roomEvent]string{eventPublishStarted: events.EventPublishStarted, eventPublishStopped: events.EventPublishStopped}[cm.ev]
 		if name != "" {
 			if err := c.addKeyEvent(tx, &cm.ob, name, k, reason, now); err != nil {
 				return err
@@ -188,7 +189,7 @@ func applyRoom(r *storage.Room, k *storage.StreamKey, ev roomEvent, out outcome,
 
 // afterCommit emits the events and calls the hooks, outside any lock of ours.
 func (c *Control) afterCommit(cm *committed) {
-	c.emit(&cm.ob)
+	cm.ob.Emit(c.Events)
 	if !cm.changed {
 		return
 	}

@@ -253,7 +253,7 @@ func (e *env) outboxNames(after uint64) []string {
 	var out []string
 	err := e.store.View(func(tx *storage.Tx) error {
 		return tx.ForEachEventAfter(after, func(rec storage.Event) (bool, error) {
-			ev, err := control.DecodeEvent(rec)
+			ev, err := events.DecodeEvent(rec)
 			if err != nil {
 				return false, err
 			}
