@@ -81,12 +81,12 @@ func (c *Control) CreateApp(ctx context.Context, name string) (Credentials, erro
 func (c *Control) putNewApp(tx *storage.Tx, name, key, secret string) (Credentials, error) {
 	var err error
 	if key == "" {
-		if key, err = newSecret(16); err != nil {
+		if key, err = NewSecret(16); err != nil {
 			return Credentials{}, err
 		}
 	}
 	if secret == "" {
-		if secret, err = newSecret(32); err != nil {
+		if secret, err = NewSecret(32); err != nil {
 			return Credentials{}, err
 		}
 	}

@@ -32,12 +32,12 @@ import (
 // chatEventPayload is the webhook payload of chat.* events.
 type chatEventPayload struct {
 	VideoRoomID uint64          `json:"videoRoomId"`
-	ChatMessage chatMessageJSON `json:"chatMessage"`
+	ChatMessage ChatMessageJSON `json:"chatMessage"`
 }
 
-// addChatEvent appends chat event name about message m of chat room cr (the
+// AddChatEvent appends chat event name about message m of chat room cr (the
 // message as it is after the change; for a delete, as it was).
-func (c *Control) addChatEvent(tx *storage.Tx, ob *events.Outbox, name string, cr *storage.ChatRoom, m *storage.ChatMessage, now time.Time) error {
+func (c *Control) AddChatEvent(tx *storage.Tx, ob *events.Outbox, name string, cr *storage.ChatRoom, m *storage.ChatMessage, now time.Time) error {
 	receivers, err := chatReceiverIDs(tx, cr.AppID, m.Receivers)
 	if err != nil {
 		return err
@@ -54,8 +54,8 @@ func (c *Control) addChatEvent(tx *storage.Tx, ob *events.Outbox, name string, c
 		}
 		msg = events.ChatMessage{MessageID: msgID, SentAt: m.CreatedAt.UTC().Format(time.RFC3339Nano),
 			Origin: "ADMIN", Type: m.Type, DeliveryType: m.Delivery, ChannelID: cr.RoomID,
-			ChannelKey: cr.ChannelKey, VideoKey: videoKey(cr.RoomID), CustomType: opt(m.CustomType),
-			Message: opt(m.Message), Data: data}
+			ChannelKey: cr.ChannelKey, VideoKey: VideoKey(cr.RoomID), CustomType: Opt(m.CustomType),
+			Message: Opt(m.Message), Data: data}
 	} else {
 		state := events.ChatMessageVisible
 		switch {
@@ -66,13 +66,13 @@ func (c *Control) addChatEvent(tx *storage.Tx, ob *events.Outbox, name string, c
 		}
 		msg = events.ChatSignal{MessageID: stamp, SentAt: stamp, Origin: "SYSTEM", Type: "SIGNAL",
 			DeliveryType: "BROADCAST", ChannelID: cr.RoomID, CustomType: "CHANGE_DATA_CAPTURE",
-			CustomData: events.ChatSignalData{Type: "CHAT_MESSAGE", VideoRoomID: videoKey(cr.RoomID),
+			CustomData: events.ChatSignalData{Type: "CHAT_MESSAGE", VideoRoomID: VideoKey(cr.RoomID),
 				ChannelKey: cr.ChannelKey, MessageID: msgID, ChatMessageState: state}}
 	}
 	if ev.Message, err = json.Marshal(msg); err != nil {
 		return fmt.Errorf("encode chat event message: %w", err)
 	}
-	return ob.Append(tx, ev, chatEventPayload{VideoRoomID: cr.RoomID, ChatMessage: newChatMessageJSON(cr, m)})
+	return ob.Append(tx, ev, chatEventPayload{VideoRoomID: cr.RoomID, ChatMessage: NewChatMessageJSON(cr, m)})
 }
 
 // chatReceiverIDs resolves the appUserIds of a message to member IDs: nil for

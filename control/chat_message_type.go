@@ -28,23 +28,23 @@ func ParseChatMessageType(v string) (ChatMessageType, error) {
 	return ChatMessageTypeUnknown, fmt.Errorf("unknown messageType %q", v)
 }
 
-// allowedFor reports whether t may be sent with delivery d: MESSAGE only as a
+// AllowedFor reports whether t may be sent with delivery d: MESSAGE only as a
 // broadcast, DM only as a direct message, COMMAND as either.
-func (t ChatMessageType) allowedFor(d chatDelivery) bool {
+func (t ChatMessageType) AllowedFor(d ChatDelivery) bool {
 	switch t {
 	case ChatMessageTypeMessage:
-		return d == chatBroadcast
+		return d == ChatBroadcast
 	case ChatMessageTypeDM:
-		return d == chatDirect
+		return d == ChatDirect
 	}
 	return t == ChatMessageTypeCommand
 }
 
-// chatDelivery is how a chat message is addressed; stored as storage.ChatMessage.Delivery.
-type chatDelivery string
+// ChatDelivery is how a chat message is addressed; stored as storage.ChatMessage.Delivery.
+type ChatDelivery string
 
 // chatDelivery values (the deliveryType of a message view).
 const (
-	chatBroadcast chatDelivery = "BROADCAST"
-	chatDirect    chatDelivery = "DIRECT"
+	ChatBroadcast ChatDelivery = "BROADCAST"
+	ChatDirect    ChatDelivery = "DIRECT"
 )

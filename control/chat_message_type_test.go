@@ -25,7 +25,7 @@ func TestParseChatMessageType(t *testing.T) {
 			if got.String() != string(got) {
 				t.Fatalf("String() = %q", got.String())
 			}
-			if b, d := got.allowedFor(chatBroadcast), got.allowedFor(chatDirect); b != tc.broadcast || d != tc.direct {
+			if b, d := got.AllowedFor(ChatBroadcast), got.AllowedFor(ChatDirect); b != tc.broadcast || d != tc.direct {
 				t.Fatalf("allowed broadcast %v direct %v, want %v %v", b, d, tc.broadcast, tc.direct)
 			}
 		})

@@ -1,118 +1,21 @@
 package control
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"net/http"
-	"slices"
-	"strconv"
-	"unicode/utf8"
 
-	"github.com/labstack/echo/v4"
-
-	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
 
-// Chat message limits (Roomcast's; the seed names none besides customType, which
-// follows seed 000's 50 characters).
-const (
-	maxChatMessageLen = 10000     // characters of "message"
-	maxChatDataBytes  = 16 * 1024 // compact JSON bytes of "data"
-	maxChatReceivers  = 100       // entries of "appUserIds"
-)
-
-// sendChatMessageRequest is the body of the admin broadcast and direct message
-// endpoints (seed 002).
-type sendChatMessageRequest struct {
-	MessageType *string         `json:"messageType"`
-	CustomType  *string         `json:"customType"`
-	Message     *string         `json:"message"`
-	Data        json.RawMessage `json:"data"`
-	AppUserIDs  []string        `json:"appUserIds"`
-}
-
-// validate checks the request for delivery d in the order of the seed's error
-// tables and returns the message to store.
-func (r *sendChatMessageRequest) validate(d chatDelivery) (storage.ChatMessage, error) {
-	var m storage.ChatMessage
-	if r.MessageType == nil || *r.MessageType == "" {
-		return m, ErrEmptyChatRoomMessageType
-	}
-	t, err := ParseChatMessageType(*r.MessageType)
-	if err != nil || !t.allowedFor(d) {
-		return m, ErrInvalidRequest.withMessage("messageType %q is not allowed for %s messages", *r.MessageType, d)
-	}
-	if d == chatDirect && len(r.AppUserIDs) == 0 {
-		return m, ErrEmptyChatRoomAppUserIDs
-	}
-	if utf8.RuneCountInString(deref(r.CustomType)) > maxCustomTypeLen {
-		return m, ErrCustomTypeTooLong
-	}
-	if err := checkLen("message", deref(r.Message), maxChatMessageLen); err != nil {
-		return m, err
-	}
-	data, err := chatData(r.Data)
-	if err != nil {
-		return m, err
-	}
-	receivers, err := chatReceivers(r.AppUserIDs)
-	if err != nil {
-		return m, err
-	}
-	return storage.ChatMessage{Delivery: string(d), Type: string(t), CustomType: deref(r.CustomType),
-		Message: deref(r.Message), Data: data, Receivers: receivers}, nil
-}
-
-// chatData validates "data": absent, null or a JSON object, stored compact.
-func chatData(raw json.RawMessage) (json.RawMessage, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	if raw[0] != '{' {
-		return nil, ErrInvalidRequest.withMessage("data must be a JSON object")
-	}
-	var b bytes.Buffer
-	if err := json.Compact(&b, raw); err != nil {
-		return nil, ErrInvalidRequest.withMessage("data: %v", err)
-	}
-	if b.Len() > maxChatDataBytes {
-		return nil, ErrInvalidRequest.withMessage("data exceeds %d bytes", maxChatDataBytes)
-	}
-	return b.Bytes(), nil
-}
-
-// chatReceivers validates appUserIds (each 1..128 characters, at most 100) and
-// drops duplicates, keeping the first occurrence.
-func chatReceivers(ids []string) ([]string, error) {
-	if len(ids) > maxChatReceivers {
-		return nil, ErrInvalidRequest.withMessage("appUserIds has more than %d entries", maxChatReceivers)
-	}
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if id == "" || utf8.RuneCountInString(id) > maxAppUserIDLen {
-			return nil, ErrInvalidRequest.withMessage("appUserIds entries must be 1..%d characters", maxAppUserIDLen)
-		}
-		if !slices.Contains(out, id) {
-			out = append(out, id)
-		}
-	}
-	return out, nil
-}
-
-// chatMessageRefJSON is the answer of the send endpoints (seed 002).
-type chatMessageRefJSON struct {
+// ChatMessageRefJSON is the answer of the send endpoints (seed 002).
+type ChatMessageRefJSON struct {
 	VideoKey   string `json:"videoKey"`
 	ChannelKey string `json:"channelKey"`
 	MessageID  uint64 `json:"messageId"`
 }
 
-// chatMessageJSON is a message (seed 002 "Get VideoRoom ChatRoom Message").
+// ChatMessageJSON is a message (seed 002 "Get VideoRoom ChatRoom Message").
 // deliveryType and hidden are Roomcast additions.
-type chatMessageJSON struct {
+type ChatMessageJSON struct {
 	VideoKey           string          `json:"videoKey"`
 	ChannelKey         string          `json:"channelKey"`
 	MessageID          uint64          `json:"messageId"`
@@ -126,13 +29,13 @@ type chatMessageJSON struct {
 	CreatedAt          *string         `json:"createdAt"`
 }
 
-// newChatMessageJSON converts a message of chat room cr.
-func newChatMessageJSON(cr *storage.ChatRoom, m *storage.ChatMessage) chatMessageJSON {
-	j := chatMessageJSON{
-		VideoKey: videoKey(cr.RoomID), ChannelKey: cr.ChannelKey, MessageID: m.ID,
-		MessageType: m.Type, CustomType: opt(m.CustomType), Message: opt(m.Message),
+// NewChatMessageJSON converts a message of chat room cr.
+func NewChatMessageJSON(cr *storage.ChatRoom, m *storage.ChatMessage) ChatMessageJSON {
+	j := ChatMessageJSON{
+		VideoKey: VideoKey(cr.RoomID), ChannelKey: cr.ChannelKey, MessageID: m.ID,
+		MessageType: m.Type, CustomType: Opt(m.CustomType), Message: Opt(m.Message),
 		Data: m.Data, ReceiverAppUserIDs: m.Receivers, DeliveryType: m.Delivery,
-		Hidden: m.Hidden, CreatedAt: optTime(m.CreatedAt),
+		Hidden: m.Hidden, CreatedAt: OptTime(m.CreatedAt),
 	}
 	if len(j.Data) == 0 {
 		j.Data = json.RawMessage("null")
@@ -141,238 +44,4 @@ func newChatMessageJSON(cr *storage.ChatRoom, m *storage.ChatMessage) chatMessag
 		j.ReceiverAppUserIDs = []string{}
 	}
 	return j
-}
-
-// onChatBroadcast is POST .../chat-room/admin/messages/broadcast (seed 002): 201.
-// No appUserIds means every member receives it.
-func (c *Control) onChatBroadcast(ec echo.Context) error {
-	return c.sendChatMessage(ec, chatBroadcast)
-}
-
-// onChatDirect is POST .../chat-room/admin/messages/direct (seed 002): 201.
-func (c *Control) onChatDirect(ec echo.Context) error {
-	return c.sendChatMessage(ec, chatDirect)
-}
-
-// sendChatMessage validates and stores an admin message of delivery d.
-func (c *Control) sendChatMessage(ec echo.Context, d chatDelivery) error {
-	id, err := pathID(ec)
-	if err != nil {
-		return err
-	}
-	var req sendChatMessageRequest
-	if err := decodeBody(ec, &req); err != nil {
-		return err
-	}
-	msg, err := req.validate(d)
-	if err != nil {
-		return err
-	}
-	appID := appOf(ec).ID
-	var ref chatMessageRefJSON
-	var ob events.Outbox
-	err = c.Store.Update(func(tx *storage.Tx) error {
-		ob = events.Outbox{}
-		r, cr, err := loadChat(tx, appID, id, ErrChatRoomNotFound)
-		if err != nil {
-			return err
-		}
-		if cr.Closed {
-			return ErrChatRoomClosed
-		}
-		now := c.now().UTC()
-		msg.CreatedAt, msg.LastModifiedAt = now, now
-		if err := tx.AppendChatMessage(r.ID, &msg); err != nil {
-			return fmt.Errorf("append chat message: %w", err)
-		}
-		ref = chatMessageRefJSON{VideoKey: videoKey(r.ID), ChannelKey: cr.ChannelKey, MessageID: msg.ID}
-		return c.addChatEvent(tx, &ob, events.EventChatMessageSent, &cr, &msg, now)
-	})
-	if err != nil {
-		return err
-	}
-	ob.Emit(c.Events)
-	return ec.JSON(http.StatusCreated, ref)
-}
-
-// pathMessageID parses :messageId (404 CHAT_ROOM_MESSAGE_NOT_FOUND when not a
-// positive integer).
-func pathMessageID(ec echo.Context) (uint64, error) {
-	id, err := strconv.ParseUint(ec.Param("messageId"), 10, 64)
-	if err != nil || id == 0 {
-		return 0, ErrChatRoomMessageNotFound.withMessage("chat room message %q not found", ec.Param("messageId"))
-	}
-	return id, nil
-}
-
-// chatMessageTx runs fn on message :messageId of the path room's chat room. A
-// room without a chat room has no messages: CHAT_ROOM_MESSAGE_NOT_FOUND, the only
-// codes seed 002 lists for the message endpoints being that and
-// VIDEO_ROOM_NOT_FOUND.
-func (c *Control) chatMessageTx(ec echo.Context, write bool, fn func(*storage.Tx, *storage.ChatRoom, *storage.ChatMessage) error) error {
-	id, err := pathID(ec)
-	if err != nil {
-		return err
-	}
-	msgID, err := pathMessageID(ec)
-	if err != nil {
-		return err
-	}
-	appID := appOf(ec).ID
-	run := c.Store.View
-	if write {
-		run = c.Store.Update
-	}
-	return run(func(tx *storage.Tx) error {
-		r, cr, err := loadChat(tx, appID, id, ErrChatRoomMessageNotFound)
-		if err != nil {
-			return err
-		}
-		m, err := tx.ChatMessage(r.ID, msgID)
-		if errors.Is(err, storage.ErrNotFound) {
-			return ErrChatRoomMessageNotFound.withMessage("chat room message %d not found", msgID)
-		}
-		if err != nil {
-			return fmt.Errorf("read chat message: %w", err)
-		}
-		return fn(tx, &cr, &m)
-	})
-}
-
-// onChatMessageGet is GET .../chat-room/messages/{messageId} (seed 002). Hidden
-// messages are returned too (hidden: true): the app moderates them.
-func (c *Control) onChatMessageGet(ec echo.Context) error {
-	var view chatMessageJSON
-	err := c.chatMessageTx(ec, false, func(_ *storage.Tx, cr *storage.ChatRoom, m *storage.ChatMessage) error {
-		view = newChatMessageJSON(cr, m)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return ec.JSON(http.StatusOK, view)
-}
-
-// onChatMessageHide is POST .../chat-room/messages/{messageId}/hide (seed 002): 204,
-// also when already hidden.
-func (c *Control) onChatMessageHide(ec echo.Context) error { return c.setChatMessageHidden(ec, true) }
-
-// onChatMessageUnhide is POST .../chat-room/messages/{messageId}/unhide (seed 002):
-// 204, also when not hidden.
-func (c *Control) onChatMessageUnhide(ec echo.Context) error {
-	return c.setChatMessageHidden(ec, false)
-}
-
-// setChatMessageHidden stores the hidden flag of the path message and, when it
-// changed, writes chat.message_hidden or chat.message_unhidden.
-func (c *Control) setChatMessageHidden(ec echo.Context, hidden bool) error {
-	var ob events.Outbox
-	err := c.chatMessageTx(ec, true, func(tx *storage.Tx, cr *storage.ChatRoom, m *storage.ChatMessage) error {
-		ob = events.Outbox{}
-		if m.Hidden == hidden {
-			return nil
-		}
-		now := c.now().UTC()
-		m.Hidden, m.LastModifiedAt = hidden, now
-		if err := tx.PutChatMessage(m); err != nil {
-			return err
-		}
-		name := events.EventChatMessageUnhidden
-		if hidden {
-			name = events.EventChatMessageHidden
-		}
-		return c.addChatEvent(tx, &ob, name, cr, m, now)
-	})
-	if err != nil {
-		return err
-	}
-	ob.Emit(c.Events)
-	return ec.NoContent(http.StatusNoContent)
-}
-
-// onChatMessageDelete is DELETE .../chat-room/messages/{messageId} (seed 002): 204,
-// with a chat.message_deleted event. The ID is never reused.
-func (c *Control) onChatMessageDelete(ec echo.Context) error {
-	var ob events.Outbox
-	err := c.chatMessageTx(ec, true, func(tx *storage.Tx, cr *storage.ChatRoom, m *storage.ChatMessage) error {
-		ob = events.Outbox{}
-		if err := tx.DeleteChatMessage(m.RoomID, m.ID); err != nil {
-			return err
-		}
-		return c.addChatEvent(tx, &ob, events.EventChatMessageDeleted, cr, m, c.now().UTC())
-	})
-	if err != nil {
-		return err
-	}
-	ob.Emit(c.Events)
-	return ec.NoContent(http.StatusNoContent)
-}
-
-// chatMessagesQuery is the validated query of GET .../chat-room/messages.
-type chatMessagesQuery struct {
-	Page, PageSize int
-	Desc           bool
-}
-
-// parseChatMessagesQuery validates page (0-based), pageSize (1..100, default 10)
-// and sortBy (CREATED_AT_DESC, the default, or CREATED_AT_ASC; messages are never
-// reordered by modification).
-func parseChatMessagesQuery(ec echo.Context) (chatMessagesQuery, error) {
-	q := chatMessagesQuery{PageSize: defaultPageSize, Desc: true}
-	var err error
-	if v := ec.QueryParam("page"); v != "" {
-		if q.Page, err = strconv.Atoi(v); err != nil || q.Page < 0 || q.Page > maxPage {
-			return q, ErrInvalidRequest.withMessage("query page: must be an integer 0..%d", maxPage)
-		}
-	}
-	if v := ec.QueryParam("pageSize"); v != "" {
-		if q.PageSize, err = strconv.Atoi(v); err != nil || q.PageSize < 1 || q.PageSize > maxPageSize {
-			return q, ErrInvalidRequest.withMessage("query pageSize: must be an integer 1..%d", maxPageSize)
-		}
-	}
-	switch s, _ := ParseSortBy(ec.QueryParam("sortBy")); s {
-	case SortByCreatedAtDesc:
-	case SortByCreatedAtAsc:
-		q.Desc = false
-	default:
-		return q, ErrInvalidRequest.withMessage("query sortBy: messages sort by CREATED_AT_ASC or CREATED_AT_DESC")
-	}
-	return q, nil
-}
-
-// onChatMessagesList is GET .../chat-room/messages (Roomcast; the seed only gets
-// one message): a Spring Page of the chat room's messages, hidden ones included,
-// newest first by default. A page is one index range of the room.
-func (c *Control) onChatMessagesList(ec echo.Context) error {
-	id, err := pathID(ec)
-	if err != nil {
-		return err
-	}
-	q, err := parseChatMessagesQuery(ec)
-	if err != nil {
-		return err
-	}
-	appID := appOf(ec).ID
-	var page pageJSON[chatMessageJSON]
-	err = c.Store.View(func(tx *storage.Tx) error {
-		r, cr, err := loadChat(tx, appID, id, ErrChatRoomNotFound)
-		if err != nil {
-			return err
-		}
-		views := make([]chatMessageJSON, 0, q.PageSize)
-		total := int(cr.MessageCount)
-		if q.Page*q.PageSize < total {
-			err = tx.ForEachChatMessage(r.ID, q.Page*q.PageSize, q.Desc,
-				func(m storage.ChatMessage) (bool, error) {
-					views = append(views, newChatMessageJSON(&cr, &m))
-					return len(views) < q.PageSize, nil
-				})
-		}
-		page = newPage(views, q.Page, q.PageSize, total)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return ec.JSON(http.StatusOK, page)
 }

@@ -12,7 +12,7 @@ import (
 
 // roomEventPayload is the webhook payload of video_room.* events.
 type roomEventPayload struct {
-	VideoRoom *roomJSON `json:"videoRoom"`
+	VideoRoom *RoomJSON `json:"videoRoom"`
 }
 
 // keyEventPayload is the webhook payload of stream_key.* events (never the secret).
@@ -26,7 +26,7 @@ type keyEventPayload struct {
 
 // addRoomEvent appends a video_room.* event for room r (as stored after the change).
 func (c *Control) addRoomEvent(tx *storage.Tx, ob *events.Outbox, name string, r *storage.Room, now time.Time) error {
-	view := c.newRoomJSON(r, c.loadRoomDeps(tx, r, nil))
+	view := c.NewRoomJSON(r, c.LoadRoomDeps(tx, r, nil))
 	msg := events.RoomSignal{
 		MessageID: now.UTC().Format(time.RFC3339Nano), SentAt: now.UTC().Format(time.RFC3339Nano),
 		Origin: "SYSTEM", Type: "SIGNAL", DeliveryType: "BROADCAST", ChannelID: r.ID,

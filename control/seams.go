@@ -33,7 +33,7 @@ type PublishStart struct {
 func (c *Control) PublishStarted(ctx context.Context, streamKeySecret, mode string) (PublishStart, error) {
 	m, err := ParseMode(mode)
 	if err != nil {
-		return PublishStart{}, ErrInvalidMode.withMessage("%v", err)
+		return PublishStart{}, ErrInvalidMode.WithMessage("%v", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return PublishStart{}, err

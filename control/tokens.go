@@ -96,7 +96,7 @@ func (s *tokenSigner) mac(p []byte) [sha256.Size]byte {
 // verify checks the MAC, the kind, the expiry and the member's token version.
 // It reads no store.
 func (s *tokenSigner) verify(token string, kind TokenKind, now time.Time) (TokenClaims, error) {
-	bad := ErrUnauthorized.withMessage("invalid token")
+	bad := ErrUnauthorized.WithMessage("invalid token")
 	if len(token) > maxTokenLen {
 		return TokenClaims{}, bad
 	}
@@ -130,10 +130,10 @@ func (s *tokenSigner) verify(token string, kind TokenKind, now time.Time) (Token
 		return TokenClaims{}, bad
 	}
 	if !now.Before(cl.ExpiresAt) {
-		return TokenClaims{}, ErrUnauthorized.withMessage("token expired")
+		return TokenClaims{}, ErrUnauthorized.WithMessage("token expired")
 	}
 	if cl.Version < s.version(cl.MemberID) {
-		return TokenClaims{}, ErrUnauthorized.withMessage("token revoked")
+		return TokenClaims{}, ErrUnauthorized.WithMessage("token revoked")
 	}
 	return cl, nil
 }
@@ -191,8 +191,8 @@ func loadTokenVersions(tx *storage.Tx) (map[uint64]uint32, error) {
 	return m, nil
 }
 
-// storeTokenVersion writes memberID's new version into the meta map inside tx.
-func storeTokenVersion(tx *storage.Tx, memberID uint64, v uint32) error {
+// StoreTokenVersion writes memberID's new version into the meta map inside tx.
+func StoreTokenVersion(tx *storage.Tx, memberID uint64, v uint32) error {
 	m, err := loadTokenVersions(tx)
 	if err != nil {
 		return err
@@ -204,3 +204,11 @@ func storeTokenVersion(tx *storage.Tx, memberID uint64, v uint32) error {
 	}
 	return tx.PutMeta(metaTokenVersions, raw)
 }
+
+// SignToken signs the claims cl into a member token.
+func (c *Control) SignToken(cl TokenClaims) string { return c.tokens.sign(cl) }
+
+// SetTokenVersion makes member memberID's tokens of older versions stop verifying.
+// Call it after the transaction that stored the version (StoreTokenVersion)
+// committed.
+func (c *Control) SetTokenVersion(memberID uint64, v uint32) { c.tokens.setVersion(memberID, v) }
