@@ -3,13 +3,14 @@
 // machine, chat rooms, and the seams that ingest and the packager call through
 // cmd/roomcast (PublishStarted, PublishStopped, AuthorizePlay,
 // VerifyStreamingToken, Room, VODFinished, IngestCapacity). Its HTTP API is
-// package control/api; its events are written and delivered by package
-// control/events.
+// package control/api, the chat rooms are package control/chat, and its events
+// are written and delivered by package control/events.
 //
 // Files: control.go (Control, Initialize, the per-room try-lock), apps.go,
 // bootstrap.go, tokens.go, members.go (apps, members, tokens, stream keys);
 // rooms.go, statemachine.go, transitions.go, autoend.go, vod.go, seams.go,
-// room_events.go (rooms and their state machine); chat*.go (chat rooms);
+// room_events.go (rooms and their state machine; ChannelMembers and ChatMembers
+// are the SSE audiences the events Broker reads);
 // view*.go (the JSON views shared by the API and the webhooks); errors.go
 // (APIError and the sentinels); one file per enum.
 //
@@ -22,7 +23,7 @@
 //     stream key and the outbox event together (events.Outbox). Events and the
 //     OnSessionLive / OnRoomEnded hooks run after the commit, outside any mutex.
 //   - Chat changes (admin message sent, hidden, unhidden, deleted) write their
-//     outbox event in the transaction of the change too (chat_events.go). Their SSE
+//     outbox event in the transaction of the change too (chat.AddEvent). Their SSE
 //     audience is the room's chat room (events.AudienceChat, ChatMembers),
 //     narrowed to the message's receivers (Event.Receivers); the Member API room
 //     join/leave also joins/leaves the room's open chat room.

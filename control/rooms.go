@@ -171,3 +171,19 @@ func PutChannelMembers(tx *storage.Tx, roomID uint64, ids []uint64) error {
 	}
 	return nil
 }
+
+// ChatMembers returns the IDs of the members of room roomID's chat room (SSE
+// fan-out of chat messages, Event.Audience AudienceChat). A room without a chat
+// room, or a closed one, has none.
+func (c *Control) ChatMembers(roomID uint64) ([]uint64, error) {
+	var ids []uint64
+	err := c.Store.View(func(tx *storage.Tx) error {
+		var err error
+		ids, err = tx.ChatMemberIDs(roomID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chat members of room %d: %w", roomID, err)
+	}
+	return ids, nil
+}

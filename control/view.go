@@ -403,3 +403,6 @@ func (c *Control) NewStreamKeyJSON(k storage.StreamKey) StreamKeyJSON {
 
 // ingestURL is the RTMP URL streamers publish to.
 func (c *Control) ingestURL() string { return c.PublicRTMPURL + "/" + c.RTMPApp }
+
+// VideoKey is the seed's VideoKey of a room: its ID as a string.
+func VideoKey(roomID uint64) string { return strconv.FormatUint(roomID, 10) }

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/chat"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -52,7 +53,7 @@ func (h *chatHandlers) onChatRoomCreate(ec echo.Context) error {
 		cr = storage.ChatRoom{RoomID: r.ID, AppID: appID, ChannelKey: uuid.NewString(), CreatedAt: h.c.Time().UTC()}
 		err = tx.CreateChatRoom(&cr)
 		if errors.Is(err, storage.ErrConflict) {
-			return control.ErrChatRoomAlreadyExists
+			return chat.ErrRoomAlreadyExists
 		}
 		return err
 	})
@@ -71,7 +72,7 @@ func (h *chatHandlers) onChatRoomGet(ec echo.Context) error {
 	var cr storage.ChatRoom
 	err = h.c.Store.View(func(tx *storage.Tx) error {
 		var err error
-		_, cr, err = control.LoadChat(tx, appOf(ec).ID, id, control.ErrChatRoomNotFound)
+		_, cr, err = chat.Load(tx, appOf(ec).ID, id, chat.ErrRoomNotFound)
 		return err
 	})
 	if err != nil {
@@ -96,7 +97,7 @@ func (h *chatHandlers) onChatRoomClose(ec echo.Context) error {
 	appID := appOf(ec).ID
 	var cr storage.ChatRoom
 	err = h.c.Store.Update(func(tx *storage.Tx) error {
-		r, _, err := control.LoadChat(tx, appID, id, control.ErrChatRoomNotFound)
+		r, _, err := chat.Load(tx, appID, id, chat.ErrRoomNotFound)
 		if err != nil {
 			return err
 		}

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/chat"
 	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
@@ -80,10 +80,10 @@ func TestChatEventsInOutbox(t *testing.T) {
 	if err := json.Unmarshal(evs[0].Message, &sse); err != nil {
 		t.Fatal(err)
 	}
-	chat := f.get()
+	chatRoom := f.get()
 	wantSSE := map[string]any{"messageId": idString(b), "sentAt": "2025-03-01T12:00:00.123456789Z",
 		"origin": "ADMIN", "type": "MESSAGE", "deliveryType": "BROADCAST", "channelId": f.room["id"],
-		"channelKey": chat["channelKey"], "videoKey": idString(f.room["id"]), "customType": "MSG",
+		"channelKey": chatRoom["channelKey"], "videoKey": idString(f.room["id"]), "customType": "MSG",
 		"message": "hi", "data": map[string]any{"foo": "bar"}}
 	if idString(sse) != idString(wantSSE) {
 		t.Fatalf("sse message\n got %s\nwant %s", idString(sse), idString(wantSSE))
@@ -100,7 +100,7 @@ func TestChatEventsInOutbox(t *testing.T) {
 	_ = json.Unmarshal(evs[3].Message, &sig)
 	if sig.Type != "SIGNAL" || sig.Origin != "SYSTEM" || sig.CustomType != "CHANGE_DATA_CAPTURE" ||
 		sig.CustomData["type"] != "CHAT_MESSAGE" || sig.CustomData["messageId"] != idString(d) ||
-		sig.CustomData["chatMessageState"] != "HIDDEN" || sig.CustomData["channelKey"] != chat["channelKey"] {
+		sig.CustomData["chatMessageState"] != "HIDDEN" || sig.CustomData["channelKey"] != chatRoom["channelKey"] {
 		t.Fatalf("hidden signal %s", evs[3].Message)
 	}
 	for i, state := range map[int]string{4: "VISIBLE", 5: "DELETED"} {
@@ -113,8 +113,8 @@ func TestChatEventsInOutbox(t *testing.T) {
 	var wh struct {
 		ID, Event string
 		Payload   struct {
-			VideoRoomID uint64                  `json:"videoRoomId"`
-			ChatMessage control.ChatMessageJSON `json:"chatMessage"`
+			VideoRoomID uint64           `json:"videoRoomId"`
+			ChatMessage chat.MessageJSON `json:"chatMessage"`
 		}
 	}
 	if err := json.Unmarshal(evs[1].Webhook, &wh); err != nil {

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/chat"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -27,9 +28,9 @@ func FuzzChatMessageRequest(f *testing.F) {
 		f.Add([]byte(seed), false)
 	}
 	f.Fuzz(func(t *testing.T, body []byte, broadcast bool) {
-		d := control.ChatDirect
+		d := chat.Direct
 		if broadcast {
-			d = control.ChatBroadcast
+			d = chat.Broadcast
 		}
 		var req sendChatMessageRequest
 		err := decodeJSON(body, &req)
@@ -50,9 +51,9 @@ func FuzzChatMessageRequest(f *testing.F) {
 type storageChatMessage = storage.ChatMessage
 
 // checkAcceptedChatMessage asserts the limits of an accepted message.
-func checkAcceptedChatMessage(t *testing.T, d control.ChatDelivery, typ, customType string, data json.RawMessage, receivers []string) {
+func checkAcceptedChatMessage(t *testing.T, d chat.Delivery, typ, customType string, data json.RawMessage, receivers []string) {
 	t.Helper()
-	if !control.ChatMessageType(typ).AllowedFor(d) {
+	if !chat.MessageType(typ).AllowedFor(d) {
 		t.Fatalf("type %q accepted for %s", typ, d)
 	}
 	if utf8.RuneCountInString(customType) > maxCustomTypeLen || len(data) > maxChatDataBytes {
@@ -61,7 +62,7 @@ func checkAcceptedChatMessage(t *testing.T, d control.ChatDelivery, typ, customT
 	if data != nil && (!json.Valid(data) || data[0] != '{') {
 		t.Fatalf("data %q is not a JSON object", data)
 	}
-	if d == control.ChatDirect && len(receivers) == 0 {
+	if d == chat.Direct && len(receivers) == 0 {
 		t.Fatal("direct message without receivers")
 	}
 	seen := map[string]bool{}

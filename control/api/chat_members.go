@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/chat"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -72,7 +73,7 @@ func (h *chatHandlers) onChatMembersList(ec echo.Context) error {
 	appID := appOf(ec).ID
 	out := chatMemberListJSON{NextCursor: cursor, Content: make([]chatMemberJSON, 0, min(count, 16))}
 	err = h.c.Store.View(func(tx *storage.Tx) error {
-		r, _, err := control.LoadChat(tx, appID, id, control.ErrChatRoomNotFound)
+		r, _, err := chat.Load(tx, appID, id, chat.ErrRoomNotFound)
 		if err != nil {
 			return err
 		}
@@ -123,16 +124,16 @@ func (h *chatHandlers) onChatMembersAdd(ec echo.Context) error {
 	var view chatMemberJSON
 	added := false
 	err = h.c.Store.Update(func(tx *storage.Tx) error {
-		r, _, err := control.LoadChat(tx, appID, id, control.ErrChatRoomNotFound)
+		r, _, err := chat.Load(tx, appID, id, chat.ErrRoomNotFound)
 		if err != nil {
 			return err
 		}
-		m, err := control.ChatMemberByAppUserID(tx, appID, *req.AppUserID)
+		m, err := chat.MemberByAppUserID(tx, appID, *req.AppUserID)
 		if err != nil {
 			return err
 		}
 		var cm storage.ChatMember
-		if cm, added, err = h.c.JoinChatTx(tx, &r, m, h.c.Time()); err != nil {
+		if cm, added, err = chat.Join(tx, &r, m, h.c.Time()); err != nil {
 			return err
 		}
 		view = newChatMemberJSON(&cm, &m)
@@ -161,15 +162,15 @@ func (h *chatHandlers) onChatMembersRemove(ec echo.Context) error {
 	}
 	appID := appOf(ec).ID
 	err = h.c.Store.Update(func(tx *storage.Tx) error {
-		r, _, err := control.LoadChat(tx, appID, id, control.ErrChatRoomNotFound)
+		r, _, err := chat.Load(tx, appID, id, chat.ErrRoomNotFound)
 		if err != nil {
 			return err
 		}
-		m, err := control.ChatMemberByAppUserID(tx, appID, appUserID)
+		m, err := chat.MemberByAppUserID(tx, appID, appUserID)
 		if err != nil {
 			return err
 		}
-		return h.c.LeaveChatTx(tx, &r, m)
+		return chat.Leave(tx, &r, m)
 	})
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/chat"
 	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
@@ -29,17 +30,17 @@ type sendChatMessageRequest struct {
 
 // validate checks the request for delivery d in the order of the seed's error
 // tables and returns the message to store.
-func (r *sendChatMessageRequest) validate(d control.ChatDelivery) (storage.ChatMessage, error) {
+func (r *sendChatMessageRequest) validate(d chat.Delivery) (storage.ChatMessage, error) {
 	var m storage.ChatMessage
 	if r.MessageType == nil || *r.MessageType == "" {
-		return m, control.ErrEmptyChatRoomMessageType
+		return m, chat.ErrEmptyMessageType
 	}
-	t, err := control.ParseChatMessageType(*r.MessageType)
+	t, err := chat.ParseMessageType(*r.MessageType)
 	if err != nil || !t.AllowedFor(d) {
 		return m, control.ErrInvalidRequest.WithMessage("messageType %q is not allowed for %s messages", *r.MessageType, d)
 	}
-	if d == control.ChatDirect && len(r.AppUserIDs) == 0 {
-		return m, control.ErrEmptyChatRoomAppUserIDs
+	if d == chat.Direct && len(r.AppUserIDs) == 0 {
+		return m, chat.ErrEmptyAppUserIDs
 	}
 	if utf8.RuneCountInString(deref(r.CustomType)) > maxCustomTypeLen {
 		return m, control.ErrCustomTypeTooLong
@@ -99,16 +100,16 @@ func chatReceivers(ids []string) ([]string, error) {
 // onChatBroadcast is POST .../chat-room/admin/messages/broadcast (seed 002): 201.
 // No appUserIds means every member receives it.
 func (h *chatHandlers) onChatBroadcast(ec echo.Context) error {
-	return h.sendChatMessage(ec, control.ChatBroadcast)
+	return h.sendChatMessage(ec, chat.Broadcast)
 }
 
 // onChatDirect is POST .../chat-room/admin/messages/direct (seed 002): 201.
 func (h *chatHandlers) onChatDirect(ec echo.Context) error {
-	return h.sendChatMessage(ec, control.ChatDirect)
+	return h.sendChatMessage(ec, chat.Direct)
 }
 
 // sendChatMessage validates and stores an admin message of delivery d.
-func (h *chatHandlers) sendChatMessage(ec echo.Context, d control.ChatDelivery) error {
+func (h *chatHandlers) sendChatMessage(ec echo.Context, d chat.Delivery) error {
 	id, err := pathID(ec)
 	if err != nil {
 		return err
@@ -122,24 +123,24 @@ func (h *chatHandlers) sendChatMessage(ec echo.Context, d control.ChatDelivery) 
 		return err
 	}
 	appID := appOf(ec).ID
-	var ref control.ChatMessageRefJSON
+	var ref chat.MessageRefJSON
 	var ob events.Outbox
 	err = h.c.Store.Update(func(tx *storage.Tx) error {
 		ob = events.Outbox{}
-		r, cr, err := control.LoadChat(tx, appID, id, control.ErrChatRoomNotFound)
+		r, cr, err := chat.Load(tx, appID, id, chat.ErrRoomNotFound)
 		if err != nil {
 			return err
 		}
 		if cr.Closed {
-			return control.ErrChatRoomClosed
+			return chat.ErrRoomClosed
 		}
 		now := h.c.Time().UTC()
 		msg.CreatedAt, msg.LastModifiedAt = now, now
 		if err := tx.AppendChatMessage(r.ID, &msg); err != nil {
 			return fmt.Errorf("append chat message: %w", err)
 		}
-		ref = control.ChatMessageRefJSON{VideoKey: control.VideoKey(r.ID), ChannelKey: cr.ChannelKey, MessageID: msg.ID}
-		return h.c.AddChatEvent(tx, &ob, events.EventChatMessageSent, &cr, &msg, now)
+		ref = chat.MessageRefJSON{VideoKey: control.VideoKey(r.ID), ChannelKey: cr.ChannelKey, MessageID: msg.ID}
+		return chat.AddEvent(tx, &ob, events.EventChatMessageSent, &cr, &msg, now)
 	})
 	if err != nil {
 		return err
@@ -153,7 +154,7 @@ func (h *chatHandlers) sendChatMessage(ec echo.Context, d control.ChatDelivery) 
 func pathMessageID(ec echo.Context) (uint64, error) {
 	id, err := strconv.ParseUint(ec.Param("messageId"), 10, 64)
 	if err != nil || id == 0 {
-		return 0, control.ErrChatRoomMessageNotFound.WithMessage("chat room message %q not found", ec.Param("messageId"))
+		return 0, chat.ErrMessageNotFound.WithMessage("chat room message %q not found", ec.Param("messageId"))
 	}
 	return id, nil
 }
@@ -177,13 +178,13 @@ func (h *chatHandlers) chatMessageTx(ec echo.Context, write bool, fn func(*stora
 		run = h.c.Store.Update
 	}
 	return run(func(tx *storage.Tx) error {
-		r, cr, err := control.LoadChat(tx, appID, id, control.ErrChatRoomMessageNotFound)
+		r, cr, err := chat.Load(tx, appID, id, chat.ErrMessageNotFound)
 		if err != nil {
 			return err
 		}
 		m, err := tx.ChatMessage(r.ID, msgID)
 		if errors.Is(err, storage.ErrNotFound) {
-			return control.ErrChatRoomMessageNotFound.WithMessage("chat room message %d not found", msgID)
+			return chat.ErrMessageNotFound.WithMessage("chat room message %d not found", msgID)
 		}
 		if err != nil {
 			return fmt.Errorf("read chat message: %w", err)
@@ -195,9 +196,9 @@ func (h *chatHandlers) chatMessageTx(ec echo.Context, write bool, fn func(*stora
 // onChatMessageGet is GET .../chat-room/messages/{messageId} (seed 002). Hidden
 // messages are returned too (hidden: true): the app moderates them.
 func (h *chatHandlers) onChatMessageGet(ec echo.Context) error {
-	var view control.ChatMessageJSON
+	var view chat.MessageJSON
 	err := h.chatMessageTx(ec, false, func(_ *storage.Tx, cr *storage.ChatRoom, m *storage.ChatMessage) error {
-		view = control.NewChatMessageJSON(cr, m)
+		view = chat.NewMessageJSON(cr, m)
 		return nil
 	})
 	if err != nil {
@@ -236,7 +237,7 @@ func (h *chatHandlers) setChatMessageHidden(ec echo.Context, hidden bool) error 
 		if hidden {
 			name = events.EventChatMessageHidden
 		}
-		return h.c.AddChatEvent(tx, &ob, name, cr, m, now)
+		return chat.AddEvent(tx, &ob, name, cr, m, now)
 	})
 	if err != nil {
 		return err
@@ -254,7 +255,7 @@ func (h *chatHandlers) onChatMessageDelete(ec echo.Context) error {
 		if err := tx.DeleteChatMessage(m.RoomID, m.ID); err != nil {
 			return err
 		}
-		return h.c.AddChatEvent(tx, &ob, events.EventChatMessageDeleted, cr, m, h.c.Time().UTC())
+		return chat.AddEvent(tx, &ob, events.EventChatMessageDeleted, cr, m, h.c.Time().UTC())
 	})
 	if err != nil {
 		return err
@@ -308,18 +309,18 @@ func (h *chatHandlers) onChatMessagesList(ec echo.Context) error {
 		return err
 	}
 	appID := appOf(ec).ID
-	var page pageJSON[control.ChatMessageJSON]
+	var page pageJSON[chat.MessageJSON]
 	err = h.c.Store.View(func(tx *storage.Tx) error {
-		r, cr, err := control.LoadChat(tx, appID, id, control.ErrChatRoomNotFound)
+		r, cr, err := chat.Load(tx, appID, id, chat.ErrRoomNotFound)
 		if err != nil {
 			return err
 		}
-		views := make([]control.ChatMessageJSON, 0, q.PageSize)
+		views := make([]chat.MessageJSON, 0, q.PageSize)
 		total := int(cr.MessageCount)
 		if q.Page*q.PageSize < total {
 			err = tx.ForEachChatMessage(r.ID, q.Page*q.PageSize, q.Desc,
 				func(m storage.ChatMessage) (bool, error) {
-					views = append(views, control.NewChatMessageJSON(&cr, &m))
+					views = append(views, chat.NewMessageJSON(&cr, &m))
 					return len(views) < q.PageSize, nil
 				})
 		}

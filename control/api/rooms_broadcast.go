@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/chat"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -156,11 +157,11 @@ func (h *roomHandlers) followChat(tx *storage.Tx, r *storage.Room, cl control.To
 		return fmt.Errorf("read member %d: %w", cl.MemberID, err)
 	}
 	if join {
-		_, _, err = h.c.JoinChatTx(tx, r, m, h.c.Time())
+		_, _, err = chat.Join(tx, r, m, h.c.Time())
 	} else {
-		err = h.c.LeaveChatTx(tx, r, m)
+		err = chat.Leave(tx, r, m)
 	}
-	if errors.Is(err, control.ErrChatRoomNotFound) || errors.Is(err, control.ErrChatRoomClosed) || errors.Is(err, control.ErrChatRoomMemberNotFound) {
+	if errors.Is(err, chat.ErrRoomNotFound) || errors.Is(err, chat.ErrRoomClosed) || errors.Is(err, chat.ErrMemberNotFound) {
 		return nil
 	}
 	return err

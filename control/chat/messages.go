@@ -1,21 +1,22 @@
-package control
+package chat
 
 import (
 	"encoding/json"
 
+	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/storage"
 )
 
-// ChatMessageRefJSON is the answer of the send endpoints (seed 002).
-type ChatMessageRefJSON struct {
+// MessageRefJSON is the answer of the send endpoints (seed 002).
+type MessageRefJSON struct {
 	VideoKey   string `json:"videoKey"`
 	ChannelKey string `json:"channelKey"`
 	MessageID  uint64 `json:"messageId"`
 }
 
-// ChatMessageJSON is a message (seed 002 "Get VideoRoom ChatRoom Message").
+// MessageJSON is a message (seed 002 "Get VideoRoom ChatRoom Message").
 // deliveryType and hidden are Roomcast additions.
-type ChatMessageJSON struct {
+type MessageJSON struct {
 	VideoKey           string          `json:"videoKey"`
 	ChannelKey         string          `json:"channelKey"`
 	MessageID          uint64          `json:"messageId"`
@@ -29,13 +30,13 @@ type ChatMessageJSON struct {
 	CreatedAt          *string         `json:"createdAt"`
 }
 
-// NewChatMessageJSON converts a message of chat room cr.
-func NewChatMessageJSON(cr *storage.ChatRoom, m *storage.ChatMessage) ChatMessageJSON {
-	j := ChatMessageJSON{
-		VideoKey: VideoKey(cr.RoomID), ChannelKey: cr.ChannelKey, MessageID: m.ID,
-		MessageType: m.Type, CustomType: Opt(m.CustomType), Message: Opt(m.Message),
+// NewMessageJSON converts a message of chat room cr.
+func NewMessageJSON(cr *storage.ChatRoom, m *storage.ChatMessage) MessageJSON {
+	j := MessageJSON{
+		VideoKey: control.VideoKey(cr.RoomID), ChannelKey: cr.ChannelKey, MessageID: m.ID,
+		MessageType: m.Type, CustomType: control.Opt(m.CustomType), Message: control.Opt(m.Message),
 		Data: m.Data, ReceiverAppUserIDs: m.Receivers, DeliveryType: m.Delivery,
-		Hidden: m.Hidden, CreatedAt: OptTime(m.CreatedAt),
+		Hidden: m.Hidden, CreatedAt: control.OptTime(m.CreatedAt),
 	}
 	if len(j.Data) == 0 {
 		j.Data = json.RawMessage("null")

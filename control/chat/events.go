@@ -1,4 +1,4 @@
-package control
+package chat
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
@@ -31,13 +32,13 @@ import (
 
 // chatEventPayload is the webhook payload of chat.* events.
 type chatEventPayload struct {
-	VideoRoomID uint64          `json:"videoRoomId"`
-	ChatMessage ChatMessageJSON `json:"chatMessage"`
+	VideoRoomID uint64      `json:"videoRoomId"`
+	ChatMessage MessageJSON `json:"chatMessage"`
 }
 
-// AddChatEvent appends chat event name about message m of chat room cr (the
+// AddEvent appends chat event name about message m of chat room cr (the
 // message as it is after the change; for a delete, as it was).
-func (c *Control) AddChatEvent(tx *storage.Tx, ob *events.Outbox, name string, cr *storage.ChatRoom, m *storage.ChatMessage, now time.Time) error {
+func AddEvent(tx *storage.Tx, ob *events.Outbox, name string, cr *storage.ChatRoom, m *storage.ChatMessage, now time.Time) error {
 	receivers, err := chatReceiverIDs(tx, cr.AppID, m.Receivers)
 	if err != nil {
 		return err
@@ -54,8 +55,8 @@ func (c *Control) AddChatEvent(tx *storage.Tx, ob *events.Outbox, name string, c
 		}
 		msg = events.ChatMessage{MessageID: msgID, SentAt: m.CreatedAt.UTC().Format(time.RFC3339Nano),
 			Origin: "ADMIN", Type: m.Type, DeliveryType: m.Delivery, ChannelID: cr.RoomID,
-			ChannelKey: cr.ChannelKey, VideoKey: VideoKey(cr.RoomID), CustomType: Opt(m.CustomType),
-			Message: Opt(m.Message), Data: data}
+			ChannelKey: cr.ChannelKey, VideoKey: control.VideoKey(cr.RoomID), CustomType: control.Opt(m.CustomType),
+			Message: control.Opt(m.Message), Data: data}
 	} else {
 		state := events.ChatMessageVisible
 		switch {
@@ -66,13 +67,13 @@ func (c *Control) AddChatEvent(tx *storage.Tx, ob *events.Outbox, name string, c
 		}
 		msg = events.ChatSignal{MessageID: stamp, SentAt: stamp, Origin: "SYSTEM", Type: "SIGNAL",
 			DeliveryType: "BROADCAST", ChannelID: cr.RoomID, CustomType: "CHANGE_DATA_CAPTURE",
-			CustomData: events.ChatSignalData{Type: "CHAT_MESSAGE", VideoRoomID: VideoKey(cr.RoomID),
+			CustomData: events.ChatSignalData{Type: "CHAT_MESSAGE", VideoRoomID: control.VideoKey(cr.RoomID),
 				ChannelKey: cr.ChannelKey, MessageID: msgID, ChatMessageState: state}}
 	}
 	if ev.Message, err = json.Marshal(msg); err != nil {
 		return fmt.Errorf("encode chat event message: %w", err)
 	}
-	return ob.Append(tx, ev, chatEventPayload{VideoRoomID: cr.RoomID, ChatMessage: NewChatMessageJSON(cr, m)})
+	return ob.Append(tx, ev, chatEventPayload{VideoRoomID: cr.RoomID, ChatMessage: NewMessageJSON(cr, m)})
 }
 
 // chatReceiverIDs resolves the appUserIds of a message to member IDs: nil for
