@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/control/events"
+	"github.com/roomcast/roomcast/control/member"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -54,7 +55,7 @@ type Control struct {
 	OnRoomDeleted func(roomUUID string)
 
 	now     func() time.Time
-	tokens  tokenSigner
+	tokens  member.Signer
 	apps    appCache
 	locks   roomLocks
 	autoEnd autoEnder
@@ -84,13 +85,13 @@ func (c *Control) Initialize() error {
 	var versions map[uint64]uint32
 	err := c.Store.View(func(tx *storage.Tx) error {
 		var err error
-		versions, err = loadTokenVersions(tx)
+		versions, err = member.LoadVersions(tx)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("control: load token versions: %w", err)
 	}
-	c.tokens.init(c.Store.InstallSecret(), versions)
+	c.tokens.Init(c.Store.InstallSecret(), versions)
 	c.apps.init()
 	c.locks.init()
 	c.autoEnd.init(c)

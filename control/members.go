@@ -1,21 +1,17 @@
 package control
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/roomcast/roomcast/control/member"
 	"github.com/roomcast/roomcast/storage"
 )
 
-// StreamKeyBytes is the entropy of a stream key secret (≥ 128 bits, SPEC §3).
-const StreamKeyBytes = 24
-
 // CreateStreamKey gives member m its stream key.
 func (c *Control) CreateStreamKey(tx *storage.Tx, m *storage.Member, now time.Time) error {
-	secret, err := NewSecret(StreamKeyBytes)
+	secret, err := member.NewSecret(member.StreamKeyBytes)
 	if err != nil {
 		return err
 	}
@@ -29,15 +25,6 @@ func (c *Control) CreateStreamKey(tx *storage.Tx, m *storage.Member, now time.Ti
 		return fmt.Errorf("put member: %w", err)
 	}
 	return nil
-}
-
-// NewSecret returns n random bytes, base64url without padding.
-func NewSecret(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("random secret: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // MemberKey reads the stream key of m.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/control/events"
+	"github.com/roomcast/roomcast/control/member"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -154,13 +155,13 @@ func (c *Control) Recover(ctx context.Context) error {
 
 // VerifyStreamingToken verifies a viewer's streamingToken without a store read
 // (signature, expiry, member token version).
-func (c *Control) VerifyStreamingToken(token string) (TokenClaims, error) {
-	return c.tokens.verify(token, TokenKindStreaming, c.now())
+func (c *Control) VerifyStreamingToken(token string) (member.Claims, error) {
+	return c.verifyToken(token, member.TokenStreaming)
 }
 
 // VerifyAccessToken verifies a member accessToken without a store read (SSE).
-func (c *Control) VerifyAccessToken(token string) (TokenClaims, error) {
-	return c.tokens.verify(token, TokenKindAccess, c.now())
+func (c *Control) VerifyAccessToken(token string) (member.Claims, error) {
+	return c.verifyToken(token, member.TokenAccess)
 }
 
 // ErrPlayInactive is what AuthorizePlay returns for a broadcast that may still

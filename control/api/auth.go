@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/member"
 )
 
 // Context keys set by the auth middlewares.
@@ -103,4 +104,4 @@ func closeIfBody(ec echo.Context) {
 func appOf(ec echo.Context) *control.AppInfo { return ec.Get(ctxApp).(*control.AppInfo) }
 
 // claimsOf returns the verified access-token claims of a Member API request.
-func claimsOf(ec echo.Context) control.TokenClaims { return ec.Get(ctxClaims).(control.TokenClaims) }
+func claimsOf(ec echo.Context) member.Claims { return ec.Get(ctxClaims).(member.Claims) }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/control/events"
+	"github.com/roomcast/roomcast/control/member"
 )
 
 // TestBroadcastFlow drives SPEC §4 through the API and the ingest seams: preview →
@@ -305,7 +306,7 @@ func TestPublishSeams(t *testing.T) {
 		t.Fatalf("unknown room: %v", err)
 	}
 	cl, err := e.c.VerifyStreamingToken(viewer.Streaming)
-	if err != nil || cl.MemberID != viewer.ID || cl.Kind != control.TokenKindStreaming {
+	if err != nil || cl.MemberID != viewer.ID || cl.Kind != member.TokenStreaming {
 		t.Fatalf("VerifyStreamingToken = %+v, %v", cl, err)
 	}
 	v, err := e.c.Room(ctx, uuid)

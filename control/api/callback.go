@@ -9,6 +9,7 @@ import (
 
 	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/control/events"
+	"github.com/roomcast/roomcast/control/member"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -79,7 +80,7 @@ func (h *callbackHandlers) onCallbackPut(ec echo.Context) error {
 			return nil
 		}
 		var err error
-		a.CallbackSecret, err = control.NewSecret(callbackSecretBytes)
+		a.CallbackSecret, err = member.NewSecret(callbackSecretBytes)
 		return err
 	})
 }
@@ -88,7 +89,7 @@ func (h *callbackHandlers) onCallbackPut(ec echo.Context) error {
 func (h *callbackHandlers) onCallbackSecretRotate(ec echo.Context) error {
 	return h.updateApp(ec, func(a *storage.App) error {
 		var err error
-		a.CallbackSecret, err = control.NewSecret(callbackSecretBytes)
+		a.CallbackSecret, err = member.NewSecret(callbackSecretBytes)
 		return err
 	})
 }

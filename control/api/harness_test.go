@@ -224,8 +224,8 @@ func (e *env) newApp(name string) (control.Credentials, auth) {
 	return creds, basic(creds)
 }
 
-// member is a created member with its tokens and stream key.
-type member struct {
+// testMember is a created member with its tokens and stream key.
+type testMember struct {
 	ID        uint64
 	AppUserID string
 	Access    string
@@ -235,13 +235,13 @@ type member struct {
 }
 
 // newMember upserts a member, logs it in and reads its stream key.
-func (e *env) newMember(app auth, appUserID string) member {
+func (e *env) newMember(app auth, appUserID string) testMember {
 	e.t.Helper()
 	m := e.must(http.StatusCreated, "POST", "/v2/apps/me/members", app,
 		map[string]any{"appUserId": appUserID, "appUserName": "name-" + appUserID}).JSON()
 	tok := e.must(http.StatusOK, "POST", "/v2/apps/me/members/"+appUserID+"/tokens", app, nil).JSON()
 	key := e.must(http.StatusOK, "GET", "/v2/apps/me/members/"+appUserID+"/stream-key", app, nil).JSON()
-	return member{ID: uint64(m["id"].(float64)), AppUserID: appUserID,
+	return testMember{ID: uint64(m["id"].(float64)), AppUserID: appUserID,
 		Access: tok["accessToken"].(string), Streaming: tok["streamingToken"].(string),
 		Key: key["streamKey"].(string), KeyID: uint64(key["id"].(float64))}
 }

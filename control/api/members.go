@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/member"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -162,17 +163,17 @@ func (h *memberHandlers) onMemberTokensCreate(ec echo.Context) error {
 		if err := tx.PutMember(&m); err != nil {
 			return fmt.Errorf("put member: %w", err)
 		}
-		return control.StoreTokenVersion(tx, m.ID, m.TokenVersion)
+		return member.StoreVersion(tx, m.ID, m.TokenVersion)
 	})
 	if err != nil {
 		return err
 	}
 	h.c.SetTokenVersion(m.ID, m.TokenVersion)
 	exp := h.c.Time().Add(h.c.TokenTTL).UTC().Truncate(time.Second)
-	cl := control.TokenClaims{AppID: m.AppID, MemberID: m.ID, Version: m.TokenVersion, ExpiresAt: exp}
-	cl.Kind = control.TokenKindAccess
+	cl := member.Claims{AppID: m.AppID, MemberID: m.ID, Version: m.TokenVersion, ExpiresAt: exp}
+	cl.Kind = member.TokenAccess
 	access := h.c.SignToken(cl)
-	cl.Kind = control.TokenKindStreaming
+	cl.Kind = member.TokenStreaming
 	return ec.JSON(http.StatusOK, tokensJSON{AccessToken: access, StreamingToken: h.c.SignToken(cl),
 		ExpiresAt: control.OptTime(exp), Member: control.NewMemberJSON(m)})
 }
@@ -230,7 +231,7 @@ func (h *memberHandlers) onMemberStreamKeyReset(ec echo.Context) error {
 		if k.Publishing {
 			return control.ErrStreamKeyPublishing
 		}
-		if k.Secret, err = control.NewSecret(control.StreamKeyBytes); err != nil {
+		if k.Secret, err = member.NewSecret(member.StreamKeyBytes); err != nil {
 			return err
 		}
 		k.UpdatedAt = h.c.Time().UTC()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/control/chat"
+	"github.com/roomcast/roomcast/control/member"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -148,7 +149,7 @@ func (h *roomHandlers) channelChange(ec echo.Context, join bool, edit func(*stor
 // followChat makes the member of cl join (or leave) the chat room of r along with
 // its channel. No chat room, a closed one (join) or no membership (leave) is
 // nothing to do: the video room join never fails because of its chat.
-func (h *roomHandlers) followChat(tx *storage.Tx, r *storage.Room, cl control.TokenClaims, join bool) error {
+func (h *roomHandlers) followChat(tx *storage.Tx, r *storage.Room, cl member.Claims, join bool) error {
 	m, err := tx.Member(cl.AppID, cl.MemberID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil // a member deleted since its token was issued: no chat to follow
