@@ -3,12 +3,11 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/roomcast/roomcast/control"
-	"github.com/roomcast/roomcast/control/events"
+	"github.com/roomcast/roomcast/control/api/request"
 	"github.com/roomcast/roomcast/control/member"
 	"github.com/roomcast/roomcast/storage"
 )
@@ -22,32 +21,6 @@ type callbackJSON struct {
 	URL    *string  `json:"url"`
 	Events []string `json:"events"`
 	Secret *string  `json:"secret"`
-}
-
-// callbackRequest is the body of PUT /v2/apps/me/callback.
-type callbackRequest struct {
-	URL    *string  `json:"url"`
-	Events []string `json:"events"`
-}
-
-// validate checks the callback URL (absolute http/https, or "" to disable) and the
-// event names.
-func (r *callbackRequest) validate() error {
-	if r.URL == nil {
-		return control.ErrInvalidRequest.WithMessage("url is required (\"\" disables webhooks)")
-	}
-	if *r.URL != "" {
-		u, err := url.Parse(*r.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(*r.URL) > maxURLLen {
-			return control.ErrInvalidRequest.WithMessage("url must be an absolute http or https URL")
-		}
-	}
-	for _, e := range r.Events {
-		if !events.Known(e) {
-			return control.ErrInvalidRequest.WithMessage("unknown event %q", e)
-		}
-	}
-	return nil
 }
 
 // onCallbackGet is GET /v2/apps/me/callback.
@@ -67,11 +40,11 @@ func (h *callbackHandlers) onCallbackGet(ec echo.Context) error {
 // onCallbackPut is PUT /v2/apps/me/callback: sets url and events; creates the signing
 // secret on first use.
 func (h *callbackHandlers) onCallbackPut(ec echo.Context) error {
-	var req callbackRequest
-	if err := decodeBody(ec, &req); err != nil {
+	var req request.Callback
+	if err := request.DecodeBody(ec, &req); err != nil {
 		return err
 	}
-	if err := req.validate(); err != nil {
+	if err := req.Validate(); err != nil {
 		return err
 	}
 	return h.updateApp(ec, func(a *storage.App) error {

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/api/request"
 	"github.com/roomcast/roomcast/control/chat"
 	"github.com/roomcast/roomcast/storage"
 )
@@ -35,12 +36,12 @@ func newChatRoomJSON(cr *storage.ChatRoom) chatRoomJSON {
 // 200 with the new chat room; 400 CHAT_ROOM_ALREADY_EXISTS when the room has one
 // (open or closed). The body is empty (any JSON object is accepted and ignored).
 func (h *chatHandlers) onChatRoomCreate(ec echo.Context) error {
-	id, err := pathID(ec)
+	id, err := request.PathID(ec)
 	if err != nil {
 		return err
 	}
 	var ignored struct{}
-	if err := decodeOptionalBody(ec, &ignored); err != nil {
+	if err := request.DecodeOptionalBody(ec, &ignored); err != nil {
 		return err
 	}
 	appID := appOf(ec).ID
@@ -65,7 +66,7 @@ func (h *chatHandlers) onChatRoomCreate(ec echo.Context) error {
 
 // onChatRoomGet is GET /v2/apps/me/video-rooms/{id}/chat-room (seed 002).
 func (h *chatHandlers) onChatRoomGet(ec echo.Context) error {
-	id, err := pathID(ec)
+	id, err := request.PathID(ec)
 	if err != nil {
 		return err
 	}
@@ -86,12 +87,12 @@ func (h *chatHandlers) onChatRoomGet(ec echo.Context) error {
 // the chat room is closed"); messages stay readable and moderatable; new messages
 // and members are refused with CHAT_ROOM_CLOSED. Closing again answers 200.
 func (h *chatHandlers) onChatRoomClose(ec echo.Context) error {
-	id, err := pathID(ec)
+	id, err := request.PathID(ec)
 	if err != nil {
 		return err
 	}
 	var ignored struct{}
-	if err := decodeOptionalBody(ec, &ignored); err != nil {
+	if err := request.DecodeOptionalBody(ec, &ignored); err != nil {
 		return err
 	}
 	appID := appOf(ec).ID

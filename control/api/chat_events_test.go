@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/roomcast/roomcast/control/api/request"
 	"github.com/roomcast/roomcast/control/chat"
 	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
@@ -123,7 +124,7 @@ func TestChatEventsInOutbox(t *testing.T) {
 	cm := wh.Payload.ChatMessage
 	if wh.ID != evs[1].ID || wh.Event != events.EventChatMessageSent || wh.Payload.VideoRoomID != evs[1].RoomID ||
 		cm.MessageID != uint64(d) || cm.MessageType != "DM" || cm.DeliveryType != "DIRECT" ||
-		!slices.Equal(cm.ReceiverAppUserIDs, []string{"u2", "ghost", "u1"}) || deref(cm.Message) != "psst" {
+		!slices.Equal(cm.ReceiverAppUserIDs, []string{"u2", "ghost", "u1"}) || request.Deref(cm.Message) != "psst" {
 		t.Fatalf("webhook %s", evs[1].Webhook)
 	}
 	_ = json.Unmarshal(evs[3].Webhook, &wh)

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/api/request"
 	"github.com/roomcast/roomcast/control/chat"
 	"github.com/roomcast/roomcast/storage"
 )
@@ -33,7 +34,7 @@ func FuzzChatMessageRequest(f *testing.F) {
 			d = chat.Broadcast
 		}
 		var req sendChatMessageRequest
-		err := decodeJSON(body, &req)
+		err := request.DecodeJSON(body, &req)
 		if err == nil {
 			var got storageChatMessage
 			if got, err = req.validate(d); err == nil {
@@ -56,7 +57,7 @@ func checkAcceptedChatMessage(t *testing.T, d chat.Delivery, typ, customType str
 	if !chat.MessageType(typ).AllowedFor(d) {
 		t.Fatalf("type %q accepted for %s", typ, d)
 	}
-	if utf8.RuneCountInString(customType) > maxCustomTypeLen || len(data) > maxChatDataBytes {
+	if utf8.RuneCountInString(customType) > request.MaxCustomTypeLen || len(data) > maxChatDataBytes {
 		t.Fatalf("limits exceeded: customType %q, data %d bytes", customType, len(data))
 	}
 	if data != nil && (!json.Valid(data) || data[0] != '{') {

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/api/request"
 	"github.com/roomcast/roomcast/control/chat"
 	"github.com/roomcast/roomcast/storage"
 )
@@ -62,7 +63,7 @@ func parseChatMemberQuery(ec echo.Context) (cursor uint64, count int, err error)
 // member returned (pass it as the next cursor); an empty content means the end.
 // A closed chat room has no members.
 func (h *chatHandlers) onChatMembersList(ec echo.Context) error {
-	id, err := pathID(ec)
+	id, err := request.PathID(ec)
 	if err != nil {
 		return err
 	}
@@ -106,18 +107,18 @@ type addChatMemberRequest struct {
 // onChatMembersAdd is POST /v2/apps/me/video-rooms/{id}/chat-room/members: the
 // member joins the chat room (201), or is already in it (200, joinedAt unchanged).
 func (h *chatHandlers) onChatMembersAdd(ec echo.Context) error {
-	id, err := pathID(ec)
+	id, err := request.PathID(ec)
 	if err != nil {
 		return err
 	}
 	var req addChatMemberRequest
-	if err := decodeBody(ec, &req); err != nil {
+	if err := request.DecodeBody(ec, &req); err != nil {
 		return err
 	}
 	if req.AppUserID == nil || *req.AppUserID == "" {
 		return control.ErrEmptyMemberUserID
 	}
-	if err := checkLen("appUserId", *req.AppUserID, maxAppUserIDLen); err != nil {
+	if err := request.CheckLen("appUserId", *req.AppUserID, request.MaxAppUserIDLen); err != nil {
 		return err
 	}
 	appID := appOf(ec).ID
@@ -152,11 +153,11 @@ func (h *chatHandlers) onChatMembersAdd(ec echo.Context) error {
 // onChatMembersRemove is DELETE
 // /v2/apps/me/video-rooms/{id}/chat-room/members/{appUserId}: 204.
 func (h *chatHandlers) onChatMembersRemove(ec echo.Context) error {
-	id, err := pathID(ec)
+	id, err := request.PathID(ec)
 	if err != nil {
 		return err
 	}
-	appUserID, err := pathAppUserID(ec)
+	appUserID, err := request.PathAppUserID(ec)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/api/request"
 	"github.com/roomcast/roomcast/control/chat"
 	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
@@ -42,10 +43,10 @@ func (r *sendChatMessageRequest) validate(d chat.Delivery) (storage.ChatMessage,
 	if d == chat.Direct && len(r.AppUserIDs) == 0 {
 		return m, chat.ErrEmptyAppUserIDs
 	}
-	if utf8.RuneCountInString(deref(r.CustomType)) > maxCustomTypeLen {
+	if utf8.RuneCountInString(request.Deref(r.CustomType)) > request.MaxCustomTypeLen {
 		return m, control.ErrCustomTypeTooLong
 	}
-	if err := checkLen("message", deref(r.Message), maxChatMessageLen); err != nil {
+	if err := request.CheckLen("message", request.Deref(r.Message), maxChatMessageLen); err != nil {
 		return m, err
 	}
 	data, err := chatData(r.Data)
@@ -56,8 +57,8 @@ func (r *sendChatMessageRequest) validate(d chat.Delivery) (storage.ChatMessage,
 	if err != nil {
 		return m, err
 	}
-	return storage.ChatMessage{Delivery: string(d), Type: string(t), CustomType: deref(r.CustomType),
-		Message: deref(r.Message), Data: data, Receivers: receivers}, nil
+	return storage.ChatMessage{Delivery: string(d), Type: string(t), CustomType: request.Deref(r.CustomType),
+		Message: request.Deref(r.Message), Data: data, Receivers: receivers}, nil
 }
 
 // chatData validates "data": absent, null or a JSON object, stored compact.
@@ -87,8 +88,8 @@ func chatReceivers(ids []string) ([]string, error) {
 	}
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if id == "" || utf8.RuneCountInString(id) > maxAppUserIDLen {
-			return nil, control.ErrInvalidRequest.WithMessage("appUserIds entries must be 1..%d characters", maxAppUserIDLen)
+		if id == "" || utf8.RuneCountInString(id) > request.MaxAppUserIDLen {
+			return nil, control.ErrInvalidRequest.WithMessage("appUserIds entries must be 1..%d characters", request.MaxAppUserIDLen)
 		}
 		if !slices.Contains(out, id) {
 			out = append(out, id)
@@ -110,12 +111,12 @@ func (h *chatHandlers) onChatDirect(ec echo.Context) error {
 
 // sendChatMessage validates and stores an admin message of delivery d.
 func (h *chatHandlers) sendChatMessage(ec echo.Context, d chat.Delivery) error {
-	id, err := pathID(ec)
+	id, err := request.PathID(ec)
 	if err != nil {
 		return err
 	}
 	var req sendChatMessageRequest
-	if err := decodeBody(ec, &req); err != nil {
+	if err := request.DecodeBody(ec, &req); err != nil {
 		return err
 	}
 	msg, err := req.validate(d)
@@ -164,7 +165,7 @@ func pathMessageID(ec echo.Context) (uint64, error) {
 // codes seed 002 lists for the message endpoints being that and
 // VIDEO_ROOM_NOT_FOUND.
 func (h *chatHandlers) chatMessageTx(ec echo.Context, write bool, fn func(*storage.Tx, *storage.ChatRoom, *storage.ChatMessage) error) error {
-	id, err := pathID(ec)
+	id, err := request.PathID(ec)
 	if err != nil {
 		return err
 	}
@@ -274,16 +275,16 @@ type chatMessagesQuery struct {
 // and sortBy (CREATED_AT_DESC, the default, or CREATED_AT_ASC; messages are never
 // reordered by modification).
 func parseChatMessagesQuery(ec echo.Context) (chatMessagesQuery, error) {
-	q := chatMessagesQuery{PageSize: defaultPageSize, Desc: true}
+	q := chatMessagesQuery{PageSize: request.DefaultPageSize, Desc: true}
 	var err error
 	if v := ec.QueryParam("page"); v != "" {
-		if q.Page, err = strconv.Atoi(v); err != nil || q.Page < 0 || q.Page > maxPage {
-			return q, control.ErrInvalidRequest.WithMessage("query page: must be an integer 0..%d", maxPage)
+		if q.Page, err = strconv.Atoi(v); err != nil || q.Page < 0 || q.Page > request.MaxPage {
+			return q, control.ErrInvalidRequest.WithMessage("query page: must be an integer 0..%d", request.MaxPage)
 		}
 	}
 	if v := ec.QueryParam("pageSize"); v != "" {
-		if q.PageSize, err = strconv.Atoi(v); err != nil || q.PageSize < 1 || q.PageSize > maxPageSize {
-			return q, control.ErrInvalidRequest.WithMessage("query pageSize: must be an integer 1..%d", maxPageSize)
+		if q.PageSize, err = strconv.Atoi(v); err != nil || q.PageSize < 1 || q.PageSize > request.MaxPageSize {
+			return q, control.ErrInvalidRequest.WithMessage("query pageSize: must be an integer 1..%d", request.MaxPageSize)
 		}
 	}
 	switch s, _ := control.ParseSortBy(ec.QueryParam("sortBy")); s {
@@ -300,7 +301,7 @@ func parseChatMessagesQuery(ec echo.Context) (chatMessagesQuery, error) {
 // one message): a Spring Page of the chat room's messages, hidden ones included,
 // newest first by default. A page is one index range of the room.
 func (h *chatHandlers) onChatMessagesList(ec echo.Context) error {
-	id, err := pathID(ec)
+	id, err := request.PathID(ec)
 	if err != nil {
 		return err
 	}

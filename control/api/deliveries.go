@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/api/request"
 	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
@@ -68,7 +69,7 @@ func newDeliveryJSON(d storage.Delivery) deliveryJSON {
 // onCallbackDeliveriesList is GET /v2/apps/me/callback/deliveries: the app's
 // delivery log, newest first, optionally filtered by ?status=.
 func (h *callbackHandlers) onCallbackDeliveriesList(ec echo.Context) error {
-	q, err := parseListQuery(ec)
+	q, err := request.ParseListQuery(ec)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/api/request"
 	"github.com/roomcast/roomcast/control/member"
 	"github.com/roomcast/roomcast/storage"
 )
@@ -25,13 +26,13 @@ func (r *upsertMemberRequest) validate() error {
 	if r.AppUserID == nil || *r.AppUserID == "" {
 		return control.ErrEmptyMemberUserID
 	}
-	if err := checkLen("appUserId", *r.AppUserID, maxAppUserIDLen); err != nil {
+	if err := request.CheckLen("appUserId", *r.AppUserID, request.MaxAppUserIDLen); err != nil {
 		return err
 	}
-	if err := checkLen("appUserName", deref(r.AppUserName), maxAppUserNameLen); err != nil {
+	if err := request.CheckLen("appUserName", request.Deref(r.AppUserName), request.MaxAppUserNameLen); err != nil {
 		return err
 	}
-	return checkLen("appUserProfileImgUrl", deref(r.AppUserProfileImgURL), maxURLLen)
+	return request.CheckLen("appUserProfileImgUrl", request.Deref(r.AppUserProfileImgURL), request.MaxURLLen)
 }
 
 // onMembersUpsert is POST /v2/apps/me/members: creates the member and its stream key
@@ -39,7 +40,7 @@ func (r *upsertMemberRequest) validate() error {
 func (h *memberHandlers) onMembersUpsert(ec echo.Context) error {
 	app := appOf(ec)
 	var req upsertMemberRequest
-	if err := decodeBody(ec, &req); err != nil {
+	if err := request.DecodeBody(ec, &req); err != nil {
 		return err
 	}
 	if err := req.validate(); err != nil {
@@ -85,7 +86,7 @@ func (h *memberHandlers) onMembersUpsert(ec echo.Context) error {
 
 // pathMember reads the :appUserId member of the authenticated app.
 func (h *memberHandlers) pathMember(tx *storage.Tx, ec echo.Context) (storage.Member, error) {
-	appUserID, err := pathAppUserID(ec)
+	appUserID, err := request.PathAppUserID(ec)
 	if err != nil {
 		return storage.Member{}, err
 	}
@@ -149,7 +150,7 @@ type tokensJSON struct {
 // onMemberTokensCreate is POST /v2/apps/me/members/{appUserId}/tokens.
 func (h *memberHandlers) onMemberTokensCreate(ec echo.Context) error {
 	var req tokensRequest
-	if err := decodeOptionalBody(ec, &req); err != nil {
+	if err := request.DecodeOptionalBody(ec, &req); err != nil {
 		return err
 	}
 	var m storage.Member

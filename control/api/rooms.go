@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/api/request"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -20,11 +21,11 @@ const (
 // onAppVideoRoomsCreate is POST /v2/apps/me/video-rooms (seed 001).
 func (h *roomHandlers) onAppVideoRoomsCreate(ec echo.Context) error {
 	app := appOf(ec)
-	var req createRoomRequest
-	if err := decodeBody(ec, &req); err != nil {
+	var req request.CreateRoom
+	if err := request.DecodeBody(ec, &req); err != nil {
 		return err
 	}
-	spec, err := req.validate(true)
+	spec, err := req.Validate(true)
 	if err != nil {
 		return err
 	}
@@ -41,11 +42,11 @@ func (h *roomHandlers) onAppVideoRoomsCreate(ec echo.Context) error {
 // onMemberVideoRoomsCreate is POST /v2/members/me/video-rooms (seed 000).
 func (h *roomHandlers) onMemberVideoRoomsCreate(ec echo.Context) error {
 	cl := claimsOf(ec)
-	var req createRoomRequest
-	if err := decodeBody(ec, &req); err != nil {
+	var req request.CreateRoom
+	if err := request.DecodeBody(ec, &req); err != nil {
 		return err
 	}
-	spec, err := req.validate(false)
+	spec, err := req.Validate(false)
 	if err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func (h *roomHandlers) onMemberVideoRoomsCreate(ec echo.Context) error {
 
 // onAppVideoRoomsGet is GET /v2/apps/me/video-rooms/{id}.
 func (h *roomHandlers) onAppVideoRoomsGet(ec echo.Context) error {
-	id, err := pathID(ec)
+	id, err := request.PathID(ec)
 	if err != nil {
 		return err
 	}
@@ -71,7 +72,7 @@ func (h *roomHandlers) onAppVideoRoomsGet(ec echo.Context) error {
 // onMemberVideoRoomsGet is GET /v2/members/me/video-rooms/{id}: any room of the
 // member's app (viewers read the playUrl of other members' rooms).
 func (h *roomHandlers) onMemberVideoRoomsGet(ec echo.Context) error {
-	id, err := pathID(ec)
+	id, err := request.PathID(ec)
 	if err != nil {
 		return err
 	}
@@ -123,7 +124,7 @@ func (h *roomHandlers) writeRoom(ec echo.Context, appID uint64, load func(*stora
 
 // onAppVideoRoomsList is GET /v2/apps/me/video-rooms (filters of seed 001).
 func (h *roomHandlers) onAppVideoRoomsList(ec echo.Context) error {
-	q, err := parseListQuery(ec)
+	q, err := request.ParseListQuery(ec)
 	if err != nil {
 		return err
 	}
@@ -132,7 +133,7 @@ func (h *roomHandlers) onAppVideoRoomsList(ec echo.Context) error {
 
 // onMemberVideoRoomsList is GET /v2/members/me/video-rooms: the member's own rooms.
 func (h *roomHandlers) onMemberVideoRoomsList(ec echo.Context) error {
-	q, err := parseListQuery(ec)
+	q, err := request.ParseListQuery(ec)
 	if err != nil {
 		return err
 	}
@@ -142,7 +143,7 @@ func (h *roomHandlers) onMemberVideoRoomsList(ec echo.Context) error {
 
 // writeRoomPage filters, sorts and pages the rooms of appID (walking the app's or
 // the member's creation-order index) and writes a Spring Page.
-func (h *roomHandlers) writeRoomPage(ec echo.Context, appID uint64, q listQuery) error {
+func (h *roomHandlers) writeRoomPage(ec echo.Context, appID uint64, q request.ListQuery) error {
 	var page pageJSON[*control.RoomJSON]
 	err := h.c.Store.View(func(tx *storage.Tx) error {
 		rooms, total, err := h.selectRooms(tx, appID, q)
@@ -166,7 +167,7 @@ func (h *roomHandlers) writeRoomPage(ec echo.Context, appID uint64, q listQuery)
 // selectRooms returns the rooms of the requested page and the number of matches,
 // through the store's list indexes (storage.RoomQuery): a page reads its own rooms
 // only.
-func (h *roomHandlers) selectRooms(tx *storage.Tx, appID uint64, q listQuery) ([]storage.Room, int, error) {
+func (h *roomHandlers) selectRooms(tx *storage.Tx, appID uint64, q request.ListQuery) ([]storage.Room, int, error) {
 	rooms, total, err := tx.ListRooms(storage.RoomQuery{
 		AppID: appID, MemberID: q.MemberID, State: string(q.State), Type: string(q.Type),
 		AccessLevel: string(q.AccessLevel), Keyword: q.Keyword,
@@ -183,7 +184,7 @@ func (h *roomHandlers) selectRooms(tx *storage.Tx, appID uint64, q listQuery) ([
 // onAppVideoRoomsDelete is DELETE /v2/apps/me/video-rooms/{id}: soft delete, 204.
 // Refused with 400 VIDEO_ROOM_STATE_LIVE while LIVE or LIVE_INACTIVE.
 func (h *roomHandlers) onAppVideoRoomsDelete(ec echo.Context) error {
-	id, err := pathID(ec)
+	id, err := request.PathID(ec)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/api/request"
 	"github.com/roomcast/roomcast/control/chat"
 	"github.com/roomcast/roomcast/control/member"
 	"github.com/roomcast/roomcast/storage"
@@ -47,7 +48,7 @@ func (h *roomHandlers) onMemberVideoRoomsCancel(ec echo.Context) error {
 
 // appRoomAction runs ev on the path's room for the App API.
 func (h *roomHandlers) appRoomAction(ec echo.Context, ev control.RoomEvent) error {
-	id, err := pathID(ec)
+	id, err := request.PathID(ec)
 	if err != nil {
 		return err
 	}
@@ -60,7 +61,7 @@ func (h *roomHandlers) appRoomAction(ec echo.Context, ev control.RoomEvent) erro
 
 // memberRoomAction runs ev on the path's room for its owner (Member API).
 func (h *roomHandlers) memberRoomAction(ec echo.Context, ev control.RoomEvent) error {
-	id, err := pathID(ec)
+	id, err := request.PathID(ec)
 	if err != nil {
 		return err
 	}
@@ -84,12 +85,12 @@ type joinRequest struct {
 // {"password": "..."}.
 func (h *roomHandlers) onMemberVideoRoomsJoin(ec echo.Context) error {
 	var req joinRequest
-	if err := decodeOptionalBody(ec, &req); err != nil {
+	if err := request.DecodeOptionalBody(ec, &req); err != nil {
 		return err
 	}
 	return h.channelChange(ec, true, func(r *storage.Room, ids []uint64, me uint64) ([]uint64, error) {
 		if len(r.PasswordHash) > 0 {
-			got := control.PasswordHash(r.UUID, deref(req.Password))
+			got := control.PasswordHash(r.UUID, request.Deref(req.Password))
 			if subtle.ConstantTimeCompare(got, r.PasswordHash) != 1 {
 				return nil, control.ErrVideoRoomPasswordMismatch
 			}
@@ -113,7 +114,7 @@ func (h *roomHandlers) onMemberVideoRoomsLeave(ec echo.Context) error {
 // channelChange edits the member list of the path room's channel, joins (join) or
 // leaves the room's chat room in the same transaction, and answers with the room.
 func (h *roomHandlers) channelChange(ec echo.Context, join bool, edit func(*storage.Room, []uint64, uint64) ([]uint64, error)) error {
-	id, err := pathID(ec)
+	id, err := request.PathID(ec)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package api
+package request
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"time"
@@ -14,43 +15,44 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
 
 // Field limits (seed 000 for customType/customData; Roomcast's own for the rest).
 const (
-	maxCustomTypeLen     = 50
-	maxCustomDataItems   = 10
-	maxCustomDataNameLen = 50
-	maxCustomDataValLen  = 50
-	maxTitleLen          = 200
-	maxDescriptionLen    = 2000
-	maxPasswordLen       = 100
-	maxAppUserIDLen      = 128
-	maxAppUserNameLen    = 200
-	maxURLLen            = 2048
-	maxAutoEndSeconds    = 7 * 24 * 3600
-	maxPageSize          = 100
-	defaultPageSize      = 10
-	maxPage              = 1 << 20
+	MaxCustomTypeLen     = 50
+	MaxCustomDataItems   = 10
+	MaxCustomDataNameLen = 50
+	MaxCustomDataValLen  = 50
+	MaxTitleLen          = 200
+	MaxDescriptionLen    = 2000
+	MaxPasswordLen       = 100
+	MaxAppUserIDLen      = 128
+	MaxAppUserNameLen    = 200
+	MaxURLLen            = 2048
+	MaxAutoEndSeconds    = 7 * 24 * 3600
+	MaxPageSize          = 100
+	DefaultPageSize      = 10
+	MaxPage              = 1 << 20
 )
 
 // ErrRequestTimeout answers a request whose body did not arrive within
 // HTTPGuard.BodyTimeout.
 var ErrRequestTimeout = control.NewAPIError(http.StatusRequestTimeout, "REQUEST_TIMEOUT", "the request body did not arrive in time")
 
-// decodeBody decodes the JSON request body into v: exactly one JSON value, within
+// DecodeBody decodes the JSON request body into v: exactly one JSON value, within
 // BodyLimit. Unknown fields are ignored (as Spring does); wrong types are refused.
-func decodeBody(ec echo.Context, v any) error {
-	data, err := readBody(ec)
+func DecodeBody(ec echo.Context, v any) error {
+	data, err := ReadBody(ec)
 	if err != nil {
 		return err
 	}
-	return decodeJSON(data, v)
+	return DecodeJSON(data, v)
 }
 
-// readBody reads the whole request body (BodyLimit applies) or says why not.
-func readBody(ec echo.Context) ([]byte, error) {
+// ReadBody reads the whole request body (BodyLimit applies) or says why not.
+func ReadBody(ec echo.Context) ([]byte, error) {
 	data, err := io.ReadAll(ec.Request().Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -67,12 +69,12 @@ func readBody(ec echo.Context) ([]byte, error) {
 	return data, nil
 }
 
-// decodeJSON is decodeBody on bytes (also used by the fuzz test).
-func decodeJSON(data []byte, v any) error {
+// DecodeJSON is decodeBody on bytes (also used by the fuzz test).
+func DecodeJSON(data []byte, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return control.ErrInvalidRequest.WithMessage("a JSON request body is required")
 	}
-	if err := validUTF8(data); err != nil {
+	if err := ValidUTF8(data); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -85,24 +87,24 @@ func decodeJSON(data []byte, v any) error {
 	return nil
 }
 
-// decodeOptionalBody decodes a body that may be empty.
-func decodeOptionalBody(ec echo.Context, v any) error {
-	data, err := readBody(ec)
+// DecodeOptionalBody decodes a body that may be empty.
+func DecodeOptionalBody(ec echo.Context, v any) error {
+	data, err := ReadBody(ec)
 	if err != nil {
 		return err
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil
 	}
-	return decodeJSON(data, v)
+	return DecodeJSON(data, v)
 }
 
-// customDataIn decodes the customData object keeping its order; every value must be
+// CustomDataIn decodes the customData object keeping its order; every value must be
 // a string.
-type customDataIn []storage.KeyValue
+type CustomDataIn []storage.KeyValue
 
 // UnmarshalJSON implements json.Unmarshaler.
-func (d *customDataIn) UnmarshalJSON(b []byte) error {
+func (d *CustomDataIn) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		*d = nil
 		return nil
@@ -111,7 +113,7 @@ func (d *customDataIn) UnmarshalJSON(b []byte) error {
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return errors.New("customData must be an object of strings")
 	}
-	out := customDataIn{}
+	out := CustomDataIn{}
 	seen := map[string]bool{}
 	for dec.More() {
 		ktok, err := dec.Token()
@@ -137,8 +139,8 @@ func (d *customDataIn) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// createRoomRequest is the body of POST video-rooms (seeds 000 and 001).
-type createRoomRequest struct {
+// CreateRoom is the body of POST video-rooms (seeds 000 and 001).
+type CreateRoom struct {
 	AppUserID   *string              `json:"appUserId"`
 	Type        *string              `json:"type"`
 	Title       *string              `json:"title"`
@@ -146,15 +148,15 @@ type createRoomRequest struct {
 	AccessLevel *string              `json:"accessLevel"`
 	ScheduledAt *string              `json:"scheduledAt"`
 	CustomType  *string              `json:"customType"`
-	CustomData  customDataIn         `json:"customData"`
+	CustomData  CustomDataIn         `json:"customData"`
 	Password    *string              `json:"password"`
 	AutoEnd     *control.AutoEndJSON `json:"autoEnd"`
 	Webhook     *control.RoomWebhook `json:"webhook"`
 }
 
-// validate checks the request in the order of the seeds' error tables.
+// Validate checks the request in the order of the seeds' error tables.
 // needUser: the App API names the owner by appUserId.
-func (r *createRoomRequest) validate(needUser bool) (control.RoomSpec, error) {
+func (r *CreateRoom) Validate(needUser bool) (control.RoomSpec, error) {
 	var s control.RoomSpec
 	if needUser {
 		if r.AppUserID == nil || *r.AppUserID == "" {
@@ -179,29 +181,29 @@ func (r *createRoomRequest) validate(needUser bool) (control.RoomSpec, error) {
 			return s, control.ErrInvalidRequest.WithMessage("%v", err)
 		}
 	}
-	if err := validateCustom(deref(r.CustomType), r.CustomData); err != nil {
+	if err := ValidateCustom(Deref(r.CustomType), r.CustomData); err != nil {
 		return s, err
 	}
-	s.CustomType, s.CustomData = deref(r.CustomType), r.CustomData
-	s.Title, s.Description, s.Password = deref(r.Title), deref(r.Description), deref(r.Password)
-	if err := checkLen("title", s.Title, maxTitleLen); err != nil {
+	s.CustomType, s.CustomData = Deref(r.CustomType), r.CustomData
+	s.Title, s.Description, s.Password = Deref(r.Title), Deref(r.Description), Deref(r.Password)
+	if err := CheckLen("title", s.Title, MaxTitleLen); err != nil {
 		return s, err
 	}
-	if err := checkLen("description", s.Description, maxDescriptionLen); err != nil {
+	if err := CheckLen("description", s.Description, MaxDescriptionLen); err != nil {
 		return s, err
 	}
-	if err := checkLen("password", s.Password, maxPasswordLen); err != nil {
+	if err := CheckLen("password", s.Password, MaxPasswordLen); err != nil {
 		return s, err
 	}
 	if r.AutoEnd != nil {
-		if r.AutoEnd.InactiveSeconds < 1 || r.AutoEnd.InactiveSeconds > maxAutoEndSeconds {
-			return s, control.ErrInvalidRequest.WithMessage("autoEnd.inactiveSeconds must be 1..%d", maxAutoEndSeconds)
+		if r.AutoEnd.InactiveSeconds < 1 || r.AutoEnd.InactiveSeconds > MaxAutoEndSeconds {
+			return s, control.ErrInvalidRequest.WithMessage("autoEnd.inactiveSeconds must be 1..%d", MaxAutoEndSeconds)
 		}
 		s.AutoEnd = r.AutoEnd.InactiveSeconds
 	}
 	if r.Webhook != nil {
-		cb := callbackRequest{URL: r.Webhook.EndPoint, Events: r.Webhook.Events}
-		if err := cb.validate(); err != nil || deref(cb.URL) == "" {
+		cb := Callback{URL: r.Webhook.EndPoint, Events: r.Webhook.Events}
+		if err := cb.Validate(); err != nil || Deref(cb.URL) == "" {
 			return s, control.ErrInvalidRequest.WithMessage("webhook.endPoint must be an absolute http or https URL and webhook.events known event names")
 		}
 		s.WebhookURL, s.WebhookEvents = *cb.URL, cb.Events
@@ -210,7 +212,7 @@ func (r *createRoomRequest) validate(needUser bool) (control.RoomSpec, error) {
 }
 
 // validateSchedule parses scheduledAt (required for BROADCAST_RTMP).
-func (r *createRoomRequest) validateSchedule(s *control.RoomSpec) error {
+func (r *CreateRoom) validateSchedule(s *control.RoomSpec) error {
 	if r.ScheduledAt == nil || *r.ScheduledAt == "" {
 		if s.Type == control.VideoRoomTypeBroadcastRTMP {
 			return control.ErrEmptyVideoRoomScheduledAt
@@ -225,27 +227,27 @@ func (r *createRoomRequest) validateSchedule(s *control.RoomSpec) error {
 	return nil
 }
 
-// validateCustom applies the seed 000 limits of customType and customData.
-func validateCustom(customType string, data []storage.KeyValue) error {
-	if utf8.RuneCountInString(customType) > maxCustomTypeLen {
+// ValidateCustom applies the seed 000 limits of customType and customData.
+func ValidateCustom(customType string, data []storage.KeyValue) error {
+	if utf8.RuneCountInString(customType) > MaxCustomTypeLen {
 		return control.ErrCustomTypeTooLong
 	}
-	if len(data) > maxCustomDataItems {
+	if len(data) > MaxCustomDataItems {
 		return control.ErrCustomDataTooManyItems
 	}
 	for _, kv := range data {
-		if kv.Name == "" || utf8.RuneCountInString(kv.Name) > maxCustomDataNameLen {
+		if kv.Name == "" || utf8.RuneCountInString(kv.Name) > MaxCustomDataNameLen {
 			return control.ErrCustomDataItemNameTooLong
 		}
-		if utf8.RuneCountInString(kv.Value) > maxCustomDataValLen {
+		if utf8.RuneCountInString(kv.Value) > MaxCustomDataValLen {
 			return control.ErrCustomDataItemValueTooLong
 		}
 	}
 	return nil
 }
 
-// listQuery is the validated query of GET video-rooms.
-type listQuery struct {
+// ListQuery is the validated query of GET video-rooms.
+type ListQuery struct {
 	MemberID    uint64
 	Keyword     string
 	State       control.VideoRoomState
@@ -256,9 +258,9 @@ type listQuery struct {
 	PageSize    int
 }
 
-// parseListQuery validates the query parameters of a room list.
-func parseListQuery(ec echo.Context) (listQuery, error) {
-	q := listQuery{PageSize: defaultPageSize}
+// ParseListQuery validates the query parameters of a room list.
+func ParseListQuery(ec echo.Context) (ListQuery, error) {
+	q := ListQuery{PageSize: DefaultPageSize}
 	var err error
 	bad := func(name string, err error) error {
 		return control.ErrInvalidRequest.WithMessage("query %s: %v", name, err)
@@ -269,7 +271,7 @@ func parseListQuery(ec echo.Context) (listQuery, error) {
 		}
 	}
 	q.Keyword = ec.QueryParam("keyword")
-	if err := validUTF8String("query keyword", q.Keyword); err != nil {
+	if err := ValidUTF8String("query keyword", q.Keyword); err != nil {
 		return q, err
 	}
 	if v := ec.QueryParam("videoRoomState"); v != "" {
@@ -291,20 +293,20 @@ func parseListQuery(ec echo.Context) (listQuery, error) {
 		return q, bad("sortBy", err)
 	}
 	if v := ec.QueryParam("page"); v != "" {
-		if q.Page, err = strconv.Atoi(v); err != nil || q.Page < 0 || q.Page > maxPage {
-			return q, bad("page", errors.New("must be an integer 0.."+strconv.Itoa(maxPage)))
+		if q.Page, err = strconv.Atoi(v); err != nil || q.Page < 0 || q.Page > MaxPage {
+			return q, bad("page", errors.New("must be an integer 0.."+strconv.Itoa(MaxPage)))
 		}
 	}
 	if v := ec.QueryParam("pageSize"); v != "" {
-		if q.PageSize, err = strconv.Atoi(v); err != nil || q.PageSize < 1 || q.PageSize > maxPageSize {
-			return q, bad("pageSize", errors.New("must be an integer 1.."+strconv.Itoa(maxPageSize)))
+		if q.PageSize, err = strconv.Atoi(v); err != nil || q.PageSize < 1 || q.PageSize > MaxPageSize {
+			return q, bad("pageSize", errors.New("must be an integer 1.."+strconv.Itoa(MaxPageSize)))
 		}
 	}
 	return q, nil
 }
 
-// pathID parses the numeric :id path parameter.
-func pathID(ec echo.Context) (uint64, error) {
+// PathID parses the numeric :id path parameter.
+func PathID(ec echo.Context) (uint64, error) {
 	id, err := strconv.ParseUint(ec.Param("id"), 10, 64)
 	if err != nil || id == 0 {
 		return 0, control.ErrVideoRoomNotFound.WithMessage("video room %q not found", ec.Param("id"))
@@ -312,18 +314,44 @@ func pathID(ec echo.Context) (uint64, error) {
 	return id, nil
 }
 
-// checkLen refuses a string longer than max characters.
-func checkLen(field, v string, max int) error {
+// CheckLen refuses a string longer than max characters.
+func CheckLen(field, v string, max int) error {
 	if utf8.RuneCountInString(v) > max {
 		return control.ErrInvalidRequest.WithMessage("%s exceeds %d characters", field, max)
 	}
 	return nil
 }
 
-// deref returns *p or "".
-func deref(p *string) string {
+// Deref returns *p or "".
+func Deref(p *string) string {
 	if p == nil {
 		return ""
 	}
 	return *p
+}
+
+// Callback is the body of PUT /v2/apps/me/callback.
+type Callback struct {
+	URL    *string  `json:"url"`
+	Events []string `json:"events"`
+}
+
+// validate checks the callback URL (absolute http/https, or "" to disable) and the
+// event names.
+func (r *Callback) Validate() error {
+	if r.URL == nil {
+		return control.ErrInvalidRequest.WithMessage("url is required (\"\" disables webhooks)")
+	}
+	if *r.URL != "" {
+		u, err := url.Parse(*r.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(*r.URL) > MaxURLLen {
+			return control.ErrInvalidRequest.WithMessage("url must be an absolute http or https URL")
+		}
+	}
+	for _, e := range r.Events {
+		if !events.Known(e) {
+			return control.ErrInvalidRequest.WithMessage("unknown event %q", e)
+		}
+	}
+	return nil
 }

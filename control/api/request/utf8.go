@@ -1,4 +1,4 @@
-package api
+package request
 
 import (
 	"net/url"
@@ -12,10 +12,10 @@ import (
 // (400 INVALID_REQUEST) rather than replaced by U+FFFD, which would make two
 // different identifiers the same one.
 
-// validUTF8 refuses a request body that is not UTF-8, or whose JSON strings
+// ValidUTF8 refuses a request body that is not UTF-8, or whose JSON strings
 // escape half of a UTF-16 surrogate pair ("\udc00": encoding/json would decode it
 // as U+FFFD too).
-func validUTF8(body []byte) error {
+func ValidUTF8(body []byte) error {
 	if !utf8.Valid(body) {
 		return control.ErrInvalidRequest.WithMessage("the request body is not valid UTF-8")
 	}
@@ -75,21 +75,21 @@ func escapedRune(b []byte) (rune, bool) {
 	return r, true
 }
 
-// validUTF8String refuses a request value that is not UTF-8.
-func validUTF8String(what, v string) error {
+// ValidUTF8String refuses a request value that is not UTF-8.
+func ValidUTF8String(what, v string) error {
 	if !utf8.ValidString(v) {
 		return control.ErrInvalidRequest.WithMessage("%s is not valid UTF-8", what)
 	}
 	return nil
 }
 
-// pathAppUserID reads the :appUserId path parameter (percent-decoded, UTF-8).
-func pathAppUserID(ec echo.Context) (string, error) {
+// PathAppUserID reads the :appUserId path parameter (percent-decoded, UTF-8).
+func PathAppUserID(ec echo.Context) (string, error) {
 	id, err := url.PathUnescape(ec.Param("appUserId"))
 	if err != nil {
 		return "", control.ErrMemberNotFound
 	}
-	if err := validUTF8String("path appUserId", id); err != nil {
+	if err := ValidUTF8String("path appUserId", id); err != nil {
 		return "", err
 	}
 	return id, nil

@@ -1,4 +1,4 @@
-package api
+package request
 
 import (
 	"errors"
@@ -12,14 +12,14 @@ func FuzzDecodeCreateRoom(f *testing.F) {
 	f.Add([]byte(`{"type":"WEBINAR","customData":{"a":1}}`))
 	f.Add([]byte(`{"customData":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var req createRoomRequest
-		if err := decodeJSON(data, &req); err != nil {
+		var req CreateRoom
+		if err := DecodeJSON(data, &req); err != nil {
 			if !errors.Is(err, control.ErrInvalidRequest) {
 				t.Fatalf("decode error %v is not INVALID_REQUEST", err)
 			}
 			return
 		}
-		if _, err := req.validate(true); err != nil {
+		if _, err := req.Validate(true); err != nil {
 			var ae control.APIError
 			if !errors.As(err, &ae) || ae.Status() != 400 {
 				t.Fatalf("validate error %v is not a 400 apiError", err)
