@@ -8,9 +8,11 @@
 //
 // Files: control.go (Control, Initialize, the per-room try-lock), apps.go,
 // bootstrap.go, tokens.go, members.go (apps, members, tokens, stream keys);
-// rooms.go, statemachine.go, transitions.go, autoend.go, vod.go, seams.go,
-// room_events.go (rooms and their state machine; ChannelMembers and ChatMembers
-// are the SSE audiences the events Broker reads);
+// rooms.go, statemachine.go, transitions.go, autoend.go, room_events.go (rooms
+// and their state machine; ChannelMembers and ChatMembers are the SSE audiences
+// the events Broker reads); publish.go (ingest's publish start/stop, Recover),
+// playback.go (token checks and room views for players), vod.go (archiving),
+// ingest_capacity.go;
 // view*.go (the JSON views shared by the API and the webhooks); errors.go
 // (APIError and the sentinels); one file per enum.
 //

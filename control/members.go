@@ -10,7 +10,7 @@ import (
 )
 
 // CreateStreamKey gives member m its stream key.
-func (c *Control) CreateStreamKey(tx *storage.Tx, m *storage.Member, now time.Time) error {
+func CreateStreamKey(tx *storage.Tx, m *storage.Member, now time.Time) error {
 	secret, err := member.NewSecret(member.StreamKeyBytes)
 	if err != nil {
 		return err

@@ -45,14 +45,14 @@ func (c *Control) CreateRoom(appID uint64, s RoomSpec, owner func(*storage.Tx) (
 		if err := tx.PutRoom(&r); err != nil {
 			return fmt.Errorf("put room: %w", err)
 		}
-		view = c.NewRoomJSON(&r, RoomDeps{AppName: c.appName(tx, appID), Member: &m, Key: c.keyOf(tx, &r)})
+		view = c.NewRoomJSON(&r, RoomDeps{AppName: c.appName(tx, appID), Member: &m, Key: keyOf(tx, &r)})
 		return nil
 	})
 	return view, err
 }
 
 // keyOf reads the stream key of r (nil when none).
-func (c *Control) keyOf(tx *storage.Tx, r *storage.Room) *storage.StreamKey {
+func keyOf(tx *storage.Tx, r *storage.Room) *storage.StreamKey {
 	if r.StreamKeyID == 0 {
 		return nil
 	}

@@ -119,7 +119,7 @@ func (c *Control) commitTransition(tx *storage.Tx, r *storage.Room, k *storage.S
 		cm.keyID = k.ID
 		name := map[RoomEvent]string{eventPublishStarted: events.EventPublishStarted, eventPublishStopped: events.EventPublishStopped}[cm.ev]
 		if name != "" {
-			if err := c.addKeyEvent(tx, &cm.ob, name, k, reason, now); err != nil {
+			if err := addKeyEvent(tx, &cm.ob, name, k, reason, now); err != nil {
 				return err
 			}
 		}

@@ -338,13 +338,13 @@ func (c *Control) NewRoomJSON(r *storage.Room, d RoomDeps) *RoomJSON {
 	j.LiveStartedAt, j.LiveEndedAt = optIn(&t[rtLiveStartedAt]), optIn(&t[rtLiveEndedAt])
 	j.VODArchivedAt, j.CreatedAt = optIn(&t[rtVODArchivedAt]), optIn(&t[rtCreatedAt])
 	j.LastModifiedAt = optIn(&t[rtLastModifiedAt])
-	c.setRoomRefs(j, r, d)
+	setRoomRefs(j, r, d)
 	return j
 }
 
 // setRoomRefs sets the object fields of j (creator, member, stream key, chat,
 // autoEnd), pointing into j's own storage.
-func (c *Control) setRoomRefs(j *RoomJSON, r *storage.Room, d RoomDeps) {
+func setRoomRefs(j *RoomJSON, r *storage.Room, d RoomDeps) {
 	if id, err := strconv.ParseUint(r.CreatorID, 10, 64); err == nil {
 		j.creatorID = id
 		j.CreatorID = &j.creatorID

@@ -72,7 +72,7 @@ func (h *memberHandlers) onMembersUpsert(ec echo.Context) error {
 		if !created {
 			return nil
 		}
-		return h.c.CreateStreamKey(tx, &m, now)
+		return control.CreateStreamKey(tx, &m, now)
 	})
 	if err != nil {
 		return err
