@@ -7,9 +7,11 @@
 //
 // The control plane writes events; cmd wires the Broker:
 //
-//	broker := &events.Broker{Store: store, Channels: directory, Log: log}
-//	ctl.Events = broker                  // before the control plane initializes
-//	broker.Initialize()                  // after it initialized
+//	broker := &events.Broker{Store: store, Log: log}
+//	ctl.Events = broker                  // before ctl.Initialize
+//	srv.EventSource = broker             // the API serves the member SSE stream through it
+//	broker.Channels = ctl                // the audiences (ChannelDirectory, ChatDirectory)
+//	broker.Initialize()                  // after ctl.Initialize
 //	defer broker.Close()                 // after the HTTP server stopped, before store.Close
 //
 // # Files
