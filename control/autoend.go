@@ -66,7 +66,7 @@ func (a *autoEnder) stopLocked(roomID uint64) {
 
 // fire ends the room; a room that resumed or ended meanwhile is left alone.
 func (a *autoEnder) fire(appID, roomID uint64) {
-	_, err := a.c.roomAction(context.Background(), appID, roomID, 0, eventEnd)
+	_, err := a.c.RoomAction(context.Background(), appID, roomID, 0, EventEnd)
 	switch {
 	case err == nil:
 		a.c.Log.Info("video room auto-ended", "room", roomID)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/roomcast/roomcast/control/member"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -81,12 +82,12 @@ func (c *Control) CreateApp(ctx context.Context, name string) (Credentials, erro
 func (c *Control) putNewApp(tx *storage.Tx, name, key, secret string) (Credentials, error) {
 	var err error
 	if key == "" {
-		if key, err = newSecret(16); err != nil {
+		if key, err = member.NewSecret(16); err != nil {
 			return Credentials{}, err
 		}
 	}
 	if secret == "" {
-		if secret, err = newSecret(32); err != nil {
+		if secret, err = member.NewSecret(32); err != nil {
 			return Credentials{}, err
 		}
 	}

@@ -1,68 +1,22 @@
 package control
 
 import (
+	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
-	"github.com/labstack/echo/v4"
-
 	"github.com/roomcast/roomcast/storage"
 )
 
-// Creator types of a room (seed 001): APP via the App API, MEMBER via the Member API.
-const (
-	creatorApp    = "APP"
-	creatorMember = "MEMBER"
-)
-
-// onAppVideoRoomsCreate is POST /v2/apps/me/video-rooms (seed 001).
-func (c *Control) onAppVideoRoomsCreate(ec echo.Context) error {
-	app := appOf(ec)
-	var req createRoomRequest
-	if err := decodeBody(ec, &req); err != nil {
-		return err
-	}
-	spec, err := req.validate(true)
-	if err != nil {
-		return err
-	}
-	owner := func(tx *storage.Tx) (storage.Member, error) {
-		return tx.MemberByAppUserID(app.ID, spec.AppUserID)
-	}
-	view, err := c.createRoom(app.ID, spec, owner, creatorApp, app.ID)
-	if err != nil {
-		return err
-	}
-	return ec.JSON(http.StatusCreated, view)
-}
-
-// onMemberVideoRoomsCreate is POST /v2/members/me/video-rooms (seed 000).
-func (c *Control) onMemberVideoRoomsCreate(ec echo.Context) error {
-	cl := claimsOf(ec)
-	var req createRoomRequest
-	if err := decodeBody(ec, &req); err != nil {
-		return err
-	}
-	spec, err := req.validate(false)
-	if err != nil {
-		return err
-	}
-	owner := func(tx *storage.Tx) (storage.Member, error) { return tx.Member(cl.AppID, cl.MemberID) }
-	view, err := c.createRoom(cl.AppID, spec, owner, creatorMember, cl.MemberID)
-	if err != nil {
-		return err
-	}
-	return ec.JSON(http.StatusCreated, view)
-}
-
-// createRoom stores a new SCHEDULED room owned by the member owner returns.
-func (c *Control) createRoom(appID uint64, s roomSpec, owner func(*storage.Tx) (storage.Member, error),
-	creatorType string, creatorID uint64) (*roomJSON, error) {
-	var view *roomJSON
+// CreateRoom stores a new SCHEDULED room owned by the member owner returns.
+func (c *Control) CreateRoom(appID uint64, s RoomSpec, owner func(*storage.Tx) (storage.Member, error),
+	creatorType string, creatorID uint64) (*RoomJSON, error) {
+	var view *RoomJSON
 	err := c.Store.Update(func(tx *storage.Tx) error {
 		m, err := owner(tx)
 		if errors.Is(err, storage.ErrNotFound) {
@@ -86,19 +40,19 @@ func (c *Control) createRoom(appID uint64, s roomSpec, owner func(*storage.Tx) (
 			r.StreamKeyID = m.StreamKeyID
 		}
 		if s.Password != "" {
-			r.PasswordHash = passwordHash(r.UUID, s.Password)
+			r.PasswordHash = PasswordHash(r.UUID, s.Password)
 		}
 		if err := tx.PutRoom(&r); err != nil {
 			return fmt.Errorf("put room: %w", err)
 		}
-		view = c.newRoomJSON(&r, roomDeps{AppName: c.appName(tx, appID), Member: &m, Key: c.keyOf(tx, &r)})
+		view = c.NewRoomJSON(&r, RoomDeps{AppName: c.appName(tx, appID), Member: &m, Key: keyOf(tx, &r)})
 		return nil
 	})
 	return view, err
 }
 
 // keyOf reads the stream key of r (nil when none).
-func (c *Control) keyOf(tx *storage.Tx, r *storage.Room) *storage.StreamKey {
+func keyOf(tx *storage.Tx, r *storage.Room) *storage.StreamKey {
 	if r.StreamKeyID == 0 {
 		return nil
 	}
@@ -109,150 +63,82 @@ func (c *Control) keyOf(tx *storage.Tx, r *storage.Room) *storage.StreamKey {
 	return &k
 }
 
-// passwordHash hashes a room password, salted with the room UUID.
-func passwordHash(roomUUID, password string) []byte {
+// PasswordHash hashes a room password, salted with the room UUID.
+func PasswordHash(roomUUID, password string) []byte {
 	sum := sha256.Sum256([]byte(roomUUID + "\x00" + password))
 	return sum[:]
 }
 
-// onAppVideoRoomsGet is GET /v2/apps/me/video-rooms/{id}.
-func (c *Control) onAppVideoRoomsGet(ec echo.Context) error {
-	id, err := pathID(ec)
-	if err != nil {
-		return err
+// metaChannelMembers is the meta key prefix of a room channel's member list
+// ("control.channel.<roomID>" → JSON array of member IDs).
+const metaChannelMembers = "control.channel."
+
+// ChannelMembersOf reads the member IDs joined to room roomID's channel.
+func ChannelMembersOf(tx *storage.Tx, roomID uint64) ([]uint64, error) {
+	raw := tx.GetMeta(metaChannelMembers + strconv.FormatUint(roomID, 10))
+	if raw == nil {
+		return []uint64{}, nil
 	}
-	return c.writeRoom(ec, appOf(ec).ID, func(tx *storage.Tx) (storage.Room, error) {
-		return loadRoom(tx, appOf(ec).ID, id)
-	})
-}
-
-// onMemberVideoRoomsGet is GET /v2/members/me/video-rooms/{id}: any room of the
-// member's app (viewers read the playUrl of other members' rooms).
-func (c *Control) onMemberVideoRoomsGet(ec echo.Context) error {
-	id, err := pathID(ec)
-	if err != nil {
-		return err
+	var ids []uint64
+	if err := json.Unmarshal(raw, &ids); err != nil {
+		return nil, fmt.Errorf("decode channel members of room %d: %w", roomID, err)
 	}
-	cl := claimsOf(ec)
-	return c.writeRoom(ec, cl.AppID, func(tx *storage.Tx) (storage.Room, error) {
-		return loadRoom(tx, cl.AppID, id)
-	})
+	return ids, nil
 }
 
-// onAppVideoRoomsGetByUUID is GET /v2/apps/me/video-rooms/uuid/{uuid}.
-func (c *Control) onAppVideoRoomsGetByUUID(ec echo.Context) error {
-	return c.writeRoom(ec, appOf(ec).ID, roomByUUIDTx(appOf(ec).ID, ec.Param("uuid")))
-}
-
-// onMemberVideoRoomsGetByUUID is GET /v2/members/me/video-rooms/uuid/{uuid}.
-func (c *Control) onMemberVideoRoomsGetByUUID(ec echo.Context) error {
-	cl := claimsOf(ec)
-	return c.writeRoom(ec, cl.AppID, roomByUUIDTx(cl.AppID, ec.Param("uuid")))
-}
-
-// roomByUUIDTx returns a loader of room uuid of appID.
-func roomByUUIDTx(appID uint64, id string) func(*storage.Tx) (storage.Room, error) {
-	return func(tx *storage.Tx) (storage.Room, error) {
-		r, err := tx.RoomByUUID(id)
-		if errors.Is(err, storage.ErrNotFound) || (err == nil && (r.AppID != appID || r.State != "ACTIVE")) {
-			return r, ErrVideoRoomNotFound.withMessage("video room %q not found", id)
-		}
-		return r, err
-	}
-}
-
-// writeRoom loads a room and its dependencies in one read transaction and writes
-// its JSON.
-func (c *Control) writeRoom(ec echo.Context, appID uint64, load func(*storage.Tx) (storage.Room, error)) error {
-	var view *roomJSON
+// ChannelMembers returns the IDs of the members joined to the channel of room
+// roomID (SSE delivery). Unknown rooms have none.
+func (c *Control) ChannelMembers(roomID uint64) ([]uint64, error) {
+	var ids []uint64
 	err := c.Store.View(func(tx *storage.Tx) error {
-		r, err := load(tx)
-		if err != nil {
-			return err
-		}
-		view = c.newRoomJSON(&r, c.loadRoomDeps(tx, &r, nil))
-		return nil
+		var err error
+		ids, err = ChannelMembersOf(tx, roomID)
+		return err
 	})
-	if err != nil {
-		return err
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return nil, err
 	}
-	return writeRoomJSON(ec, http.StatusOK, view)
+	return ids, nil
 }
 
-// onAppVideoRoomsList is GET /v2/apps/me/video-rooms (filters of seed 001).
-func (c *Control) onAppVideoRoomsList(ec echo.Context) error {
-	q, err := parseListQuery(ec)
-	if err != nil {
-		return err
-	}
-	return c.writeRoomPage(ec, appOf(ec).ID, q)
+// RoomWebhook is the optional per-room webhook of room creation (seed 004
+// "webhook": {"endPoint", "events"}); events empty = every event of the room.
+type RoomWebhook struct {
+	EndPoint *string  `json:"endPoint"`
+	Events   []string `json:"events"`
 }
 
-// onMemberVideoRoomsList is GET /v2/members/me/video-rooms: the member's own rooms.
-func (c *Control) onMemberVideoRoomsList(ec echo.Context) error {
-	q, err := parseListQuery(ec)
-	if err != nil {
-		return err
-	}
-	q.MemberID = claimsOf(ec).MemberID
-	return c.writeRoomPage(ec, claimsOf(ec).AppID, q)
+// RoomSpec is a validated createRoomRequest.
+type RoomSpec struct {
+	AppUserID   string
+	Type        VideoRoomType
+	Title       string
+	Description string
+	AccessLevel AccessLevel
+	ScheduledAt time.Time
+	CustomType  string
+	CustomData  []storage.KeyValue
+	Password    string
+	AutoEnd     int
+	// WebhookURL and WebhookEvents: per-room webhook (seed 004), "" = none.
+	WebhookURL    string
+	WebhookEvents []string
 }
 
-// writeRoomPage filters, sorts and pages the rooms of appID (walking the app's or
-// the member's creation-order index) and writes a Spring Page.
-func (c *Control) writeRoomPage(ec echo.Context, appID uint64, q listQuery) error {
-	var page pageJSON[*roomJSON]
-	err := c.Store.View(func(tx *storage.Tx) error {
-		rooms, total, err := c.selectRooms(tx, appID, q)
-		if err != nil {
-			return err
-		}
-		memo := map[uint64]*storage.Member{}
-		views := make([]*roomJSON, 0, len(rooms))
-		for i := range rooms {
-			views = append(views, c.newRoomJSON(&rooms[i], c.loadRoomDeps(tx, &rooms[i], memo)))
-		}
-		page = newPage(views, q.Page, q.PageSize, total)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return ec.JSON(http.StatusOK, page)
-}
-
-// selectRooms returns the rooms of the requested page and the number of matches,
-// through the store's list indexes (storage.RoomQuery): a page reads its own rooms
-// only.
-func (c *Control) selectRooms(tx *storage.Tx, appID uint64, q listQuery) ([]storage.Room, int, error) {
-	rooms, total, err := tx.ListRooms(storage.RoomQuery{
-		AppID: appID, MemberID: q.MemberID, State: string(q.State), Type: string(q.Type),
-		AccessLevel: string(q.AccessLevel), Keyword: q.Keyword,
-		ByModified: q.SortBy == SortByLastModifiedAtAsc || q.SortBy == SortByLastModifiedAtDesc,
-		Desc:       q.SortBy == SortByCreatedAtDesc || q.SortBy == SortByLastModifiedAtDesc,
-		Offset:     q.Page * q.PageSize, Limit: q.PageSize,
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("list rooms: %w", err)
-	}
-	return rooms, total, nil
-}
-
-// onAppVideoRoomsDelete is DELETE /v2/apps/me/video-rooms/{id}: soft delete, 204.
-// Refused with 400 VIDEO_ROOM_STATE_LIVE while LIVE or LIVE_INACTIVE.
-func (c *Control) onAppVideoRoomsDelete(ec echo.Context) error {
-	id, err := pathID(ec)
-	if err != nil {
+// DeleteRoom soft-deletes room id of appID and calls OnRoomDeleted after commit.
+// A LIVE or LIVE_INACTIVE room is refused (ErrVideoRoomStateLive); a room in
+// another API transition gets ErrRequestLocked.
+func (c *Control) DeleteRoom(ctx context.Context, appID, id uint64) error {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if err := c.locks.tryLock(id); err != nil {
 		return err
 	}
 	defer c.locks.unlock(id)
-	appID := appOf(ec).ID
 	var uuid string
-	err = c.Store.Update(func(tx *storage.Tx) error {
-		r, err := loadRoom(tx, appID, id)
+	err := c.Store.Update(func(tx *storage.Tx) error {
+		r, err := LoadRoom(tx, appID, id)
 		if err != nil {
 			return err
 		}
@@ -271,5 +157,33 @@ func (c *Control) onAppVideoRoomsDelete(ec echo.Context) error {
 	if c.OnRoomDeleted != nil {
 		c.OnRoomDeleted(uuid)
 	}
-	return ec.NoContent(http.StatusNoContent)
+	return nil
+}
+
+// PutChannelMembers writes the member IDs joined to room roomID's channel.
+func PutChannelMembers(tx *storage.Tx, roomID uint64, ids []uint64) error {
+	raw, err := json.Marshal(ids)
+	if err != nil {
+		return fmt.Errorf("encode channel members: %w", err)
+	}
+	if err := tx.PutMeta(metaChannelMembers+strconv.FormatUint(roomID, 10), raw); err != nil {
+		return fmt.Errorf("put channel members of room %d: %w", roomID, err)
+	}
+	return nil
+}
+
+// ChatMembers returns the IDs of the members of room roomID's chat room (SSE
+// fan-out of chat messages, Event.Audience AudienceChat). A room without a chat
+// room, or a closed one, has none.
+func (c *Control) ChatMembers(roomID uint64) ([]uint64, error) {
+	var ids []uint64
+	err := c.Store.View(func(tx *storage.Tx) error {
+		var err error
+		ids, err = tx.ChatMemberIDs(roomID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chat members of room %d: %w", roomID, err)
+	}
+	return ids, nil
 }

@@ -2,27 +2,27 @@ package control
 
 import "errors"
 
-// roomEvent is what can happen to a (room, stream key) pair (SPEC §4).
-type roomEvent int
+// RoomEvent is what can happen to a (room, stream key) pair (SPEC §4).
+type RoomEvent int
 
 // roomEvent values.
 const (
-	eventUnknown        roomEvent = iota
-	eventStart                    // API: start the broadcast
-	eventEnd                      // API (or autoEnd): end the broadcast
-	eventCancel                   // API: cancel a scheduled room
+	eventUnknown        RoomEvent = iota
+	EventStart                    // API: start the broadcast
+	EventEnd                      // API (or autoEnd): end the broadcast
+	EventCancel                   // API: cancel a scheduled room
 	eventPublishStarted           // ingest: the key started publishing
 	eventPublishStopped           // ingest: the key stopped publishing
 )
 
 // String names the event for logs and tests.
-func (e roomEvent) String() string {
+func (e RoomEvent) String() string {
 	switch e {
-	case eventStart:
+	case EventStart:
 		return "start"
-	case eventEnd:
+	case EventEnd:
 		return "end"
-	case eventCancel:
+	case EventCancel:
 		return "cancel"
 	case eventPublishStarted:
 		return "publish_started"
@@ -66,9 +66,9 @@ var errInconsistent = errors.New("inconsistent room and stream key states")
 //	                 key ACTIVE_LIVE, room LIVE             LIVE_INACTIVE, INACTIVE_LIVE
 //
 // Checks run in the order of the seeds' error tables: room state first, then key.
-func transition(cur states, ev roomEvent) (outcome, error) {
+func transition(cur states, ev RoomEvent) (outcome, error) {
 	switch ev {
-	case eventStart:
+	case EventStart:
 		if cur.Room != VideoRoomStateScheduled {
 			return outcome{}, ErrVideoRoomStateNotScheduled
 		}
@@ -76,7 +76,7 @@ func transition(cur states, ev roomEvent) (outcome, error) {
 			return outcome{}, ErrStreamKeyStateNotActive
 		}
 		return outcome{states{VideoRoomStateLive, StreamKeyStateActiveLive}, true}, nil
-	case eventEnd:
+	case EventEnd:
 		if cur.Room != VideoRoomStateLiveInactive {
 			return outcome{}, ErrVideoRoomStateNotLiveInact
 		}
@@ -84,7 +84,7 @@ func transition(cur states, ev roomEvent) (outcome, error) {
 			return outcome{}, ErrStreamKeyStateNotInactLive
 		}
 		return outcome{states: states{VideoRoomStateEnded, StreamKeyStateInactive}}, nil
-	case eventCancel:
+	case EventCancel:
 		if cur.Room != VideoRoomStateScheduled {
 			return outcome{}, ErrVideoRoomStateNotScheduled
 		}
@@ -156,5 +156,5 @@ func vodTransition(cur VODState, ev vodEvent) (VODState, error) {
 	case ev == vodEventFailed && cur == VODStateArchiving:
 		return VODStateFailedArchiving, nil
 	}
-	return cur, ErrInvalidRequest.withMessage("vodState %s does not allow this change", cur)
+	return cur, ErrInvalidRequest.WithMessage("vodState %s does not allow this change", cur)
 }

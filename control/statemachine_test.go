@@ -10,56 +10,56 @@ import (
 var transitionCases = []struct {
 	name    string
 	cur     states
-	ev      roomEvent
+	ev      RoomEvent
 	want    outcome
 	wantErr error
 }{
 	// start (seed 000: requires SCHEDULED; key must have reached publish state)
-	{"start/scheduled+active", states{VideoRoomStateScheduled, StreamKeyStateActive}, eventStart,
+	{"start/scheduled+active", states{VideoRoomStateScheduled, StreamKeyStateActive}, EventStart,
 		outcome{states{VideoRoomStateLive, StreamKeyStateActiveLive}, true}, nil},
-	{"start/scheduled+inactive", states{VideoRoomStateScheduled, StreamKeyStateInactive}, eventStart,
+	{"start/scheduled+inactive", states{VideoRoomStateScheduled, StreamKeyStateInactive}, EventStart,
 		outcome{}, ErrStreamKeyStateNotActive},
-	{"start/scheduled+key-live-elsewhere", states{VideoRoomStateScheduled, StreamKeyStateActiveLive}, eventStart,
+	{"start/scheduled+key-live-elsewhere", states{VideoRoomStateScheduled, StreamKeyStateActiveLive}, EventStart,
 		outcome{}, ErrStreamKeyStateNotActive},
-	{"start/scheduled+key-inactive-live-elsewhere", states{VideoRoomStateScheduled, StreamKeyStateInactiveLive}, eventStart,
+	{"start/scheduled+key-inactive-live-elsewhere", states{VideoRoomStateScheduled, StreamKeyStateInactiveLive}, EventStart,
 		outcome{}, ErrStreamKeyStateNotActive},
-	{"start/live", states{VideoRoomStateLive, StreamKeyStateActiveLive}, eventStart,
+	{"start/live", states{VideoRoomStateLive, StreamKeyStateActiveLive}, EventStart,
 		outcome{}, ErrVideoRoomStateNotScheduled},
-	{"start/live-inactive", states{VideoRoomStateLiveInactive, StreamKeyStateInactiveLive}, eventStart,
+	{"start/live-inactive", states{VideoRoomStateLiveInactive, StreamKeyStateInactiveLive}, EventStart,
 		outcome{}, ErrVideoRoomStateNotScheduled},
-	{"start/ended", states{VideoRoomStateEnded, StreamKeyStateActive}, eventStart,
+	{"start/ended", states{VideoRoomStateEnded, StreamKeyStateActive}, EventStart,
 		outcome{}, ErrVideoRoomStateNotScheduled},
-	{"start/cancelled", states{VideoRoomStateCancelled, StreamKeyStateActive}, eventStart,
+	{"start/cancelled", states{VideoRoomStateCancelled, StreamKeyStateActive}, EventStart,
 		outcome{}, ErrVideoRoomStateNotScheduled},
 
 	// end (seed 000: requires LIVE_INACTIVE; ingest must be stopped first)
-	{"end/live-inactive+inactive-live", states{VideoRoomStateLiveInactive, StreamKeyStateInactiveLive}, eventEnd,
+	{"end/live-inactive+inactive-live", states{VideoRoomStateLiveInactive, StreamKeyStateInactiveLive}, EventEnd,
 		outcome{states: states{VideoRoomStateEnded, StreamKeyStateInactive}}, nil},
-	{"end/live", states{VideoRoomStateLive, StreamKeyStateActiveLive}, eventEnd,
+	{"end/live", states{VideoRoomStateLive, StreamKeyStateActiveLive}, EventEnd,
 		outcome{}, ErrVideoRoomStateNotLiveInact},
-	{"end/scheduled", states{VideoRoomStateScheduled, StreamKeyStateActive}, eventEnd,
+	{"end/scheduled", states{VideoRoomStateScheduled, StreamKeyStateActive}, EventEnd,
 		outcome{}, ErrVideoRoomStateNotLiveInact},
-	{"end/ended", states{VideoRoomStateEnded, StreamKeyStateInactive}, eventEnd,
+	{"end/ended", states{VideoRoomStateEnded, StreamKeyStateInactive}, EventEnd,
 		outcome{}, ErrVideoRoomStateNotLiveInact},
-	{"end/live-inactive+active-live", states{VideoRoomStateLiveInactive, StreamKeyStateActiveLive}, eventEnd,
+	{"end/live-inactive+active-live", states{VideoRoomStateLiveInactive, StreamKeyStateActiveLive}, EventEnd,
 		outcome{}, ErrStreamKeyStateNotInactLive},
-	{"end/live-inactive+inactive", states{VideoRoomStateLiveInactive, StreamKeyStateInactive}, eventEnd,
+	{"end/live-inactive+inactive", states{VideoRoomStateLiveInactive, StreamKeyStateInactive}, EventEnd,
 		outcome{}, ErrStreamKeyStateNotInactLive},
 
 	// cancel (seed 000: requires SCHEDULED)
-	{"cancel/scheduled", states{VideoRoomStateScheduled, StreamKeyStateActive}, eventCancel,
+	{"cancel/scheduled", states{VideoRoomStateScheduled, StreamKeyStateActive}, EventCancel,
 		outcome{states: states{VideoRoomStateCancelled, StreamKeyStateActive}}, nil},
-	{"cancel/scheduled+inactive", states{VideoRoomStateScheduled, StreamKeyStateInactive}, eventCancel,
+	{"cancel/scheduled+inactive", states{VideoRoomStateScheduled, StreamKeyStateInactive}, EventCancel,
 		outcome{states: states{VideoRoomStateCancelled, StreamKeyStateInactive}}, nil},
-	{"cancel/scheduled+key-live-elsewhere", states{VideoRoomStateScheduled, StreamKeyStateActiveLive}, eventCancel,
+	{"cancel/scheduled+key-live-elsewhere", states{VideoRoomStateScheduled, StreamKeyStateActiveLive}, EventCancel,
 		outcome{states: states{VideoRoomStateCancelled, StreamKeyStateActiveLive}}, nil},
-	{"cancel/scheduled+key-inactive-live-elsewhere", states{VideoRoomStateScheduled, StreamKeyStateInactiveLive}, eventCancel,
+	{"cancel/scheduled+key-inactive-live-elsewhere", states{VideoRoomStateScheduled, StreamKeyStateInactiveLive}, EventCancel,
 		outcome{states: states{VideoRoomStateCancelled, StreamKeyStateInactiveLive}}, nil},
-	{"cancel/live", states{VideoRoomStateLive, StreamKeyStateActiveLive}, eventCancel,
+	{"cancel/live", states{VideoRoomStateLive, StreamKeyStateActiveLive}, EventCancel,
 		outcome{}, ErrVideoRoomStateNotScheduled},
-	{"cancel/ended", states{VideoRoomStateEnded, StreamKeyStateInactive}, eventCancel,
+	{"cancel/ended", states{VideoRoomStateEnded, StreamKeyStateInactive}, EventCancel,
 		outcome{}, ErrVideoRoomStateNotScheduled},
-	{"cancel/cancelled", states{VideoRoomStateCancelled, StreamKeyStateInactive}, eventCancel,
+	{"cancel/cancelled", states{VideoRoomStateCancelled, StreamKeyStateInactive}, EventCancel,
 		outcome{}, ErrVideoRoomStateNotScheduled},
 
 	// publish started (SPEC §4.1, §4.3, §4.7)
@@ -110,24 +110,24 @@ func TestTransitionClosed(t *testing.T) {
 		StreamKeyStateInactiveLive}
 	allowed := map[struct {
 		s  states
-		ev roomEvent
+		ev RoomEvent
 	}]bool{}
 	for _, tc := range transitionCases {
 		if tc.wantErr == nil {
 			allowed[struct {
 				s  states
-				ev roomEvent
+				ev RoomEvent
 			}{tc.cur, tc.ev}] = true
 		}
 	}
 	for _, r := range rooms {
 		for _, k := range keys {
-			for ev := eventStart; ev <= eventPublishStopped; ev++ {
+			for ev := EventStart; ev <= eventPublishStopped; ev++ {
 				cur := states{r, k}
 				_, err := transition(cur, ev)
 				ok := allowed[struct {
 					s  states
-					ev roomEvent
+					ev RoomEvent
 				}{cur, ev}]
 				if ok != (err == nil) {
 					t.Errorf("transition(%v, %v): err = %v, allowed = %v", cur, ev, err, ok)

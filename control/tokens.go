@@ -1,206 +1,21 @@
 package control
 
-import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
-	"encoding/json"
-	"fmt"
-	"hash"
-	"sync"
-	"time"
+import "github.com/roomcast/roomcast/control/member"
 
-	"github.com/roomcast/roomcast/storage"
-)
+// SignToken signs the claims cl into a member token.
+func (c *Control) SignToken(cl member.Claims) string { return c.tokens.Sign(cl) }
 
-// TokenKind tells an access token (Member API) from a streaming token (playback).
-type TokenKind byte
+// SetTokenVersion makes member memberID's tokens of older versions stop verifying.
+// Call it after the transaction that stored the version (member.StoreVersion)
+// committed.
+func (c *Control) SetTokenVersion(memberID uint64, v uint32) { c.tokens.SetVersion(memberID, v) }
 
-// TokenKind values.
-const (
-	TokenKindUnknown   TokenKind = 0
-	TokenKindAccess    TokenKind = 'a'
-	TokenKindStreaming TokenKind = 's'
-)
-
-// TokenClaims is what a verified token says.
-type TokenClaims struct {
-	Kind      TokenKind
-	AppID     uint64
-	MemberID  uint64
-	Version   uint32 // the member's token version at issue time
-	ExpiresAt time.Time
-}
-
-// tokenFormat is the first byte of every token payload; bump it to change the layout.
-const tokenFormat = 1
-
-// maxTokenLen bounds what verify decodes (a valid token is about 75 characters).
-const maxTokenLen = 256
-
-// metaTokenVersions is the meta key holding {memberID: version} for every member whose
-// tokens were rotated at least once (members absent from it are at version 0).
-const metaTokenVersions = "control.tokenVersions"
-
-// Token layout (before base64url without padding):
-//
-//	payload = format(1) | kind(1) | uvarint appID | uvarint memberID |
-//	          uvarint version | uvarint expiry (unix seconds)
-//	token   = b64(payload) "." b64(HMAC-SHA256(installSecret, payload))
-//
-// The MAC covers the kind, so an access token never passes as a streaming token.
-type tokenSigner struct {
-	pool sync.Pool // of hash.Hash (HMAC-SHA256 keyed with the install secret)
-
-	mu       sync.RWMutex
-	versions map[uint64]uint32 // memberID → current token version (absent = 0)
-}
-
-// init keys the signer and loads the rotated versions.
-func (s *tokenSigner) init(secret []byte, versions map[uint64]uint32) {
-	key := append([]byte(nil), secret...)
-	s.pool.New = func() any { return hmac.New(sha256.New, key) }
-	s.versions = versions
-}
-
-// sign issues a token for claims.
-func (s *tokenSigner) sign(cl TokenClaims) string {
-	var buf [2 + 4*binary.MaxVarintLen64]byte
-	p := buf[:0]
-	p = append(p, tokenFormat, byte(cl.Kind))
-	p = binary.AppendUvarint(p, cl.AppID)
-	p = binary.AppendUvarint(p, cl.MemberID)
-	p = binary.AppendUvarint(p, uint64(cl.Version))
-	p = binary.AppendUvarint(p, uint64(cl.ExpiresAt.Unix()))
-	mac := s.mac(p)
-	enc := base64.RawURLEncoding
-	out := make([]byte, enc.EncodedLen(len(p))+1+enc.EncodedLen(len(mac)))
-	enc.Encode(out, p)
-	out[enc.EncodedLen(len(p))] = '.'
-	enc.Encode(out[enc.EncodedLen(len(p))+1:], mac[:])
-	return string(out)
-}
-
-// mac returns HMAC-SHA256(secret, p).
-func (s *tokenSigner) mac(p []byte) [sha256.Size]byte {
-	h := s.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(p)
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	s.pool.Put(h)
-	return sum
-}
-
-// verify checks the MAC, the kind, the expiry and the member's token version.
-// It reads no store.
-func (s *tokenSigner) verify(token string, kind TokenKind, now time.Time) (TokenClaims, error) {
-	bad := ErrUnauthorized.withMessage("invalid token")
-	if len(token) > maxTokenLen {
-		return TokenClaims{}, bad
-	}
-	dot := -1
-	for i := 0; i < len(token); i++ {
-		if token[i] == '.' {
-			dot = i
-			break
-		}
-	}
-	if dot < 0 {
-		return TokenClaims{}, bad
-	}
-	enc := base64.RawURLEncoding
-	var pbuf [maxTokenLen]byte
-	var mbuf [maxTokenLen]byte
-	pn, err := enc.Decode(pbuf[:], []byte(token[:dot]))
+// verifyToken verifies a member token of kind without a store read; a refused
+// token is 401 UNAUTHORIZED with the reason (invalid, expired, revoked).
+func (c *Control) verifyToken(token string, kind member.TokenKind) (member.Claims, error) {
+	cl, err := c.tokens.Verify(token, kind, c.now())
 	if err != nil {
-		return TokenClaims{}, bad
-	}
-	mn, err := enc.Decode(mbuf[:], []byte(token[dot+1:]))
-	if err != nil || mn != sha256.Size {
-		return TokenClaims{}, bad
-	}
-	want := s.mac(pbuf[:pn])
-	if !hmac.Equal(want[:], mbuf[:mn]) {
-		return TokenClaims{}, bad
-	}
-	cl, ok := parseTokenPayload(pbuf[:pn])
-	if !ok || cl.Kind != kind {
-		return TokenClaims{}, bad
-	}
-	if !now.Before(cl.ExpiresAt) {
-		return TokenClaims{}, ErrUnauthorized.withMessage("token expired")
-	}
-	if cl.Version < s.version(cl.MemberID) {
-		return TokenClaims{}, ErrUnauthorized.withMessage("token revoked")
+		return member.Claims{}, ErrUnauthorized.WithMessage("%s", err.Error())
 	}
 	return cl, nil
-}
-
-// parseTokenPayload decodes a MAC-checked payload.
-func parseTokenPayload(p []byte) (TokenClaims, bool) {
-	if len(p) < 2 || p[0] != tokenFormat {
-		return TokenClaims{}, false
-	}
-	cl := TokenClaims{Kind: TokenKind(p[1])}
-	p = p[2:]
-	var vals [4]uint64
-	for i := range vals {
-		v, n := binary.Uvarint(p)
-		if n <= 0 {
-			return TokenClaims{}, false
-		}
-		vals[i], p = v, p[n:]
-	}
-	if len(p) != 0 || vals[2] > 1<<32-1 {
-		return TokenClaims{}, false
-	}
-	cl.AppID, cl.MemberID, cl.Version = vals[0], vals[1], uint32(vals[2])
-	cl.ExpiresAt = time.Unix(int64(vals[3]), 0).UTC()
-	return cl, true
-}
-
-// version returns the member's current token version.
-func (s *tokenSigner) version(memberID uint64) uint32 {
-	s.mu.RLock()
-	v := s.versions[memberID]
-	s.mu.RUnlock()
-	return v
-}
-
-// setVersion records a rotation (call after the transaction that stored it commits).
-func (s *tokenSigner) setVersion(memberID uint64, v uint32) {
-	s.mu.Lock()
-	if v > s.versions[memberID] {
-		s.versions[memberID] = v
-	}
-	s.mu.Unlock()
-}
-
-// loadTokenVersions reads the rotated token versions kept in the meta bucket.
-func loadTokenVersions(tx *storage.Tx) (map[uint64]uint32, error) {
-	m := map[uint64]uint32{}
-	raw := tx.GetMeta(metaTokenVersions)
-	if raw == nil {
-		return m, nil
-	}
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", metaTokenVersions, err)
-	}
-	return m, nil
-}
-
-// storeTokenVersion writes memberID's new version into the meta map inside tx.
-func storeTokenVersion(tx *storage.Tx, memberID uint64, v uint32) error {
-	m, err := loadTokenVersions(tx)
-	if err != nil {
-		return err
-	}
-	m[memberID] = v
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", metaTokenVersions, err)
-	}
-	return tx.PutMeta(metaTokenVersions, raw)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/publish"
 	"github.com/roomcast/roomcast/storage"
 )
@@ -23,21 +24,21 @@ type SessionInfo struct {
 
 // committed is what a transaction hands to the after-commit step.
 type committed struct {
-	ob      outbox
+	ob      events.Outbox
 	room    storage.Room // zero when no room was involved
 	out     outcome
-	ev      roomEvent
+	ev      RoomEvent
 	keyID   uint64
-	view    *roomJSON
+	view    *RoomJSON
 	changed bool // the room's state changed
 }
 
-// loadRoom reads room id of app appID; deleted rooms and other apps' rooms are
+// LoadRoom reads room id of app appID; deleted rooms and other apps' rooms are
 // VIDEO_ROOM_NOT_FOUND.
-func loadRoom(tx *storage.Tx, appID, id uint64) (storage.Room, error) {
+func LoadRoom(tx *storage.Tx, appID, id uint64) (storage.Room, error) {
 	r, err := tx.Room(id)
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && (r.AppID != appID || r.State != "ACTIVE")) {
-		return storage.Room{}, ErrVideoRoomNotFound.withMessage("video room %d not found", id)
+		return storage.Room{}, ErrVideoRoomNotFound.WithMessage("video room %d not found", id)
 	}
 	if err != nil {
 		return storage.Room{}, fmt.Errorf("read room %d: %w", id, err)
@@ -45,10 +46,10 @@ func loadRoom(tx *storage.Tx, appID, id uint64) (storage.Room, error) {
 	return r, nil
 }
 
-// roomAction applies an API event (start, end, cancel) to room roomID of appID.
+// RoomAction applies an API event (start, end, cancel) to room roomID of appID.
 // memberID != 0 restricts it to the room's owner (Member API). Concurrent actions
 // on one room: one runs, the others get ErrRequestLocked.
-func (c *Control) roomAction(ctx context.Context, appID, roomID, memberID uint64, ev roomEvent) (*roomJSON, error) {
+func (c *Control) RoomAction(ctx context.Context, appID, roomID, memberID uint64, ev RoomEvent) (*RoomJSON, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -74,7 +75,7 @@ func (c *Control) roomAction(ctx context.Context, appID, roomID, memberID uint64
 
 // roomActionTx is the transaction of roomAction.
 func (c *Control) roomActionTx(tx *storage.Tx, appID, roomID, memberID uint64, cm *committed) error {
-	r, err := loadRoom(tx, appID, roomID)
+	r, err := LoadRoom(tx, appID, roomID)
 	if err != nil {
 		return err
 	}
@@ -89,7 +90,7 @@ func (c *Control) roomActionTx(tx *storage.Tx, appID, roomID, memberID uint64, c
 		key = &k
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("read stream key %d: %w", r.StreamKeyID, err)
-	} else if cm.ev != eventCancel {
+	} else if cm.ev != EventCancel {
 		return ErrStreamKeyNotFound
 	}
 	cur := states{Room: VideoRoomState(r.VideoRoomState), Key: StreamKeyStateInactive}
@@ -100,7 +101,7 @@ func (c *Control) roomActionTx(tx *storage.Tx, appID, roomID, memberID uint64, c
 	if err != nil {
 		return err
 	}
-	if cm.ev == eventEnd && key.RoomID != r.ID {
+	if cm.ev == EventEnd && key.RoomID != r.ID {
 		return ErrStreamKeyStateNotInactLive
 	}
 	return c.commitTransition(tx, &r, key, out, cm, "")
@@ -111,15 +112,15 @@ func (c *Control) roomActionTx(tx *storage.Tx, appID, roomID, memberID uint64, c
 func (c *Control) commitTransition(tx *storage.Tx, r *storage.Room, k *storage.StreamKey, out outcome, cm *committed, reason string) error {
 	now := c.now().UTC()
 	cm.out = out
-	if k != nil && cm.ev != eventCancel {
+	if k != nil && cm.ev != EventCancel {
 		applyKey(k, r, out, now)
 		if err := tx.PutStreamKey(k); err != nil {
 			return fmt.Errorf("put stream key %d: %w", k.ID, err)
 		}
 		cm.keyID = k.ID
-		name := map[roomEvent]string{eventPublishStarted: EventPublishStarted, eventPublishStopped: EventPublishStopped}[cm.ev]
+		name := map[RoomEvent]string{eventPublishStarted: events.EventPublishStarted, eventPublishStopped: events.EventPublishStopped}[cm.ev]
 		if name != "" {
-			if err := c.addKeyEvent(tx, &cm.ob, name, k, reason, now); err != nil {
+			if err := addKeyEvent(tx, &cm.ob, name, k, reason, now); err != nil {
 				return err
 			}
 		}
@@ -137,7 +138,7 @@ func (c *Control) commitTransition(tx *storage.Tx, r *storage.Room, k *storage.S
 	if err := c.addRoomEvent(tx, &cm.ob, roomEventName(out.Room), r, now); err != nil {
 		return err
 	}
-	cm.view = c.newRoomJSON(r, c.loadRoomDeps(tx, r, nil))
+	cm.view = c.NewRoomJSON(r, c.LoadRoomDeps(tx, r, nil))
 	return nil
 }
 
@@ -154,15 +155,15 @@ func applyKey(k *storage.StreamKey, r *storage.Room, out outcome, now time.Time)
 }
 
 // applyRoom writes the new room state to r.
-func applyRoom(r *storage.Room, k *storage.StreamKey, ev roomEvent, out outcome, now time.Time) error {
+func applyRoom(r *storage.Room, k *storage.StreamKey, ev RoomEvent, out outcome, now time.Time) error {
 	r.VideoRoomState = string(out.Room)
 	r.LastModifiedAt = now
 	switch {
-	case ev == eventStart:
+	case ev == EventStart:
 		r.LiveStartedAt = now
-	case ev == eventCancel:
+	case ev == EventCancel:
 		r.CancelledAt = now
-	case ev == eventEnd:
+	case ev == EventEnd:
 		r.LiveEndedAt = now
 		r.InactiveSince = time.Time{}
 		vod, err := vodTransition(VODState(r.VODState), vodEventEnded)
@@ -189,7 +190,7 @@ func applyRoom(r *storage.Room, k *storage.StreamKey, ev roomEvent, out outcome,
 
 // afterCommit emits the events and calls the hooks, outside any lock of ours.
 func (c *Control) afterCommit(cm *committed) {
-	c.emit(&cm.ob)
+	cm.ob.Emit(c.Events)
 	if !cm.changed {
 		return
 	}

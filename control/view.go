@@ -11,9 +11,9 @@ import (
 // timeLayout is RFC 3339 UTC with fractional seconds (microseconds), as in the seeds.
 const timeLayout = "2006-01-02T15:04:05.000000Z"
 
-// optTime renders a time as RFC 3339 UTC with microseconds, or nil (JSON null)
+// OptTime renders a time as RFC 3339 UTC with microseconds, or nil (JSON null)
 // when zero. Plain *string fields keep encoding/json on its fast path (no Marshaler).
-func optTime(t time.Time) *string {
+func OptTime(t time.Time) *string {
 	if t.IsZero() {
 		return nil
 	}
@@ -91,8 +91,8 @@ func appendDigits(b []byte, v, n int) []byte {
 	return b
 }
 
-// opt returns &s, or nil (JSON null) when s is empty.
-func opt(s string) *string {
+// Opt returns &s, or nil (JSON null) when s is empty.
+func Opt(s string) *string {
 	if s == "" {
 		return nil
 	}
@@ -113,8 +113,8 @@ type appRefJSON struct {
 	Name  string `json:"name"`
 }
 
-// memberJSON is a member (the "member" object of a room, and GET member).
-type memberJSON struct {
+// MemberJSON is a member (the "member" object of a room, and GET member).
+type MemberJSON struct {
 	ID                   uint64  `json:"id"`
 	State                string  `json:"state"`
 	AppUserID            string  `json:"appUserId"`
@@ -126,15 +126,15 @@ type memberJSON struct {
 	text [4]string // backs the optional fields above (optIn); do not copy a memberJSON
 }
 
-// newMemberJSON converts a member record.
-func newMemberJSON(m storage.Member) *memberJSON {
-	j := &memberJSON{}
+// NewMemberJSON converts a member record.
+func NewMemberJSON(m storage.Member) *MemberJSON {
+	j := &MemberJSON{}
 	j.fill(m)
 	return j
 }
 
 // fill sets j from a member record.
-func (j *memberJSON) fill(m storage.Member) {
+func (j *MemberJSON) fill(m storage.Member) {
 	j.ID, j.State, j.AppUserID = m.ID, "ACTIVE", m.AppUserID
 	j.text[0], j.text[1] = m.AppUserName, m.ProfileImgURL
 	formatTimes(j.text[2:], m.CreatedAt, m.UpdatedAt)
@@ -175,13 +175,13 @@ type roomChatJSON struct {
 	Closed     bool   `json:"closed"`
 }
 
-// autoEndJSON is the optional "autoEnd" object of a room (SPEC §4.8).
-type autoEndJSON struct {
+// AutoEndJSON is the optional "autoEnd" object of a room (SPEC §4.8).
+type AutoEndJSON struct {
 	InactiveSeconds int `json:"inactiveSeconds"`
 }
 
-// roomJSON is the VideoRoom of SPEC §3: every field, null when absent.
-type roomJSON struct {
+// RoomJSON is the VideoRoom of SPEC §3: every field, null when absent.
+type RoomJSON struct {
 	ID              uint64        `json:"id"`
 	UUID            string        `json:"uuid"`
 	State           string        `json:"state"`
@@ -193,7 +193,7 @@ type roomJSON struct {
 	VODURL          *string       `json:"vodUrl"`
 	AccessLevel     string        `json:"accessLevel"`
 	App             appRefJSON    `json:"app"`
-	Member          *memberJSON   `json:"member"`
+	Member          *MemberJSON   `json:"member"`
 	Channel         channelJSON   `json:"channel"`
 	CreatorType     string        `json:"creatorType"`
 	CreatorID       *uint64       `json:"creatorId"`
@@ -217,7 +217,7 @@ type roomJSON struct {
 	VideoPost       *struct{}     `json:"videoPost"`
 	Chat            *roomChatJSON `json:"chat"`
 	Stats           statsJSON     `json:"stats"`
-	AutoEnd         *autoEndJSON  `json:"autoEnd"`
+	AutoEnd         *AutoEndJSON  `json:"autoEnd"`
 	CreatedAt       *string       `json:"createdAt"`
 	LastModifiedAt  *string       `json:"lastModifiedAt"`
 
@@ -225,10 +225,10 @@ type roomJSON struct {
 	// roomJSON must not be copied: the copy's pointers would still point here.
 	text      [roomTexts]string
 	creatorID uint64
-	member    memberJSON
+	member    MemberJSON
 	streamKey roomKeyJSON
 	chat      roomChatJSON
-	autoEnd   autoEndJSON
+	autoEnd   AutoEndJSON
 }
 
 // Indexes of roomJSON.text.
@@ -281,17 +281,17 @@ func (c *Control) playURLsOf(r *storage.Room) playURLs {
 	return u
 }
 
-// roomDeps are the records a room view needs besides the room.
-type roomDeps struct {
+// RoomDeps are the records a room view needs besides the room.
+type RoomDeps struct {
 	AppName string
 	Member  *storage.Member    // nil when the room has no member
 	Key     *storage.StreamKey // nil when the room has no key
 	Chat    *storage.ChatRoom  // nil when the room has no chat room
 }
 
-// loadRoomDeps reads the member and stream key of r (memo caches members in lists).
-func (c *Control) loadRoomDeps(tx *storage.Tx, r *storage.Room, memo map[uint64]*storage.Member) roomDeps {
-	d := roomDeps{AppName: c.appName(tx, r.AppID)}
+// LoadRoomDeps reads the member and stream key of r (memo caches members in lists).
+func (c *Control) LoadRoomDeps(tx *storage.Tx, r *storage.Room, memo map[uint64]*storage.Member) RoomDeps {
+	d := RoomDeps{AppName: c.appName(tx, r.AppID)}
 	if r.MemberID != 0 {
 		if m, ok := memo[r.MemberID]; ok {
 			d.Member = m
@@ -313,10 +313,10 @@ func (c *Control) loadRoomDeps(tx *storage.Tx, r *storage.Room, memo map[uint64]
 	return d
 }
 
-// newRoomJSON converts a room record and its dependencies.
-func (c *Control) newRoomJSON(r *storage.Room, d roomDeps) *roomJSON {
+// NewRoomJSON converts a room record and its dependencies.
+func (c *Control) NewRoomJSON(r *storage.Room, d RoomDeps) *RoomJSON {
 	u := c.playURLsOf(r)
-	j := &roomJSON{
+	j := &RoomJSON{
 		ID: r.ID, UUID: r.UUID, State: r.State, Type: r.Type, Protocol: r.Protocol,
 		Format: r.Format, VideoRoomState: r.VideoRoomState, VODState: r.VODState,
 		AccessLevel: r.AccessLevel,
@@ -339,13 +339,13 @@ func (c *Control) newRoomJSON(r *storage.Room, d roomDeps) *roomJSON {
 	j.LiveStartedAt, j.LiveEndedAt = optIn(&t[rtLiveStartedAt]), optIn(&t[rtLiveEndedAt])
 	j.VODArchivedAt, j.CreatedAt = optIn(&t[rtVODArchivedAt]), optIn(&t[rtCreatedAt])
 	j.LastModifiedAt = optIn(&t[rtLastModifiedAt])
-	c.setRoomRefs(j, r, d)
+	setRoomRefs(j, r, d)
 	return j
 }
 
 // setRoomRefs sets the object fields of j (creator, member, stream key, chat,
 // autoEnd), pointing into j's own storage.
-func (c *Control) setRoomRefs(j *roomJSON, r *storage.Room, d roomDeps) {
+func setRoomRefs(j *RoomJSON, r *storage.Room, d RoomDeps) {
 	if id, err := strconv.ParseUint(r.CreatorID, 10, 64); err == nil {
 		j.creatorID = id
 		j.CreatorID = &j.creatorID
@@ -360,11 +360,11 @@ func (c *Control) setRoomRefs(j *roomJSON, r *storage.Room, d roomDeps) {
 		j.StreamKey = &j.streamKey
 	}
 	if d.Chat != nil {
-		j.chat = roomChatJSON{VideoKey: videoKey(r.ID), ChannelKey: d.Chat.ChannelKey, Closed: d.Chat.Closed}
+		j.chat = roomChatJSON{VideoKey: VideoKey(r.ID), ChannelKey: d.Chat.ChannelKey, Closed: d.Chat.Closed}
 		j.Chat = &j.chat
 	}
 	if r.AutoEndSeconds > 0 {
-		j.autoEnd = autoEndJSON{InactiveSeconds: r.AutoEndSeconds}
+		j.autoEnd = AutoEndJSON{InactiveSeconds: r.AutoEndSeconds}
 		j.AutoEnd = &j.autoEnd
 	}
 }
@@ -378,8 +378,8 @@ func showRoomKey(r *storage.Room) bool {
 	return false
 }
 
-// streamKeyJSON is the stream key as its owner and app see it (with the secret).
-type streamKeyJSON struct {
+// StreamKeyJSON is the stream key as its owner and app see it (with the secret).
+type StreamKeyJSON struct {
 	ID             uint64         `json:"id"`
 	State          string         `json:"state"`
 	StreamKeyState StreamKeyState `json:"streamKeyState"`
@@ -389,11 +389,11 @@ type streamKeyJSON struct {
 	LastModifiedAt *string        `json:"lastModifiedAt"`
 }
 
-// newStreamKeyJSON converts a stream key record.
-func (c *Control) newStreamKeyJSON(k storage.StreamKey) streamKeyJSON {
-	j := streamKeyJSON{
+// NewStreamKeyJSON converts a stream key record.
+func (c *Control) NewStreamKeyJSON(k storage.StreamKey) StreamKeyJSON {
+	j := StreamKeyJSON{
 		ID: k.ID, State: "ACTIVE", StreamKeyState: streamKeyStateOf(k.Publishing, k.RoomID != 0),
-		StreamKey: k.Secret, IngestURL: c.ingestURL(), LastModifiedAt: optTime(k.UpdatedAt),
+		StreamKey: k.Secret, IngestURL: c.ingestURL(), LastModifiedAt: OptTime(k.UpdatedAt),
 	}
 	if k.RoomID != 0 {
 		id := k.RoomID
@@ -405,49 +405,5 @@ func (c *Control) newStreamKeyJSON(k storage.StreamKey) streamKeyJSON {
 // ingestURL is the RTMP URL streamers publish to.
 func (c *Control) ingestURL() string { return c.PublicRTMPURL + "/" + c.RTMPApp }
 
-// sortJSON is Spring's Sort object.
-type sortJSON struct {
-	Empty    bool `json:"empty"`
-	Sorted   bool `json:"sorted"`
-	Unsorted bool `json:"unsorted"`
-}
-
-// pageableJSON is Spring's Pageable object.
-type pageableJSON struct {
-	Sort       sortJSON `json:"sort"`
-	Offset     int      `json:"offset"`
-	PageNumber int      `json:"pageNumber"`
-	PageSize   int      `json:"pageSize"`
-	Paged      bool     `json:"paged"`
-	Unpaged    bool     `json:"unpaged"`
-}
-
-// pageJSON is Spring's Page shape of the seeds.
-type pageJSON[T any] struct {
-	Content          []T          `json:"content"`
-	Pageable         pageableJSON `json:"pageable"`
-	Last             bool         `json:"last"`
-	TotalPages       int          `json:"totalPages"`
-	TotalElements    int          `json:"totalElements"`
-	Size             int          `json:"size"`
-	Number           int          `json:"number"`
-	Sort             sortJSON     `json:"sort"`
-	First            bool         `json:"first"`
-	NumberOfElements int          `json:"numberOfElements"`
-	Empty            bool         `json:"empty"`
-}
-
-// newPage builds a page of content for page number (0-based) of size, out of total.
-func newPage[T any](content []T, page, size, total int) pageJSON[T] {
-	if content == nil {
-		content = []T{}
-	}
-	pages := (total + size - 1) / size
-	s := sortJSON{Sorted: true}
-	return pageJSON[T]{
-		Content:  content,
-		Pageable: pageableJSON{Sort: s, Offset: page * size, PageNumber: page, PageSize: size, Paged: true},
-		Last:     page >= pages-1, TotalPages: pages, TotalElements: total, Size: size, Number: page,
-		Sort: s, First: page == 0, NumberOfElements: len(content), Empty: len(content) == 0,
-	}
-}
+// VideoKey is the seed's VideoKey of a room: its ID as a string.
+func VideoKey(roomID uint64) string { return strconv.FormatUint(roomID, 10) }

@@ -2,10 +2,7 @@ package control
 
 import (
 	"strconv"
-	"sync"
 	"unicode/utf8"
-
-	"github.com/labstack/echo/v4"
 )
 
 // Hand-written JSON for the room object, the body of GET room (the hottest App API
@@ -16,10 +13,10 @@ import (
 
 // MarshalJSON implements json.Marshaler with appendJSON (room lists, create and
 // state changes encode rooms through encoding/json).
-func (j *roomJSON) MarshalJSON() ([]byte, error) { return j.appendJSON(nil), nil }
+func (j *RoomJSON) MarshalJSON() ([]byte, error) { return j.AppendJSON(nil), nil }
 
-// appendJSON appends the JSON object of j to b.
-func (j *roomJSON) appendJSON(b []byte) []byte {
+// AppendJSON appends the JSON object of j to b.
+func (j *RoomJSON) AppendJSON(b []byte) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendUint(b, j.ID, 10)
 	b = appendStringField(b, `,"uuid":`, j.UUID)
@@ -110,7 +107,7 @@ func (j *roomJSON) appendJSON(b []byte) []byte {
 }
 
 // appendJSON appends the member object, or null for a nil m.
-func (m *memberJSON) appendJSON(b []byte) []byte {
+func (m *MemberJSON) appendJSON(b []byte) []byte {
 	if m == nil {
 		return append(b, "null"...)
 	}
@@ -208,24 +205,4 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
-}
-
-// jsonBufs recycles response buffers of hand-written JSON bodies.
-var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
-
-// writeRoomJSON writes j with status code: the bytes of ec.JSON (encoding/json
-// plus its newline, application/json), built without reflection. ?pretty and
-// echo's Debug mode still go through ec.JSON for the indentation.
-func writeRoomJSON(ec echo.Context, code int, j *roomJSON) error {
-	if ec.Echo().Debug || ec.Request().URL.RawQuery != "" && ec.QueryParams().Has("pretty") {
-		return ec.JSON(code, j)
-	}
-	bp := jsonBufs.Get().(*[]byte)
-	b := append(j.appendJSON((*bp)[:0]), '\n')
-	err := ec.JSONBlob(code, b)
-	if cap(b) <= 64<<10 { // do not keep rare huge bodies alive
-		*bp = b[:0]
-		jsonBufs.Put(bp)
-	}
-	return err
 }

@@ -13,7 +13,7 @@ import (
 
 // plainRoomJSON is roomJSON without its MarshalJSON: encoding/json's reflection
 // encoding, the reference for appendJSON.
-type plainRoomJSON roomJSON
+type plainRoomJSON RoomJSON
 
 // jsonTrickyStrings exercise every escaping rule of encoding/json.
 var jsonTrickyStrings = []string{
@@ -28,13 +28,13 @@ func TestRoomJSONMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 11))
 	for i := range 2000 {
-		var j roomJSON
+		var j RoomJSON
 		fillRandom(t, rng, reflect.ValueOf(&j).Elem())
 		want, err := json.Marshal((*plainRoomJSON)(&j))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := j.appendJSON(nil); string(got) != string(want) {
+		if got := j.AppendJSON(nil); string(got) != string(want) {
 			t.Fatalf("room %d:\n got %s\nwant %s", i, got, want)
 		}
 		if got, _ := json.Marshal(&j); string(got) != string(want) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -57,5 +58,51 @@ func (c *Control) VODExpired(ctx context.Context, roomUUID string) error {
 		return fmt.Errorf("vod expired (room %s): %w", roomUUID, err)
 	}
 	c.Log.Info("vod expired", "uuid", roomUUID)
+	return nil
+}
+
+// VODFinished records the end of archiving of an ENDED room: err == nil → ARCHIVED
+// with vodUrl and vodArchivedAt (event video_room.vod_archived), otherwise
+// FAILED_ARCHIVING (video_room.vod_failed). Called by cmd when the packager finishes.
+func (c *Control) VODFinished(ctx context.Context, roomUUID string, archiveErr error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var ob events.Outbox
+	err := c.Store.Update(func(tx *storage.Tx) error {
+		ob = events.Outbox{}
+		r, err := tx.RoomByUUID(roomUUID)
+		if errors.Is(err, storage.ErrNotFound) {
+			return ErrVideoRoomNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("read room %s: %w", roomUUID, err)
+		}
+		ev, name := vodEventArchived, events.EventVideoRoomVODArchived
+		if archiveErr != nil {
+			ev, name = vodEventFailed, events.EventVideoRoomVODFailed
+		}
+		vod, err := vodTransition(VODState(r.VODState), ev)
+		if err != nil {
+			return err
+		}
+		now := c.now().UTC()
+		r.VODState, r.LastModifiedAt = string(vod), now
+		if vod == VODStateArchived {
+			r.VODArchivedAt = now
+			r.VODURL = c.PublicHTTPURL + "/vod/" + r.UUID + "/index.m3u8"
+		}
+		if err := tx.PutRoom(&r); err != nil {
+			return fmt.Errorf("put room %d: %w", r.ID, err)
+		}
+		return c.addRoomEvent(tx, &ob, name, &r, now)
+	})
+	if err != nil {
+		return fmt.Errorf("vod finished (room %s): %w", roomUUID, err)
+	}
+	if archiveErr != nil {
+		c.Log.Warn("vod archiving failed", "uuid", roomUUID, "err", archiveErr)
+	}
+	ob.Emit(c.Events)
 	return nil
 }

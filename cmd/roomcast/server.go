@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/roomcast/roomcast/control"
+	controlapi "github.com/roomcast/roomcast/control/api"
 	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/ingest"
 	"github.com/roomcast/roomcast/ingest/admission"
@@ -37,6 +38,7 @@ type server struct {
 
 	store    *storage.Store
 	control  *control.Control
+	api      *controlapi.Server
 	broker   *events.Broker
 	streams  *hub.Registry
 	packager *packager.Packager
@@ -75,20 +77,26 @@ func (s *server) initialize() error {
 	s.broker = &events.Broker{Store: store, Log: s.Log.With("component", "events")}
 	s.control = &control.Control{
 		Events:        s.broker,
-		EventSource:   s.broker,
 		Store:         store,
 		Log:           s.Log.With("component", "control"),
 		PublicHTTPURL: c.PublicHTTPURL,
 		PublicRTMPURL: c.PublicRTMPURL,
 		RTMPApp:       c.RTMPApp,
 		TokenTTL:      c.TokenTTL,
-		BodyLimit:     c.BodyLimit,
-		MaxInFlight:   unlimitedIfZero(c.MaxAPIRequests),
-		Registry:      reg,
-		Ready:         s.ready,
 	}
 	if err := s.control.Initialize(); err != nil {
 		return fmt.Errorf("initialize control: %w", err)
+	}
+	s.api = &controlapi.Server{
+		Control:     s.control,
+		EventSource: s.broker,
+		BodyLimit:   c.BodyLimit,
+		MaxInFlight: unlimitedIfZero(c.MaxAPIRequests),
+		Registry:    reg,
+		Ready:       s.ready,
+	}
+	if err := s.api.Initialize(); err != nil {
+		return fmt.Errorf("initialize api: %w", err)
 	}
 	s.broker.Channels = s.control
 	if err := s.broker.Initialize(); err != nil {
@@ -194,7 +202,7 @@ func (s *server) firstStart() error {
 func (s *server) startHTTP() error {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s.control.Register(e)
+	s.api.Register(e)
 	// Playback is the hot path: it bypasses echo and the REST middleware (the
 	// packager has its own metrics), and segment files keep sendfile.
 	root := http.NewServeMux()
@@ -208,7 +216,7 @@ func (s *server) startHTTP() error {
 		return fmt.Errorf("listen http %s: %w", s.Config.HTTPAddr, err)
 	}
 	s.httpLn = ln
-	guard := &control.HTTPGuard{
+	guard := &controlapi.HTTPGuard{
 		MaxConnsPerAddr: unlimitedIfZero(s.Config.MaxConnsPerIP),
 		BodyTimeout:     s.Config.BodyTimeout,
 		Log:             s.Log.With("component", "http"),

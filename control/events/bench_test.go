@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
@@ -40,7 +39,7 @@ func BenchmarkOutboxWebhooks(b *testing.B) {
 			b.ResetTimer()
 			t0 := time.Now()
 			for range b.N {
-				e.ctl.IngestCapacity(control.EventIngestLimited, 10, 10)
+				e.ctl.IngestCapacity(events.EventIngestLimited, 10, 10)
 			}
 			for got.Load() < int64(b.N) {
 				time.Sleep(time.Millisecond)

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -31,21 +30,21 @@ const (
 	DefaultPollInterval    = time.Second
 )
 
-// ChannelDirectory tells which members are joined to a room's channel
-// (*control.Control implements it).
+// ChannelDirectory tells which members are joined to a room's channel (the
+// control plane implements it; cmd wires it).
 type ChannelDirectory interface {
 	ChannelMembers(roomID uint64) ([]uint64, error)
 }
 
-// ChatDirectory tells which members are in a room's chat room (*control.Control
+// ChatDirectory tells which members are in a room's chat room (the control plane
 // implements it). Broker.Channels must implement it for chat messages
-// (control.AudienceChat) to reach anyone over SSE.
+// (AudienceChat) to reach anyone over SSE.
 type ChatDirectory interface {
 	ChatMembers(roomID uint64) ([]uint64, error)
 }
 
-// Broker delivers outbox events: member SSE streams (it is the control.EventSource)
-// and signed webhooks with retries (it is the control.Emitter). Set the exported
+// Broker delivers outbox events: member SSE streams (ServeEvents) and signed
+// webhooks with retries (it is the Emitter and the Waker). Set the exported
 // fields, call Initialize, and Close when done.
 type Broker struct {
 	// Store is the open store holding the outbox (required).
@@ -234,15 +233,15 @@ func (b *Broker) Close() {
 	}
 }
 
-// Emit implements control.Emitter: it wakes the fan-out and the dispatcher, which
+// Emit implements Emitter: it wakes the fan-out and the dispatcher, which
 // read the event from the outbox. It never blocks.
-func (b *Broker) Emit(control.Event) {
+func (b *Broker) Emit(Event) {
 	b.initWake()
 	wake(b.fanWake)
 	wake(b.hookWake)
 }
 
-// Wake implements control.DeliveryWaker: the dispatcher looks at pending
+// Wake implements Waker: the dispatcher looks at pending
 // deliveries now (manual redelivery).
 func (b *Broker) Wake() {
 	b.initWake()
@@ -266,9 +265,6 @@ func wake(c chan struct{}) {
 }
 
 var (
-	_ control.Emitter       = (*Broker)(nil)
-	_ control.EventSource   = (*Broker)(nil)
-	_ control.DeliveryWaker = (*Broker)(nil)
-	_ ChannelDirectory      = (*control.Control)(nil)
-	_ ChatDirectory         = (*control.Control)(nil)
+	_ Emitter = (*Broker)(nil)
+	_ Waker   = (*Broker)(nil)
 )

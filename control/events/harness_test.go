@@ -25,6 +25,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/api"
 	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
@@ -80,7 +81,7 @@ func startOn(t testing.TB, dir string, store *storage.Store, tune func(*events.B
 		tune(e.broker)
 	}
 	e.ctl = &control.Control{Store: store, Log: quiet, PublicHTTPURL: "http://media.test",
-		Events: e.broker, EventSource: e.broker}
+		Events: e.broker}
 	e.broker.Channels = e.ctl
 	if err := e.ctl.Initialize(); err != nil {
 		t.Fatal(err)
@@ -88,7 +89,11 @@ func startOn(t testing.TB, dir string, store *storage.Store, tune func(*events.B
 	if err := e.broker.Initialize(); err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(e.ctl.Handler())
+	srv := &api.Server{Control: e.ctl, EventSource: e.broker}
+	if err := srv.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(srv.Handler())
 	return e
 }
 
@@ -253,7 +258,7 @@ func (e *env) outboxNames(after uint64) []string {
 	var out []string
 	err := e.store.View(func(tx *storage.Tx) error {
 		return tx.ForEachEventAfter(after, func(rec storage.Event) (bool, error) {
-			ev, err := control.DecodeEvent(rec)
+			ev, err := events.DecodeEvent(rec)
 			if err != nil {
 				return false, err
 			}

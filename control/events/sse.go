@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -82,8 +81,8 @@ func (b *Broker) fanOut() error {
 
 // readEvents reads up to limit outbox events after seq and returns the decoded
 // room events among them (those with an SSE message) and the last seq read.
-func (b *Broker) readEvents(after uint64, limit int) ([]control.Event, uint64, error) {
-	var out []control.Event
+func (b *Broker) readEvents(after uint64, limit int) ([]Event, uint64, error) {
+	var out []Event
 	last, n := after, 0
 	err := b.Store.View(func(tx *storage.Tx) error {
 		return tx.ForEachEventAfter(after, func(rec storage.Event) (bool, error) {
@@ -92,7 +91,7 @@ func (b *Broker) readEvents(after uint64, limit int) ([]control.Event, uint64, e
 			if rec.RoomID == 0 {
 				return n < limit, nil
 			}
-			ev, err := control.DecodeEvent(rec)
+			ev, err := DecodeEvent(rec)
 			if err != nil {
 				b.Log.Error("skip undecodable outbox event", "seq", rec.Seq, "err", err)
 				return n < limit, nil
@@ -111,7 +110,7 @@ func (b *Broker) readEvents(after uint64, limit int) ([]control.Event, uint64, e
 
 // fanOne pushes ev to the connected members joined to its room's channel and
 // advances b.fanned to ev.Seq.
-func (b *Broker) fanOne(ev control.Event) {
+func (b *Broker) fanOne(ev Event) {
 	b.mu.Lock()
 	empty := len(b.subs) == 0
 	if empty {
@@ -157,7 +156,7 @@ func (b *Broker) fanOne(ev control.Event) {
 }
 
 // messageFrame is the SSE frame of a room event: id = outbox seq, data = message.
-func messageFrame(ev control.Event) []byte {
+func messageFrame(ev Event) []byte {
 	f := make([]byte, 0, len(ev.Message)+32)
 	f = append(f, "id: "...)
 	f = strconv.AppendUint(f, ev.Seq, 10)
@@ -186,7 +185,7 @@ func resetFrame(reason, lastID string, upto uint64) []byte {
 
 // subscribe registers a stream of member m and returns the last seq already fanned
 // out: replay covers up to it, the queue everything after.
-func (b *Broker) subscribe(m control.TokenClaims) (*subscriber, uint64, bool) {
+func (b *Broker) subscribe(m Member) (*subscriber, uint64, bool) {
 	s := &subscriber{appID: m.AppID, memberID: m.MemberID,
 		ch: make(chan []byte, b.ClientQueue), gone: make(chan struct{})}
 	b.mu.Lock()
@@ -213,8 +212,9 @@ func (b *Broker) unsubscribe(s *subscriber) {
 	b.wg.Done()
 }
 
-// ServeEvents implements control.EventSource: the SSE stream of member m (seed 000).
-func (b *Broker) ServeEvents(w http.ResponseWriter, r *http.Request, m control.TokenClaims) {
+// ServeEvents serves the SSE stream of member m (GET /v2/members/me/event-sources):
+// it runs until the client goes away, the member is too slow, or the Broker closes.
+func (b *Broker) ServeEvents(w http.ResponseWriter, r *http.Request, m Member) {
 	s, upto, ok := b.subscribe(m)
 	if !ok {
 		w.Header().Set("Content-Type", "application/json")
@@ -274,7 +274,7 @@ func (b *Broker) stream(r *http.Request, s *subscriber, sw *sseWriter) {
 
 // replay returns the frames member m missed after lastID, up to seq upto, or a
 // reset frame when lastID cannot be replayed.
-func (b *Broker) replay(m control.TokenClaims, lastID string, upto uint64) [][]byte {
+func (b *Broker) replay(m Member, lastID string, upto uint64) [][]byte {
 	seq, err := strconv.ParseUint(lastID, 10, 64)
 	if err != nil {
 		return [][]byte{resetFrame(ResetInvalidLastEventID, lastID, upto)}
@@ -320,11 +320,11 @@ type audienceKey struct {
 
 // audience returns the member IDs ev's message may reach before its receiver set
 // is applied: the room channel's members, or the chat room's (AudienceChat).
-func (b *Broker) audience(ev control.Event) ([]uint64, error) {
+func (b *Broker) audience(ev Event) ([]uint64, error) {
 	switch ev.Audience {
-	case control.AudienceChannel:
+	case AudienceChannel:
 		return b.Channels.ChannelMembers(ev.RoomID)
-	case control.AudienceChat:
+	case AudienceChat:
 		chats, ok := b.Channels.(ChatDirectory)
 		if !ok {
 			return nil, fmt.Errorf("Channels (%T) does not list chat members", b.Channels)
@@ -336,7 +336,7 @@ func (b *Broker) audience(ev control.Event) ([]uint64, error) {
 
 // isJoined reports (memoized per audience) whether member belongs to ev's audience
 // now.
-func (b *Broker) isJoined(memo map[audienceKey]bool, ev control.Event, member uint64) bool {
+func (b *Broker) isJoined(memo map[audienceKey]bool, ev Event, member uint64) bool {
 	key := audienceKey{ev.Audience, ev.RoomID}
 	if v, ok := memo[key]; ok {
 		return v

@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
@@ -271,7 +270,7 @@ func TestSSESlowClientDisconnected(t *testing.T) {
 func (e *env) appendRoomEvent(appID, room uint64, pad string) {
 	e.t.Helper()
 	msg, _ := json.Marshal(map[string]any{"customData": map[string]any{"videoRoomState": "LIVE", "pad": pad}})
-	ev := control.Event{ID: uuid.NewString(), Name: control.EventVideoRoomLive, AppID: appID, RoomID: room,
+	ev := events.Event{ID: uuid.NewString(), Name: events.EventVideoRoomLive, AppID: appID, RoomID: room,
 		ChannelID: room, Time: time.Now().UTC(), Message: msg, Webhook: json.RawMessage(`{}`)}
 	raw, _ := json.Marshal(ev)
 	rec := storage.Event{AppID: appID, RoomID: room, Name: ev.Name, Payload: raw}

@@ -19,7 +19,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -126,7 +125,7 @@ func (b *Broker) enqueueTx(tx *storage.Tx) (done bool, err error) {
 	err = tx.ForEachEventAfter(cursor, func(rec storage.Event) (bool, error) {
 		n++
 		last = rec.Seq
-		ev, err := control.DecodeEvent(rec)
+		ev, err := DecodeEvent(rec)
 		if err != nil {
 			b.Log.Error("skip undecodable outbox event", "seq", rec.Seq, "err", err)
 			return n < enqueueBatch, nil
@@ -203,7 +202,7 @@ func subscribed(filter []string, name string) bool {
 
 // destinations returns the new deliveries of ev: the app callback(s) and the room
 // webhook that subscribe to it.
-func (r *resolver) destinations(ev control.Event) ([]storage.Delivery, error) {
+func (r *resolver) destinations(ev Event) ([]storage.Delivery, error) {
 	base := storage.Delivery{RoomID: ev.RoomID, EventSeq: ev.Seq, EventID: ev.ID, EventName: ev.Name,
 		Status: storage.DeliveryPending, CreatedAt: r.now, NextAttemptAt: r.now, ExpiresAt: r.now.Add(r.window)}
 	var out []storage.Delivery
@@ -312,7 +311,7 @@ func prepare(tx *storage.Tx, d storage.Delivery) (job, error) {
 	if err != nil {
 		return j, err
 	}
-	ev, err := control.DecodeEvent(rec)
+	ev, err := DecodeEvent(rec)
 	if err != nil {
 		j.fail = "undecodable event"
 		return j, nil

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
@@ -42,8 +41,8 @@ func TestEveryTransitionWritesOneEvent(t *testing.T) {
 	if err := e.ctl.VODFinished(context.Background(), e.roomUUID(a, failed), errors.New("disk full")); err != nil {
 		t.Fatal(err)
 	}
-	e.ctl.IngestCapacity(control.EventIngestNearLimit, 8, 10)
-	e.ctl.IngestCapacity(control.EventIngestLimited, 10, 10)
+	e.ctl.IngestCapacity(events.EventIngestNearLimit, 8, 10)
+	e.ctl.IngestCapacity(events.EventIngestLimited, 10, 10)
 	want := []string{
 		"stream_key.publish_started", "video_room.live",
 		"stream_key.publish_stopped:CONNECTION_ERROR", "video_room.live_inactive",
@@ -316,7 +315,7 @@ func TestRedeliverKeepsEventID(t *testing.T) {
 	e := start(t, "", nil)
 	rcv := newReceiver(t)
 	a := e.newApp("a")
-	e.setCallback(a, rcv.srv.URL, []string{control.EventPublishStarted})
+	e.setCallback(a, rcv.srv.URL, []string{events.EventPublishStarted})
 	host := e.newMember(a, "host")
 	e.publish(host)
 	eventually(t, "first delivery", func() bool { return len(rcv.hooks()) == 1 })
@@ -363,23 +362,23 @@ func TestRoomWebhookFilter(t *testing.T) {
 		t.Fatalf("room webhook ftp: %d", st)
 	}
 	room := e.newRoom(a, host, map[string]any{"webhook": map[string]any{
-		"endPoint": roomRcv.srv.URL, "events": []string{control.EventVideoRoomLive, control.EventVideoRoomEnded}}})
+		"endPoint": roomRcv.srv.URL, "events": []string{events.EventVideoRoomLive, events.EventVideoRoomEnded}}})
 	other := e.newRoom(a, host, nil)
 	e.broadcastOnce(a, host, room)
 	e.broadcastOnce(a, host, other)
-	secret := e.setCallback(a, appRcv.srv.URL, []string{control.EventVideoRoomEnded})
+	secret := e.setCallback(a, appRcv.srv.URL, []string{events.EventVideoRoomEnded})
 	eventually(t, "room webhooks", func() bool { return len(roomRcv.hooks()) == 2 })
 	for i, h := range roomRcv.hooks() {
 		if err := verify(secret, h.Signature, h.Body); err != nil {
 			t.Fatal(err)
 		}
-		if h.RoomID != room || h.Event != []string{control.EventVideoRoomLive, control.EventVideoRoomEnded}[i] {
+		if h.RoomID != room || h.Event != []string{events.EventVideoRoomLive, events.EventVideoRoomEnded}[i] {
 			t.Fatalf("room webhook %d: %s room %d", i, h.Event, h.RoomID)
 		}
 	}
 	// The app callback, set after the broadcasts, gets only video_room.ended (of
 	// events the dispatcher had not read yet, if any) and later events in its filter.
-	e.ctl.IngestCapacity(control.EventIngestLimited, 10, 10)
+	e.ctl.IngestCapacity(events.EventIngestLimited, 10, 10)
 	third := e.newRoom(a, host, nil)
 	e.must(200, "POST", roomPath(third)+"/rtmp-broadcast/state/cancelled", a.auth, nil)
 	e.broadcastOnce(a, host, e.newRoom(a, host, nil))
@@ -388,7 +387,7 @@ func TestRoomWebhookFilter(t *testing.T) {
 		return len(hs) > 0 && hs[len(hs)-1].RoomID == third+1
 	})
 	for _, h := range appRcv.hooks() {
-		if h.Event != control.EventVideoRoomEnded {
+		if h.Event != events.EventVideoRoomEnded {
 			t.Fatalf("app callback got %s outside its filter", h.Event)
 		}
 	}
@@ -400,7 +399,7 @@ func TestCapacityEventGoesToEveryApp(t *testing.T) {
 	r1, r2 := newReceiver(t), newReceiver(t)
 	e.setCallback(e.newApp("a"), r1.srv.URL, nil)
 	e.setCallback(e.newApp("b"), r2.srv.URL, nil)
-	e.ctl.IngestCapacity(control.EventIngestNearLimit, 8, 10)
+	e.ctl.IngestCapacity(events.EventIngestNearLimit, 8, 10)
 	eventually(t, "both apps", func() bool { return len(r1.hooks()) == 1 && len(r2.hooks()) == 1 })
 	if r1.hooks()[0].EventID != r2.hooks()[0].EventID {
 		t.Fatal("one event, two ids")
@@ -431,7 +430,7 @@ func TestAutoEndSurvivesRestart(t *testing.T) {
 			return true, nil
 		})
 	})
-	if names[len(names)-1] != control.EventVideoRoomEnded {
+	if names[len(names)-1] != events.EventVideoRoomEnded {
 		t.Fatalf("events %v", names)
 	}
 }
@@ -465,10 +464,10 @@ func TestRetention(t *testing.T) {
 	}
 	// A failing receiver keeps its events in the outbox past Retention.
 	rcv.setStatus(500)
-	e.ctl.IngestCapacity(control.EventIngestLimited, 10, 10)
+	e.ctl.IngestCapacity(events.EventIngestLimited, 10, 10)
 	eventually(t, "attempted", func() bool { return len(rcv.hooks()) > len(e.outboxNames(0))+4 })
 	time.Sleep(300 * time.Millisecond)
-	if got := e.outboxNames(0); !slices.Equal(got, []string{control.EventIngestLimited}) {
+	if got := e.outboxNames(0); !slices.Equal(got, []string{events.EventIngestLimited}) {
 		t.Fatalf("outbox with a pending delivery: %v", got)
 	}
 }

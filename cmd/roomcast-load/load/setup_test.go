@@ -14,6 +14,7 @@ import (
 	"github.com/roomcast/roomcast/cmd/roomcast-load/load"
 	"github.com/roomcast/roomcast/cmd/roomcast-load/load/loadtest"
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/api"
 	"github.com/roomcast/roomcast/storage/storagetest"
 	"github.com/stretchr/testify/require"
 )
@@ -33,7 +34,9 @@ func TestRunSetupWithRoomcastControl(t *testing.T) {
 	t.Cleanup(ctl.Close)
 	creds, err := ctl.CreateApp(t.Context(), "load")
 	require.NoError(t, err)
-	api := httptest.NewServer(ctl.Handler())
+	srv := &api.Server{Control: ctl}
+	require.NoError(t, srv.Initialize())
+	api := httptest.NewServer(srv.Handler())
 	t.Cleanup(api.Close)
 	rtmpSrv := loadtest.StartRTMPWithHook(t, func(key string, q url.Values) error {
 		_, err := ctl.PublishStarted(t.Context(), key, q.Get("mode"))
@@ -78,7 +81,9 @@ func TestRunSetupWrongCredentials(t *testing.T) {
 	ctl := &control.Control{Store: storagetest.Open(t), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	require.NoError(t, ctl.Initialize())
 	t.Cleanup(ctl.Close)
-	api := httptest.NewServer(ctl.Handler())
+	srv := &api.Server{Control: ctl}
+	require.NoError(t, srv.Initialize())
+	api := httptest.NewServer(srv.Handler())
 	t.Cleanup(api.Close)
 	c := baseConfig()
 	c.APIURL, c.APIKey, c.APISecret = api.URL, "nope", "nope"

@@ -1,0 +1,254 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/storage"
+)
+
+// Defaults of the Server config fields.
+const (
+	DefaultBodyLimit   = 1 << 20
+	DefaultMaxInFlight = 256
+)
+
+// Server is the echo/v4 REST API of a Control: the App API (/v2/apps/me), the
+// Member API (/v2/members/me), /healthz, /readyz, /metrics and /openapi.yaml. Set
+// the exported fields, call Initialize, then Register (or Handler).
+type Server struct {
+	// Control is the initialized control plane the handlers call (required).
+	Control *control.Control
+	// Log receives request failures. Default: Control.Log.
+	Log *slog.Logger
+	// BodyLimit is the largest request body in bytes; larger bodies get 400
+	// INVALID_REQUEST. Default 1 MiB.
+	BodyLimit int64
+	// MaxInFlight bounds the App and Member API requests served at once
+	// (--max-api-requests); more get 503 SERVER_BUSY with Retry-After at once, so a
+	// flood of API requests (slow bodies included) cannot starve playback or
+	// /healthz, which are not counted, nor are SSE streams. Default
+	// DefaultMaxInFlight (256); negative = unlimited.
+	MaxInFlight int
+	// EventSource serves GET /v2/members/me/event-sources (events.Broker).
+	// Nil: that route answers 503 EVENT_SOURCE_UNAVAILABLE.
+	EventSource EventSource
+	// Registry receives the HTTP metrics and is served on /metrics. Nil: no metrics.
+	Registry *prometheus.Registry
+	// Ready reports readiness for /readyz (listeners up). Nil: ready.
+	Ready func() error
+
+	metrics *httpMetrics
+	// authLimit keeps the failed-authentication budgets (auth_limit.go).
+	authLimit authLimiter
+	// inFlight is the semaphore of MaxInFlight (nil: unlimited).
+	inFlight chan struct{}
+	// The handlers, grouped by resource.
+	rooms     roomHandlers
+	members   memberHandlers
+	chat      chatHandlers
+	callbacks callbackHandlers
+}
+
+// roomHandlers serve the video rooms of both APIs (rooms.go, rooms_broadcast.go).
+type roomHandlers struct{ c *control.Control }
+
+// memberHandlers serve members, their tokens and stream keys (members.go).
+type memberHandlers struct{ c *control.Control }
+
+// chatHandlers serve the chat room of a video room (chat*.go).
+type chatHandlers struct{ c *control.Control }
+
+// callbackHandlers serve the app's webhook settings and delivery log
+// (callback.go, deliveries.go).
+type callbackHandlers struct{ c *control.Control }
+
+// Initialize applies defaults and registers the metrics.
+func (s *Server) Initialize() error {
+	if s.Control == nil {
+		return errors.New("api: Control is required")
+	}
+	if s.Log == nil {
+		s.Log = s.Control.Log
+	}
+	if s.BodyLimit <= 0 {
+		s.BodyLimit = DefaultBodyLimit
+	}
+	if s.MaxInFlight == 0 {
+		s.MaxInFlight = DefaultMaxInFlight
+	}
+	if s.MaxInFlight > 0 {
+		s.inFlight = make(chan struct{}, s.MaxInFlight)
+	}
+	s.authLimit.init()
+	s.rooms.c, s.members.c, s.chat.c, s.callbacks.c = s.Control, s.Control, s.Control, s.Control
+	if s.Registry != nil {
+		m, err := newHTTPMetrics(s.Registry)
+		if err != nil {
+			return fmt.Errorf("api: %w", err)
+		}
+		s.metrics = m
+	}
+	return nil
+}
+
+// Register mounts every route of the REST API on e and installs the error handler
+// (which then also answers unknown routes of e with JSON).
+func (s *Server) Register(e *echo.Echo) {
+	e.HTTPErrorHandler = s.httpErrorHandler
+	if s.metrics != nil {
+		e.Use(s.metrics.middleware)
+	}
+	e.GET("/healthz", s.onHealthz)
+	e.GET("/readyz", s.onReadyz)
+	e.GET("/openapi.yaml", s.onOpenAPI)
+	if s.Registry != nil {
+		e.GET("/metrics", echo.WrapHandler(metricsHandler(s.Registry)))
+	}
+	s.registerAppAPI(routes{e.Group("/v2/apps/me"), []echo.MiddlewareFunc{s.limitInFlight, s.limitBody, s.appAuth}})
+	members := e.Group("/v2/members/me")
+	s.registerMemberAPI(routes{members, []echo.MiddlewareFunc{s.limitInFlight, s.limitBody, s.memberAuth}})
+	// SSE streams last as long as the member listens: not counted in MaxInFlight.
+	members.GET("/event-sources", s.onEventSources, s.limitBody, s.memberAuth)
+}
+
+// Handler returns a new echo instance with every route registered.
+func (s *Server) Handler() http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	s.Register(e)
+	return e
+}
+
+// registerAppAPI mounts the App API (seed 001, SPEC §5).
+func (s *Server) registerAppAPI(g routes) {
+	g.POST("/members", s.members.onMembersUpsert)
+	g.GET("/members/:appUserId", s.members.onMembersGet)
+	g.POST("/members/:appUserId/tokens", s.members.onMemberTokensCreate)
+	g.GET("/members/:appUserId/stream-key", s.members.onMemberStreamKeyGet)
+	g.POST("/members/:appUserId/stream-key/reset", s.members.onMemberStreamKeyReset)
+	g.POST("/video-rooms", s.rooms.onAppVideoRoomsCreate)
+	g.GET("/video-rooms", s.rooms.onAppVideoRoomsList)
+	g.GET("/video-rooms/:id", s.rooms.onAppVideoRoomsGet)
+	g.GET("/video-rooms/uuid/:uuid", s.rooms.onAppVideoRoomsGetByUUID)
+	g.DELETE("/video-rooms/:id", s.rooms.onAppVideoRoomsDelete)
+	g.POST("/video-rooms/:id/rtmp-broadcast/state/live", s.rooms.onAppVideoRoomsStart)
+	g.POST("/video-rooms/:id/rtmp-broadcast/state/ended", s.rooms.onAppVideoRoomsEnd)
+	g.POST("/video-rooms/:id/rtmp-broadcast/state/cancelled", s.rooms.onAppVideoRoomsCancel)
+	s.registerChatAPI(g)
+	g.GET("/callback", s.callbacks.onCallbackGet)
+	g.PUT("/callback", s.callbacks.onCallbackPut)
+	g.POST("/callback/secret", s.callbacks.onCallbackSecretRotate)
+	g.GET("/callback/deliveries", s.callbacks.onCallbackDeliveriesList)
+	g.POST("/callback/deliveries/:id/redeliver", s.callbacks.onCallbackDeliveryRedeliver)
+}
+
+// registerChatAPI mounts the chat endpoints of the App API (seed 002; chat*.go).
+func (s *Server) registerChatAPI(g routes) {
+	g.POST("/video-rooms/:id/chat-room", s.chat.onChatRoomCreate)
+	g.GET("/video-rooms/:id/chat-room", s.chat.onChatRoomGet)
+	g.POST("/video-rooms/:id/chat-room/close", s.chat.onChatRoomClose)
+	g.GET("/video-rooms/:id/chat-room/members", s.chat.onChatMembersList)
+	g.POST("/video-rooms/:id/chat-room/members", s.chat.onChatMembersAdd)
+	g.DELETE("/video-rooms/:id/chat-room/members/:appUserId", s.chat.onChatMembersRemove)
+	g.POST("/video-rooms/:id/chat-room/admin/messages/broadcast", s.chat.onChatBroadcast)
+	g.POST("/video-rooms/:id/chat-room/admin/messages/direct", s.chat.onChatDirect)
+	g.GET("/video-rooms/:id/chat-room/messages", s.chat.onChatMessagesList)
+	g.GET("/video-rooms/:id/chat-room/messages/:messageId", s.chat.onChatMessageGet)
+	g.DELETE("/video-rooms/:id/chat-room/messages/:messageId", s.chat.onChatMessageDelete)
+	g.POST("/video-rooms/:id/chat-room/messages/:messageId/hide", s.chat.onChatMessageHide)
+	g.POST("/video-rooms/:id/chat-room/messages/:messageId/unhide", s.chat.onChatMessageUnhide)
+}
+
+// registerMemberAPI mounts the Member API (seed 000, SPEC §5).
+func (s *Server) registerMemberAPI(g routes) {
+	g.GET("", s.members.onMe)
+	g.GET("/", s.members.onMe)
+	g.GET("/stream-key", s.members.onMeStreamKeyGet)
+	g.POST("/video-rooms", s.rooms.onMemberVideoRoomsCreate)
+	g.GET("/video-rooms", s.rooms.onMemberVideoRoomsList)
+	g.GET("/video-rooms/:id", s.rooms.onMemberVideoRoomsGet)
+	g.GET("/video-rooms/uuid/:uuid", s.rooms.onMemberVideoRoomsGetByUUID)
+	g.POST("/video-rooms/:id/start", s.rooms.onMemberVideoRoomsStart)
+	g.POST("/video-rooms/:id/end", s.rooms.onMemberVideoRoomsEnd)
+	g.POST("/video-rooms/:id/cancel", s.rooms.onMemberVideoRoomsCancel)
+	g.POST("/video-rooms/:id/join", s.rooms.onMemberVideoRoomsJoin)
+	g.POST("/video-rooms/:id/leave", s.rooms.onMemberVideoRoomsLeave)
+}
+
+// routes adds routes to a group with per-route middleware. (Group.Use would make
+// every unmatched path of the group a 404 route, hiding 405 answers.)
+type routes struct {
+	g  *echo.Group
+	mw []echo.MiddlewareFunc
+}
+
+// GET adds a GET route.
+func (r routes) GET(path string, h echo.HandlerFunc) { r.g.GET(path, h, r.mw...) }
+
+// POST adds a POST route.
+func (r routes) POST(path string, h echo.HandlerFunc) { r.g.POST(path, h, r.mw...) }
+
+// PUT adds a PUT route.
+func (r routes) PUT(path string, h echo.HandlerFunc) { r.g.PUT(path, h, r.mw...) }
+
+// DELETE adds a DELETE route.
+func (r routes) DELETE(path string, h echo.HandlerFunc) { r.g.DELETE(path, h, r.mw...) }
+
+// onHealthz answers 200 while the process is up.
+func (s *Server) onHealthz(ec echo.Context) error {
+	return ec.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// onReadyz answers 200 when the store is open and Ready (if set) says so.
+func (s *Server) onReadyz(ec echo.Context) error {
+	err := s.Control.Store.View(func(*storage.Tx) error { return nil })
+	if err == nil && s.Ready != nil {
+		err = s.Ready()
+	}
+	if err != nil {
+		return control.NewAPIError(http.StatusServiceUnavailable, "NOT_READY", err.Error())
+	}
+	return ec.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// limitBody caps the request body at BodyLimit.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(ec echo.Context) error {
+		r := ec.Request()
+		if r.ContentLength > s.BodyLimit {
+			return control.ErrInvalidRequest.WithMessage("request body exceeds %d bytes", s.BodyLimit)
+		}
+		r.Body = http.MaxBytesReader(ec.Response(), r.Body, s.BodyLimit)
+		return next(ec)
+	}
+}
+
+// ErrServerBusy answers an API request while MaxInFlight requests are being served.
+var ErrServerBusy = control.NewAPIError(http.StatusServiceUnavailable, "SERVER_BUSY", "too many API requests in progress; retry later")
+
+// limitInFlight serves at most MaxInFlight API requests at once; the others get
+// 503 SERVER_BUSY at once (Retry-After: 1, connection closed: the body is unread).
+func (s *Server) limitInFlight(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(ec echo.Context) error {
+		if s.inFlight == nil {
+			return next(ec)
+		}
+		select {
+		case s.inFlight <- struct{}{}:
+		default:
+			h := ec.Response().Header()
+			h.Set("Retry-After", "1")
+			h.Set("Connection", "close")
+			return ErrServerBusy
+		}
+		defer func() { <-s.inFlight }()
+		return next(ec)
+	}
+}

@@ -1,0 +1,83 @@
+package events
+
+import "encoding/json"
+
+// The member SSE notifications (Event.Message). Every one shares the
+// notification envelope: messageId, sentAt, origin, type, deliveryType, channelId.
+
+// RoomSignal is the SSE notification of a room transition: a SYSTEM
+// CHANGE_DATA_CAPTURE signal carrying the room's new states and URLs.
+type RoomSignal struct {
+	MessageID    string         `json:"messageId"`
+	SentAt       string         `json:"sentAt"`
+	Origin       string         `json:"origin"`
+	Type         string         `json:"type"`
+	DeliveryType string         `json:"deliveryType"`
+	ChannelID    uint64         `json:"channelId"`
+	CustomType   string         `json:"customType"`
+	CustomData   RoomSignalData `json:"customData"`
+}
+
+// RoomSignalData is the customData of RoomSignal.
+type RoomSignalData struct {
+	Type           string  `json:"type"`
+	VideoRoomID    string  `json:"videoRoomId"`
+	VideoRoomState string  `json:"videoRoomState"`
+	VODState       string  `json:"vodState"`
+	PlayURL        *string `json:"playUrl"`
+	VODURL         *string `json:"vodUrl"`
+}
+
+// Chat message states of ChatSignalData.
+const (
+	ChatMessageVisible = "VISIBLE"
+	ChatMessageHidden  = "HIDDEN"
+	ChatMessageDeleted = "DELETED"
+)
+
+// ChatMessage is the SSE notification of a sent chat message: the notification
+// envelope with the chat message. messageId is the chat messageId in decimal (a
+// string, like every messageId of the stream); origin is ADMIN (messages of the
+// App API admin endpoints).
+type ChatMessage struct {
+	MessageID    string          `json:"messageId"`
+	SentAt       string          `json:"sentAt"`
+	Origin       string          `json:"origin"`
+	Type         string          `json:"type"`         // MESSAGE, DM, COMMAND
+	DeliveryType string          `json:"deliveryType"` // BROADCAST, DIRECT
+	ChannelID    uint64          `json:"channelId"`
+	ChannelKey   string          `json:"channelKey"`
+	VideoKey     string          `json:"videoKey"`
+	CustomType   *string         `json:"customType"`
+	Message      *string         `json:"message"`
+	Data         json.RawMessage `json:"data"`
+}
+
+// ChatSignal is the CHANGE_DATA_CAPTURE signal of a hidden, visible again or
+// deleted chat message (the same envelope as RoomSignal).
+type ChatSignal struct {
+	MessageID    string         `json:"messageId"`
+	SentAt       string         `json:"sentAt"`
+	Origin       string         `json:"origin"`
+	Type         string         `json:"type"`
+	DeliveryType string         `json:"deliveryType"`
+	ChannelID    uint64         `json:"channelId"`
+	CustomType   string         `json:"customType"`
+	CustomData   ChatSignalData `json:"customData"`
+}
+
+// ChatSignalData is the customData of ChatSignal.
+type ChatSignalData struct {
+	Type             string `json:"type"` // CHAT_MESSAGE
+	VideoRoomID      string `json:"videoRoomId"`
+	ChannelKey       string `json:"channelKey"`
+	MessageID        string `json:"messageId"`        // the chat messageId, decimal
+	ChatMessageState string `json:"chatMessageState"` // VISIBLE, HIDDEN, DELETED
+}
+
+// Member is the member an SSE stream is served to (from its verified access
+// token).
+type Member struct {
+	AppID    uint64
+	MemberID uint64
+}
