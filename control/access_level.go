@@ -2,7 +2,7 @@ package control
 
 import "fmt"
 
-// AccessLevel is the audience scope of a VideoRoom (seed 001: stored, not enforced).
+// AccessLevel is the audience scope of a VideoRoom (stored, not enforced).
 type AccessLevel string
 
 // AccessLevel values.

@@ -10,8 +10,8 @@ import (
 	"github.com/roomcast/roomcast/storage"
 )
 
-// autoEnder ends rooms left LIVE_INACTIVE for their autoEnd.inactiveSeconds (SPEC
-// §4.8). One timer per room; Close stops them and waits for running callbacks.
+// autoEnder ends rooms left LIVE_INACTIVE for their autoEnd.inactiveSeconds.
+// One timer per room; Close stops them and waits for running callbacks.
 type autoEnder struct {
 	c      *Control
 	mu     sync.Mutex

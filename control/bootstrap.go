@@ -25,7 +25,7 @@ type Credentials struct {
 	APISecret string `json:"apiSecret"`
 }
 
-// EnsureDefaultApp creates the default app when the store has none (SPEC §2 first
+// EnsureDefaultApp creates the default app when the store has none (first
 // start) and writes its credentials to <dataDir>/credentials.json (mode 0600). key
 // and secret choose the credentials (ROOMCAST_APP_KEY / ROOMCAST_APP_SECRET); empty
 // ones are generated. created is false when an app already existed (creds is then

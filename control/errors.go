@@ -44,7 +44,7 @@ func (e APIError) WithMessage(format string, args ...any) APIError {
 	return e
 }
 
-// API errors. Codes and statuses are those of seeds 000 and 001 where they define one;
+// API errors. Codes and statuses are those of the Member and App API documents where they define one;
 // the others are Roomcast's and documented in openapi.yaml.
 var (
 	ErrInvalidRequest      = APIError{http.StatusBadRequest, "INVALID_REQUEST", "the request is malformed"}

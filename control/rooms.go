@@ -101,7 +101,7 @@ func (c *Control) ChannelMembers(roomID uint64) ([]uint64, error) {
 	return ids, nil
 }
 
-// RoomWebhook is the optional per-room webhook of room creation (seed 004
+// RoomWebhook is the optional per-room webhook of room creation (
 // "webhook": {"endPoint", "events"}); events empty = every event of the room.
 type RoomWebhook struct {
 	EndPoint *string  `json:"endPoint"`
@@ -120,7 +120,7 @@ type RoomSpec struct {
 	CustomData  []storage.KeyValue
 	Password    string
 	AutoEnd     int
-	// WebhookURL and WebhookEvents: per-room webhook (seed 004), "" = none.
+	// WebhookURL and WebhookEvents: per-room webhook, "" = none.
 	WebhookURL    string
 	WebhookEvents []string
 }

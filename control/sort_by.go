@@ -2,7 +2,7 @@ package control
 
 import "fmt"
 
-// SortBy is the order of a room list (SPEC §5).
+// SortBy is the order of a room list.
 type SortBy string
 
 // SortBy values. The default is SortByCreatedAtDesc.

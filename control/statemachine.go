@@ -2,7 +2,7 @@ package control
 
 import "errors"
 
-// RoomEvent is what can happen to a (room, stream key) pair (SPEC §4).
+// RoomEvent is what can happen to a (room, stream key) pair.
 type RoomEvent int
 
 // roomEvent values.
@@ -53,7 +53,7 @@ var errKeyNotPublishing = errors.New("stream key is not publishing")
 // that is not LIVE/LIVE_INACTIVE, or the reverse).
 var errInconsistent = errors.New("inconsistent room and stream key states")
 
-// transition is the VideoRoom state machine of SPEC §4 and seed 000, as one pure
+// transition is the VideoRoom state machine, as one pure
 // function. It returns the new states or the API error of the seeds:
 //
 //	event            requires                               gives
@@ -146,7 +146,7 @@ const (
 	vodEventFailed            // the packager could not archive
 )
 
-// vodTransition is the VOD state machine of seed 000 ("VideoRoom VOD State").
+// vodTransition is the VOD state machine ("VideoRoom VOD State").
 func vodTransition(cur VODState, ev vodEvent) (VODState, error) {
 	switch {
 	case ev == vodEventEnded && cur == VODStateNotArchived:

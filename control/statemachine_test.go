@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// transitionCases are the rows of SPEC §4 / seed 000 "VideoRoom State" and the error
+// transitionCases are the rows of the VideoRoom state table and the error
 // tables of "Start/End VideoRoom RTMP Broadcast", one per row.
 var transitionCases = []struct {
 	name    string
@@ -14,7 +14,7 @@ var transitionCases = []struct {
 	want    outcome
 	wantErr error
 }{
-	// start (seed 000: requires SCHEDULED; key must have reached publish state)
+	// start (requires SCHEDULED; key must have reached publish state)
 	{"start/scheduled+active", states{VideoRoomStateScheduled, StreamKeyStateActive}, EventStart,
 		outcome{states{VideoRoomStateLive, StreamKeyStateActiveLive}, true}, nil},
 	{"start/scheduled+inactive", states{VideoRoomStateScheduled, StreamKeyStateInactive}, EventStart,
@@ -32,7 +32,7 @@ var transitionCases = []struct {
 	{"start/cancelled", states{VideoRoomStateCancelled, StreamKeyStateActive}, EventStart,
 		outcome{}, ErrVideoRoomStateNotScheduled},
 
-	// end (seed 000: requires LIVE_INACTIVE; ingest must be stopped first)
+	// end (requires LIVE_INACTIVE; ingest must be stopped first)
 	{"end/live-inactive+inactive-live", states{VideoRoomStateLiveInactive, StreamKeyStateInactiveLive}, EventEnd,
 		outcome{states: states{VideoRoomStateEnded, StreamKeyStateInactive}}, nil},
 	{"end/live", states{VideoRoomStateLive, StreamKeyStateActiveLive}, EventEnd,
@@ -46,7 +46,7 @@ var transitionCases = []struct {
 	{"end/live-inactive+inactive", states{VideoRoomStateLiveInactive, StreamKeyStateInactive}, EventEnd,
 		outcome{}, ErrStreamKeyStateNotInactLive},
 
-	// cancel (seed 000: requires SCHEDULED)
+	// cancel (requires SCHEDULED)
 	{"cancel/scheduled", states{VideoRoomStateScheduled, StreamKeyStateActive}, EventCancel,
 		outcome{states: states{VideoRoomStateCancelled, StreamKeyStateActive}}, nil},
 	{"cancel/scheduled+inactive", states{VideoRoomStateScheduled, StreamKeyStateInactive}, EventCancel,
@@ -62,7 +62,7 @@ var transitionCases = []struct {
 	{"cancel/cancelled", states{VideoRoomStateCancelled, StreamKeyStateInactive}, EventCancel,
 		outcome{}, ErrVideoRoomStateNotScheduled},
 
-	// publish started (SPEC §4.1, §4.3, §4.7)
+	// publish started
 	{"publish-started/idle", states{VideoRoomStateUnknown, StreamKeyStateInactive}, eventPublishStarted,
 		outcome{states: states{VideoRoomStateUnknown, StreamKeyStateActive}}, nil},
 	{"publish-started/resume", states{VideoRoomStateLiveInactive, StreamKeyStateInactiveLive}, eventPublishStarted,
@@ -74,7 +74,7 @@ var transitionCases = []struct {
 	{"publish-started/bound-but-room-live", states{VideoRoomStateLive, StreamKeyStateInactiveLive}, eventPublishStarted,
 		outcome{}, errInconsistent},
 
-	// publish stopped (SPEC §4.3)
+	// publish stopped
 	{"publish-stopped/preview", states{VideoRoomStateUnknown, StreamKeyStateActive}, eventPublishStopped,
 		outcome{states: states{VideoRoomStateUnknown, StreamKeyStateInactive}}, nil},
 	{"publish-stopped/live", states{VideoRoomStateLive, StreamKeyStateActiveLive}, eventPublishStopped,

@@ -3,7 +3,7 @@ package control
 import "fmt"
 
 // StreamKeyState is (publishing?) × (bound to a LIVE/LIVE_INACTIVE room?) of a stream
-// key (SPEC §3).
+// key.
 type StreamKeyState string
 
 // StreamKeyState values.

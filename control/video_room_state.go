@@ -2,7 +2,7 @@ package control
 
 import "fmt"
 
-// VideoRoomState is the broadcast state of a VideoRoom (seed 000 "VideoRoom State").
+// VideoRoomState is the broadcast state of a VideoRoom.
 // The zero value is VideoRoomStateUnknown, which also stands for "no room" in the
 // state machine (a stream key that is not bound to a room).
 type VideoRoomState string

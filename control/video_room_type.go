@@ -2,7 +2,7 @@ package control
 
 import "fmt"
 
-// VideoRoomType is the kind of a VideoRoom (seed 000 "VideoRoom Type"). Only
+// VideoRoomType is the kind of a VideoRoom. Only
 // BROADCAST_RTMP has media; the WEB_RTC types are stored and listed.
 type VideoRoomType string
 

@@ -167,7 +167,7 @@ type statsJSON struct {
 	TotalMemberWhitelistCount int `json:"totalMemberWhitelistCount"`
 }
 
-// roomChatJSON is the "chat" object of a room (seed 001 VideoRoomChat: videoKey,
+// roomChatJSON is the "chat" object of a room (VideoRoomChat: videoKey,
 // channelKey; closed is Roomcast's), null when the room has no chat room.
 type roomChatJSON struct {
 	VideoKey   string `json:"videoKey"`
@@ -175,12 +175,12 @@ type roomChatJSON struct {
 	Closed     bool   `json:"closed"`
 }
 
-// AutoEndJSON is the optional "autoEnd" object of a room (SPEC §4.8).
+// AutoEndJSON is the optional "autoEnd" object of a room.
 type AutoEndJSON struct {
 	InactiveSeconds int `json:"inactiveSeconds"`
 }
 
-// RoomJSON is the VideoRoom of SPEC §3: every field, null when absent.
+// RoomJSON is the VideoRoom as the API shows it: every field, null when absent.
 type RoomJSON struct {
 	ID              uint64        `json:"id"`
 	UUID            string        `json:"uuid"`
@@ -251,7 +251,7 @@ const (
 	roomTexts
 )
 
-// playURLs are the derived play URLs of a room (SPEC §4.2, §6).
+// playURLs are the derived play URLs of a room.
 type playURLs struct {
 	Play, HLS, DASH, RTMP, VOD string
 }

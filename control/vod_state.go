@@ -2,7 +2,7 @@ package control
 
 import "fmt"
 
-// VODState is the archive state of a VideoRoom (seed 000 "VideoRoom VOD State").
+// VODState is the archive state of a VideoRoom.
 type VODState string
 
 // VODState values.

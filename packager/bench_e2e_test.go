@@ -16,7 +16,7 @@ import (
 // of the (simulated) go-rtmp buffer as ingest does, FLV demux to a hub.Unit,
 // hub.Stream.Write, the packager's hub.Reader goroutine, the segmenter, parts
 // appended to the segment files of a bound session, snapshots published and the
-// session index appended. allocs/op is the number the SPEC asks to drive to zero
+// session index appended. allocs/op is the number to drive to zero
 // ("allocations per packaged frame"); it counts every goroutine.
 func BenchmarkPackagedFrame(b *testing.B) {
 	tags, err := flv.ReadFile(testdataPrefix + "h264_aac.flv")

@@ -1,4 +1,4 @@
-// Package packager turns live publishes into CMAF and serves them (SPEC §6): one set
+// Package packager turns live publishes into CMAF and serves them: one set
 // of fMP4 segments per track (init.mp4 written with mediacommon's fmp4; fragments by
 // an allocation-free writer that tests prove byte-identical to mediacommon's
 // fmp4.Part.Marshal)

@@ -101,7 +101,7 @@ type Room struct {
 	VODArchivedAt  time.Time  `json:"vodArchivedAt,omitzero"`
 	InactiveSince  time.Time  `json:"inactiveSince,omitzero"`  // when the room last went LIVE_INACTIVE
 	AutoEndSeconds int        `json:"autoEndSeconds,omitzero"` // 0 = off
-	WebhookURL     string     `json:"webhookUrl,omitzero"`     // per-room webhook (seed 004)
+	WebhookURL     string     `json:"webhookUrl,omitzero"`     // per-room webhook
 	WebhookEvents  []string   `json:"webhookEvents,omitzero"`  // per-room filter
 	Sessions       []Session  `json:"sessions,omitzero"`       // one per live session, in order
 	CreatedAt      time.Time  `json:"createdAt,omitzero"`
@@ -109,14 +109,14 @@ type Room struct {
 	DeletedAt      time.Time  `json:"deletedAt,omitzero"`
 }
 
-// Session is one uninterrupted publish while the room was LIVE (SPEC §3).
+// Session is one uninterrupted publish while the room was LIVE.
 type Session struct {
 	No        int       `json:"no,omitzero"`
 	StartedAt time.Time `json:"startedAt,omitzero"`
 	EndedAt   time.Time `json:"endedAt,omitzero"`
 }
 
-// Event is one outbox record (SPEC §5 Events): written in the same transaction as
+// Event is one outbox record: written in the same transaction as
 // the state change it describes, delivered after commit (SSE, webhooks) and
 // deleted once every consumer has acknowledged it. Seq is assigned by
 // Tx.AppendEvent from a bucket sequence, so it is unique and increasing across

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Chat records (seed 002, "VideoRoom Chat App API"). A room has at most one chat
+// Chat records (VideoRoom Chat App API"). A room has at most one chat
 // room, keyed by the room's ID; its messages and members are keyed by
 // (roomID, seq) so that a page of one room is an index range. Counters and
 // sequences of a ChatRoom are owned by the Tx chat methods: callers read them,
@@ -13,7 +13,7 @@ import (
 
 // ChatRoom is the chat room of a VideoRoom.
 type ChatRoom struct {
-	// RoomID is the VideoRoom's ID (the key; seed "videoKey").
+	// RoomID is the VideoRoom's ID (the key; the API's "videoKey").
 	RoomID uint64 `json:"roomId,omitzero"`
 	// AppID is the room's app (tenant), copied for checks without a room read.
 	AppID uint64 `json:"appId,omitzero"`
@@ -36,7 +36,7 @@ type ChatRoom struct {
 // ChatMessage is one admin message of a chat room (broadcast or direct).
 type ChatMessage struct {
 	RoomID uint64 `json:"roomId,omitzero"`
-	// ID is the message ID within its room (seed "messageId"), from 1.
+	// ID is the message ID within its room (the API's "messageId"), from 1.
 	ID uint64 `json:"id,omitzero"`
 	// Delivery is "BROADCAST" or "DIRECT".
 	Delivery string `json:"delivery,omitzero"`
@@ -44,7 +44,7 @@ type ChatMessage struct {
 	Type       string `json:"type,omitzero"`
 	CustomType string `json:"customType,omitzero"`
 	Message    string `json:"message,omitzero"`
-	// Data is the compact JSON object of the seed "data" field (nil when absent).
+	// Data is the compact JSON object of the API's "data" field (nil when absent).
 	Data json.RawMessage `json:"data,omitzero"`
 	// Receivers are the appUserIds of the receivers; empty means everyone.
 	Receivers      []string  `json:"receivers,omitzero"`

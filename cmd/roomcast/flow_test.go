@@ -145,7 +145,7 @@ func str(p *string) string {
 	return *p
 }
 
-// TestBroadcastFlowOverRTMP drives SPEC §4 through the real wiring: a real RTMP
+// TestBroadcastFlowOverRTMP drives the broadcast flow through the real wiring: a real RTMP
 // publisher, the REST API, and the packager's playlists.
 func TestBroadcastFlowOverRTMP(t *testing.T) {
 	dir := t.TempDir()
@@ -293,7 +293,7 @@ func TestBroadcastFlowOverRTMP(t *testing.T) {
 	})
 }
 
-// TestRTMPModeRelayURL checks that mode=RTMP reveals only rtmpPlayUrl (SPEC §4.2).
+// TestRTMPModeRelayURL checks that mode=RTMP reveals only rtmpPlayUrl.
 func TestRTMPModePlayURLs(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, testConfig(t, dir))

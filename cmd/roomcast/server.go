@@ -190,7 +190,7 @@ func (s *server) initialize() error {
 	return s.startHTTP()
 }
 
-// firstStart creates the default app on an empty store (SPEC §2).
+// firstStart creates the default app on an empty store.
 func (s *server) firstStart() error {
 	// EnsureDefaultApp logs where the credentials file is (never the secret).
 	if _, _, err := s.control.EnsureDefaultApp(context.Background(), s.Config.DataDir, s.Config.AppKey, s.Config.AppSecret); err != nil {

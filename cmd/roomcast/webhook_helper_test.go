@@ -15,7 +15,7 @@ import (
 )
 
 // hookReceiver is a real local webhook endpoint that verifies every delivery with the
-// recipe of SPEC §5 (written out here, not borrowed from the server's code).
+// documented recipe (written out here, not borrowed from the server's code).
 type hookReceiver struct {
 	t      *testing.T
 	srv    *httptest.Server

@@ -202,7 +202,7 @@ func TestCreateRoomValidation(t *testing.T) {
 	}
 }
 
-// TestRoomJSONFields checks every SPEC §3 field is present (null when absent).
+// TestRoomJSONFields checks every VideoRoom field is present (null when absent).
 func TestRoomJSONFields(t *testing.T) {
 	e := newEnv(t, nil)
 	_, app := e.newApp("Foo App")

@@ -13,7 +13,7 @@ import (
 	"github.com/roomcast/roomcast/publish"
 )
 
-// TestBroadcastFlow drives SPEC §4 through the API and the ingest seams: preview →
+// TestBroadcastFlow drives the broadcast flow through the API and the ingest seams: preview →
 // start → drop → resume (new session, new playUrl) → end, checking room and key
 // states and the play URLs at each step.
 func TestBroadcastFlow(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 // callbackSecretBytes is the entropy of a webhook signing secret.
 const callbackSecretBytes = 32
 
-// callbackJSON is the app's webhook configuration (SPEC §5), secret included: only
+// callbackJSON is the app's webhook configuration, secret included: only
 // the app itself reads it.
 type callbackJSON struct {
 	URL    *string  `json:"url"`

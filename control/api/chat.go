@@ -13,7 +13,7 @@ import (
 	"github.com/roomcast/roomcast/storage"
 )
 
-// chatRoomJSON is the ChatRoom of seed 002.
+// chatRoomJSON is the ChatRoom.
 type chatRoomJSON struct {
 	VideoKey              string  `json:"videoKey"`
 	ChannelKey            string  `json:"channelKey"`
@@ -32,7 +32,7 @@ func newChatRoomJSON(cr *storage.ChatRoom) chatRoomJSON {
 	}
 }
 
-// onChatRoomCreate is POST /v2/apps/me/video-rooms/{id}/chat-room (seed 002):
+// onChatRoomCreate is POST /v2/apps/me/video-rooms/{id}/chat-room:
 // 200 with the new chat room; 400 CHAT_ROOM_ALREADY_EXISTS when the room has one
 // (open or closed). The body is empty (any JSON object is accepted and ignored).
 func (h *chatHandlers) onChatRoomCreate(ec echo.Context) error {
@@ -64,7 +64,7 @@ func (h *chatHandlers) onChatRoomCreate(ec echo.Context) error {
 	return ec.JSON(http.StatusOK, newChatRoomJSON(&cr))
 }
 
-// onChatRoomGet is GET /v2/apps/me/video-rooms/{id}/chat-room (seed 002).
+// onChatRoomGet is GET /v2/apps/me/video-rooms/{id}/chat-room.
 func (h *chatHandlers) onChatRoomGet(ec echo.Context) error {
 	id, err := request.PathID(ec)
 	if err != nil {
@@ -82,7 +82,7 @@ func (h *chatHandlers) onChatRoomGet(ec echo.Context) error {
 	return ec.JSON(http.StatusOK, newChatRoomJSON(&cr))
 }
 
-// onChatRoomClose is POST /v2/apps/me/video-rooms/{id}/chat-room/close (seed 002):
+// onChatRoomClose is POST /v2/apps/me/video-rooms/{id}/chat-room/close:
 // 200 with closed: true. Members leave (the member list is "only available until
 // the chat room is closed"); messages stay readable and moderatable; new messages
 // and members are refused with CHAT_ROOM_CLOSED. Closing again answers 200.

@@ -146,7 +146,7 @@ func TestChatEventsInOutbox(t *testing.T) {
 }
 
 // TestRoomChatField: the room JSON's chat is null without a chat room, then
-// {videoKey, channelKey, closed} (seed 001 VideoRoomChat), in the App and Member
+// {videoKey, channelKey, closed} (VideoRoomChat), in the App and Member
 // APIs and in lists.
 func TestRoomChatField(t *testing.T) {
 	f := newChatFixture(t)

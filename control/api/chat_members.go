@@ -14,13 +14,13 @@ import (
 	"github.com/roomcast/roomcast/storage"
 )
 
-// Member list paging (seed 002: cursor default 0, count default 20).
+// Member list paging (cursor default 0, count default 20).
 const (
 	defaultChatMemberCount = 20
 	maxChatMemberCount     = 100
 )
 
-// chatMemberJSON is the MemberSimpleDTO of seed 002.
+// chatMemberJSON is the MemberSimpleDTO.
 type chatMemberJSON struct {
 	AppUserID            string  `json:"appUserId"`
 	AppUserName          *string `json:"appUserName"`
@@ -34,7 +34,7 @@ func newChatMemberJSON(cm *storage.ChatMember, m *storage.Member) chatMemberJSON
 		AppUserProfileImgURL: control.Opt(m.ProfileImgURL), JoinedAt: control.OptTime(cm.JoinedAt)}
 }
 
-// chatMemberListJSON is the answer of GET .../chat-room/members (seed 002).
+// chatMemberListJSON is the answer of GET .../chat-room/members.
 type chatMemberListJSON struct {
 	NextCursor uint64           `json:"nextCursor"`
 	Count      int              `json:"count"`
@@ -58,7 +58,7 @@ func parseChatMemberQuery(ec echo.Context) (cursor uint64, count int, err error)
 	return cursor, count, nil
 }
 
-// onChatMembersList is GET /v2/apps/me/video-rooms/{id}/chat-room/members (seed
+// onChatMembersList is GET /v2/apps/me/video-rooms/{id}/chat-room/members
 // 002): members in join order after cursor. nextCursor is the position of the last
 // member returned (pass it as the next cursor); an empty content means the end.
 // A closed chat room has no members.

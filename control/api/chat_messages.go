@@ -20,7 +20,7 @@ import (
 )
 
 // sendChatMessageRequest is the body of the admin broadcast and direct message
-// endpoints (seed 002).
+// endpoints.
 type sendChatMessageRequest struct {
 	MessageType *string         `json:"messageType"`
 	CustomType  *string         `json:"customType"`
@@ -98,13 +98,13 @@ func chatReceivers(ids []string) ([]string, error) {
 	return out, nil
 }
 
-// onChatBroadcast is POST .../chat-room/admin/messages/broadcast (seed 002): 201.
+// onChatBroadcast is POST .../chat-room/admin/messages/broadcast: 201.
 // No appUserIds means every member receives it.
 func (h *chatHandlers) onChatBroadcast(ec echo.Context) error {
 	return h.sendChatMessage(ec, chat.Broadcast)
 }
 
-// onChatDirect is POST .../chat-room/admin/messages/direct (seed 002): 201.
+// onChatDirect is POST .../chat-room/admin/messages/direct: 201.
 func (h *chatHandlers) onChatDirect(ec echo.Context) error {
 	return h.sendChatMessage(ec, chat.Direct)
 }
@@ -162,7 +162,7 @@ func pathMessageID(ec echo.Context) (uint64, error) {
 
 // chatMessageTx runs fn on message :messageId of the path room's chat room. A
 // room without a chat room has no messages: CHAT_ROOM_MESSAGE_NOT_FOUND, the only
-// codes seed 002 lists for the message endpoints being that and
+// codes the API lists for the message endpoints being that and
 // VIDEO_ROOM_NOT_FOUND.
 func (h *chatHandlers) chatMessageTx(ec echo.Context, write bool, fn func(*storage.Tx, *storage.ChatRoom, *storage.ChatMessage) error) error {
 	id, err := request.PathID(ec)
@@ -194,7 +194,7 @@ func (h *chatHandlers) chatMessageTx(ec echo.Context, write bool, fn func(*stora
 	})
 }
 
-// onChatMessageGet is GET .../chat-room/messages/{messageId} (seed 002). Hidden
+// onChatMessageGet is GET .../chat-room/messages/{messageId}. Hidden
 // messages are returned too (hidden: true): the app moderates them.
 func (h *chatHandlers) onChatMessageGet(ec echo.Context) error {
 	var view chat.MessageJSON
@@ -208,13 +208,13 @@ func (h *chatHandlers) onChatMessageGet(ec echo.Context) error {
 	return ec.JSON(http.StatusOK, view)
 }
 
-// onChatMessageHide is POST .../chat-room/messages/{messageId}/hide (seed 002): 204,
+// onChatMessageHide is POST .../chat-room/messages/{messageId}/hide: 204,
 // also when already hidden.
 func (h *chatHandlers) onChatMessageHide(ec echo.Context) error {
 	return h.setChatMessageHidden(ec, true)
 }
 
-// onChatMessageUnhide is POST .../chat-room/messages/{messageId}/unhide (seed 002):
+// onChatMessageUnhide is POST .../chat-room/messages/{messageId}/unhide:
 // 204, also when not hidden.
 func (h *chatHandlers) onChatMessageUnhide(ec echo.Context) error {
 	return h.setChatMessageHidden(ec, false)
@@ -247,7 +247,7 @@ func (h *chatHandlers) setChatMessageHidden(ec echo.Context, hidden bool) error 
 	return ec.NoContent(http.StatusNoContent)
 }
 
-// onChatMessageDelete is DELETE .../chat-room/messages/{messageId} (seed 002): 204,
+// onChatMessageDelete is DELETE .../chat-room/messages/{messageId}: 204,
 // with a chat.message_deleted event. The ID is never reused.
 func (h *chatHandlers) onChatMessageDelete(ec echo.Context) error {
 	var ob events.Outbox
@@ -335,7 +335,7 @@ func (h *chatHandlers) onChatMessagesList(ec echo.Context) error {
 }
 
 // Chat message limits (Roomcast's; the seed names none besides customType, which
-// follows seed 000's 50 characters).
+// follows the Member API's 50 characters).
 const (
 	maxChatMessageLen = 10000     // characters of "message"
 	maxChatDataBytes  = 16 * 1024 // compact JSON bytes of "data"

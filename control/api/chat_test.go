@@ -64,7 +64,7 @@ func TestChatRoomLifecycle(t *testing.T) {
 		t.Fatalf("channelKey %q", created["channelKey"])
 	}
 	if len(created) != 6 {
-		t.Fatalf("chat room has fields %v, want the 6 of seed 002", created)
+		t.Fatalf("chat room has fields %v, want the 6", created)
 	}
 	e.fail(400, "CHAT_ROOM_ALREADY_EXISTS", "POST", f.chat, f.app, "")
 	if got := f.get(); fmt.Sprint(got) != fmt.Sprint(created) {

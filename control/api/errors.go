@@ -10,7 +10,7 @@ import (
 	"github.com/roomcast/roomcast/storage"
 )
 
-// errorBody is the JSON of every API error (SPEC §5).
+// errorBody is the JSON of every API error.
 type errorBody struct {
 	ErrorCode string `json:"errorCode"`
 	Message   string `json:"message"`

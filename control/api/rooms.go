@@ -12,13 +12,13 @@ import (
 	"github.com/roomcast/roomcast/storage"
 )
 
-// Creator types of a room (seed 001): APP via the App API, MEMBER via the Member API.
+// Creator types of a room: APP via the App API, MEMBER via the Member API.
 const (
 	creatorApp    = "APP"
 	creatorMember = "MEMBER"
 )
 
-// onAppVideoRoomsCreate is POST /v2/apps/me/video-rooms (seed 001).
+// onAppVideoRoomsCreate is POST /v2/apps/me/video-rooms.
 func (h *roomHandlers) onAppVideoRoomsCreate(ec echo.Context) error {
 	app := appOf(ec)
 	var req request.CreateRoom
@@ -39,7 +39,7 @@ func (h *roomHandlers) onAppVideoRoomsCreate(ec echo.Context) error {
 	return ec.JSON(http.StatusCreated, view)
 }
 
-// onMemberVideoRoomsCreate is POST /v2/members/me/video-rooms (seed 000).
+// onMemberVideoRoomsCreate is POST /v2/members/me/video-rooms.
 func (h *roomHandlers) onMemberVideoRoomsCreate(ec echo.Context) error {
 	cl := claimsOf(ec)
 	var req request.CreateRoom
@@ -122,7 +122,7 @@ func (h *roomHandlers) writeRoom(ec echo.Context, appID uint64, load func(*stora
 	return writeRoomJSON(ec, http.StatusOK, view)
 }
 
-// onAppVideoRoomsList is GET /v2/apps/me/video-rooms (filters of seed 001).
+// onAppVideoRoomsList is GET /v2/apps/me/video-rooms (its filters).
 func (h *roomHandlers) onAppVideoRoomsList(ec echo.Context) error {
 	q, err := request.ParseListQuery(ec)
 	if err != nil {

@@ -126,7 +126,7 @@ func (s *Server) Handler() http.Handler {
 	return e
 }
 
-// registerAppAPI mounts the App API (seed 001, SPEC §5).
+// registerAppAPI mounts the App API.
 func (s *Server) registerAppAPI(g routes) {
 	g.POST("/members", s.members.onMembersUpsert)
 	g.GET("/members/:appUserId", s.members.onMembersGet)
@@ -149,7 +149,7 @@ func (s *Server) registerAppAPI(g routes) {
 	g.POST("/callback/deliveries/:id/redeliver", s.callbacks.onCallbackDeliveryRedeliver)
 }
 
-// registerChatAPI mounts the chat endpoints of the App API (seed 002; chat*.go).
+// registerChatAPI mounts the chat endpoints of the App API (; chat*.go).
 func (s *Server) registerChatAPI(g routes) {
 	g.POST("/video-rooms/:id/chat-room", s.chat.onChatRoomCreate)
 	g.GET("/video-rooms/:id/chat-room", s.chat.onChatRoomGet)
@@ -166,7 +166,7 @@ func (s *Server) registerChatAPI(g routes) {
 	g.POST("/video-rooms/:id/chat-room/messages/:messageId/unhide", s.chat.onChatMessageUnhide)
 }
 
-// registerMemberAPI mounts the Member API (seed 000, SPEC §5).
+// registerMemberAPI mounts the Member API.
 func (s *Server) registerMemberAPI(g routes) {
 	g.GET("", s.members.onMe)
 	g.GET("/", s.members.onMe)

@@ -2,7 +2,7 @@ package chat
 
 import "fmt"
 
-// MessageType is the messageType of a chat room message (seed 002):
+// MessageType is the messageType of a chat room message:
 // ChatRoomBroadcastMessageType is MESSAGE or COMMAND, ChatRoomDirectMessageType is
 // DM or COMMAND.
 type MessageType string

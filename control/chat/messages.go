@@ -7,14 +7,14 @@ import (
 	"github.com/roomcast/roomcast/storage"
 )
 
-// MessageRefJSON is the answer of the send endpoints (seed 002).
+// MessageRefJSON is the answer of the send endpoints.
 type MessageRefJSON struct {
 	VideoKey   string `json:"videoKey"`
 	ChannelKey string `json:"channelKey"`
 	MessageID  uint64 `json:"messageId"`
 }
 
-// MessageJSON is a message (seed 002 "Get VideoRoom ChatRoom Message").
+// MessageJSON is a message (the chat API's message).
 // deliveryType and hidden are Roomcast additions.
 type MessageJSON struct {
 	VideoKey           string          `json:"videoKey"`

@@ -22,10 +22,10 @@ func (e *env) join(m member, room uint64) {
 	e.must(200, "POST", "/v2/members/me/video-rooms/"+strconv.FormatUint(room, 10)+"/join", "Bearer "+m.Access, nil)
 }
 
-// seedKeys are the top-level fields of the seed 000 EventSource notification.
+// seedKeys are the top-level fields of the EventSource notification.
 var seedKeys = []string{"channelId", "customData", "customType", "deliveryType", "messageId", "origin", "sentAt", "type"}
 
-// checkSeedMessage checks the seed 000 fields of an SSE message about room.
+// checkSeedMessage checks the documented fields of an SSE message about room.
 func checkSeedMessage(t *testing.T, data string, room uint64, state string) (playURL *string) {
 	t.Helper()
 	var raw map[string]json.RawMessage

@@ -22,7 +22,7 @@ import (
 	"github.com/roomcast/roomcast/storage"
 )
 
-// Webhook request headers (SPEC §5).
+// Webhook request headers.
 const (
 	HeaderEventID   = "Roomcast-Event-Id"
 	HeaderSignature = "Roomcast-Signature"

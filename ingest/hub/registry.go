@@ -6,7 +6,7 @@ import (
 )
 
 // ErrStreamInUse is returned by Registry.Publish when the key already has a live
-// stream (SPEC §4.7: the first publisher keeps going).
+// stream (the first publisher keeps going).
 var ErrStreamInUse = errors.New("stream key already publishing")
 
 // Registry maps stream keys to their live Stream.

@@ -119,7 +119,7 @@ func (a *apiClient) ensureMember(ctx context.Context, appUserID string) (string,
 	return sk.StreamKey, nil
 }
 
-// createRoom creates a SCHEDULED BROADCAST_RTMP room for the member (seed 001 body).
+// createRoom creates a SCHEDULED BROADCAST_RTMP room for the member.
 func (a *apiClient) createRoom(ctx context.Context, appUserID string, i int) (*room, error) {
 	in := map[string]string{
 		"appUserId":   appUserID,

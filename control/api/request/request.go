@@ -19,7 +19,7 @@ import (
 	"github.com/roomcast/roomcast/storage"
 )
 
-// Field limits (seed 000 for customType/customData; Roomcast's own for the rest).
+// Field limits (for customType/customData; Roomcast's own for the rest).
 const (
 	MaxCustomTypeLen     = 50
 	MaxCustomDataItems   = 10
@@ -139,7 +139,7 @@ func (d *CustomDataIn) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// CreateRoom is the body of POST video-rooms (seeds 000 and 001).
+// CreateRoom is the body of POST video-rooms.
 type CreateRoom struct {
 	AppUserID   *string              `json:"appUserId"`
 	Type        *string              `json:"type"`
@@ -227,7 +227,7 @@ func (r *CreateRoom) validateSchedule(s *control.RoomSpec) error {
 	return nil
 }
 
-// ValidateCustom applies the seed 000 limits of customType and customData.
+// ValidateCustom applies the Member API limits of customType and customData.
 func ValidateCustom(customType string, data []storage.KeyValue) error {
 	if utf8.RuneCountInString(customType) > MaxCustomTypeLen {
 		return control.ErrCustomTypeTooLong
