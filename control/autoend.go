@@ -101,7 +101,7 @@ func (c *Control) rearmAutoEnd() error {
 	err := c.Store.View(func(tx *storage.Tx) error {
 		return tx.ForEachApp(func(a storage.App) error {
 			return tx.ForEachRoomOfApp(a.ID, false, func(r storage.Room) (bool, error) {
-				if r.State == "ACTIVE" && r.AutoEndSeconds > 0 &&
+				if r.State == storage.RoomActive && r.AutoEndSeconds > 0 &&
 					VideoRoomState(r.VideoRoomState) == VideoRoomStateLiveInactive {
 					rooms = append(rooms, due{r.AppID, r.ID,
 						r.InactiveSince.Add(time.Duration(r.AutoEndSeconds) * time.Second)})

@@ -49,7 +49,6 @@ func (e APIError) WithMessage(format string, args ...any) APIError {
 var (
 	ErrInvalidRequest      = APIError{http.StatusBadRequest, "INVALID_REQUEST", "the request is malformed"}
 	ErrUnauthorized        = APIError{http.StatusUnauthorized, "UNAUTHORIZED", "missing or invalid credentials"}
-	ErrForbidden           = APIError{http.StatusForbidden, "FORBIDDEN", "not allowed"}
 	ErrNotFound            = APIError{http.StatusNotFound, "NOT_FOUND", "no such route"}
 	ErrMethodNotAllowed    = APIError{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "method not allowed"}
 	ErrInternal            = APIError{http.StatusInternalServerError, "INTERNAL_SERVER_ERROR", "internal server error"}

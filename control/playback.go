@@ -61,7 +61,7 @@ func (c *Control) roomByUUID(ctx context.Context, appID uint64, roomUUID string)
 		r, err = tx.RoomByUUID(roomUUID)
 		return err
 	})
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && ((appID != 0 && r.AppID != appID) || r.State != "ACTIVE")) {
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && ((appID != 0 && r.AppID != appID) || r.State != storage.RoomActive)) {
 		return storage.Room{}, ErrVideoRoomNotFound
 	}
 	if err != nil {

@@ -45,7 +45,7 @@ func (c *Control) addRoomEvent(tx *storage.Tx, ob *events.Outbox, name string, r
 // addKeyEvent appends a stream_key.* event for key k.
 func addKeyEvent(tx *storage.Tx, ob *events.Outbox, name string, k *storage.StreamKey, reason string, now time.Time) error {
 	p := keyEventPayload{
-		StreamKey: roomKeyJSON{ID: k.ID, State: "ACTIVE", StreamKeyState: streamKeyStateOf(k.Publishing, k.RoomID != 0)},
+		StreamKey: roomKeyJSON{ID: k.ID, State: StateActive, StreamKeyState: streamKeyStateOf(k.Publishing, k.RoomID != 0)},
 		MemberID:  k.MemberID, Mode: k.Mode, Reason: reason,
 	}
 	ev := events.Event{Name: name, AppID: k.AppID, Time: now}

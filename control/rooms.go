@@ -27,7 +27,7 @@ func (c *Control) CreateRoom(appID uint64, s RoomSpec, owner func(*storage.Tx) (
 		}
 		now := c.now().UTC()
 		r := storage.Room{
-			UUID: uuid.NewString(), AppID: appID, MemberID: m.ID, State: "ACTIVE",
+			UUID: uuid.NewString(), AppID: appID, MemberID: m.ID, State: storage.RoomActive,
 			Type: string(s.Type), Protocol: s.Type.protocol(), Format: s.Type.format(),
 			AccessLevel: string(s.AccessLevel), CreatorType: creatorType,
 			CreatorID: strconv.FormatUint(creatorID, 10), Title: s.Title, Description: s.Description,
@@ -147,7 +147,7 @@ func (c *Control) DeleteRoom(ctx context.Context, appID, id uint64) error {
 			return ErrVideoRoomStateLive
 		}
 		now := c.now().UTC()
-		r.State, r.DeletedAt, r.LastModifiedAt = "DELETED", now, now
+		r.State, r.DeletedAt, r.LastModifiedAt = storage.RoomDeleted, now, now
 		uuid = r.UUID
 		return tx.PutRoom(&r)
 	})

@@ -37,7 +37,7 @@ type committed struct {
 // VIDEO_ROOM_NOT_FOUND.
 func LoadRoom(tx *storage.Tx, appID, id uint64) (storage.Room, error) {
 	r, err := tx.Room(id)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && (r.AppID != appID || r.State != "ACTIVE")) {
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && (r.AppID != appID || r.State != storage.RoomActive)) {
 		return storage.Room{}, ErrVideoRoomNotFound.WithMessage("video room %d not found", id)
 	}
 	if err != nil {

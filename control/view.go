@@ -8,6 +8,10 @@ import (
 	"github.com/roomcast/roomcast/storage"
 )
 
+// StateActive is the "state" of every app, member, channel and stream key the API
+// shows (deleted ones are not shown).
+const StateActive = "ACTIVE"
+
 // timeLayout is RFC 3339 UTC with fractional seconds (microseconds), as in the seeds.
 const timeLayout = "2006-01-02T15:04:05.000000Z"
 
@@ -135,7 +139,7 @@ func NewMemberJSON(m storage.Member) *MemberJSON {
 
 // fill sets j from a member record.
 func (j *MemberJSON) fill(m storage.Member) {
-	j.ID, j.State, j.AppUserID = m.ID, "ACTIVE", m.AppUserID
+	j.ID, j.State, j.AppUserID = m.ID, StateActive, m.AppUserID
 	j.text[0], j.text[1] = m.AppUserName, m.ProfileImgURL
 	formatTimes(j.text[2:], m.CreatedAt, m.UpdatedAt)
 	j.AppUserName, j.AppUserProfileImgURL = optIn(&j.text[0]), optIn(&j.text[1])
@@ -317,11 +321,11 @@ func (c *Control) LoadRoomDeps(tx *storage.Tx, r *storage.Room, memo map[uint64]
 func (c *Control) NewRoomJSON(r *storage.Room, d RoomDeps) *RoomJSON {
 	u := c.playURLsOf(r)
 	j := &RoomJSON{
-		ID: r.ID, UUID: r.UUID, State: r.State, Type: r.Type, Protocol: r.Protocol,
+		ID: r.ID, UUID: r.UUID, State: string(r.State), Type: r.Type, Protocol: r.Protocol,
 		Format: r.Format, VideoRoomState: r.VideoRoomState, VODState: r.VODState,
 		AccessLevel: r.AccessLevel,
-		App:         appRefJSON{ID: r.AppID, State: "ACTIVE", Name: d.AppName},
-		Channel:     channelJSON{ID: r.ID, State: "ACTIVE", ChannelState: "OPENED"},
+		App:         appRefJSON{ID: r.AppID, State: StateActive, Name: d.AppName},
+		Channel:     channelJSON{ID: r.ID, State: StateActive, ChannelState: "OPENED"},
 		CreatorType: r.CreatorType, CustomData: customData(r.CustomData),
 		Policy:        policyJSON{HasPassword: len(r.PasswordHash) > 0},
 		LastSessionNo: r.LastSessionNo,
@@ -355,7 +359,7 @@ func setRoomRefs(j *RoomJSON, r *storage.Room, d RoomDeps) {
 		j.Member = &j.member
 	}
 	if d.Key != nil && showRoomKey(r) {
-		j.streamKey = roomKeyJSON{ID: d.Key.ID, State: "ACTIVE",
+		j.streamKey = roomKeyJSON{ID: d.Key.ID, State: StateActive,
 			StreamKeyState: streamKeyStateOf(d.Key.Publishing, d.Key.RoomID != 0)}
 		j.StreamKey = &j.streamKey
 	}
@@ -392,7 +396,7 @@ type StreamKeyJSON struct {
 // NewStreamKeyJSON converts a stream key record.
 func (c *Control) NewStreamKeyJSON(k storage.StreamKey) StreamKeyJSON {
 	j := StreamKeyJSON{
-		ID: k.ID, State: "ACTIVE", StreamKeyState: streamKeyStateOf(k.Publishing, k.RoomID != 0),
+		ID: k.ID, State: StateActive, StreamKeyState: streamKeyStateOf(k.Publishing, k.RoomID != 0),
 		StreamKey: k.Secret, IngestURL: c.ingestURL(), LastModifiedAt: OptTime(k.UpdatedAt),
 	}
 	if k.RoomID != 0 {

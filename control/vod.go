@@ -20,7 +20,7 @@ func (c *Control) ArchivingRooms(ctx context.Context) ([]string, error) {
 	err := c.Store.View(func(tx *storage.Tx) error {
 		return tx.ForEachApp(func(a storage.App) error {
 			return tx.ForEachRoomOfApp(a.ID, false, func(r storage.Room) (bool, error) {
-				if r.State == "ACTIVE" && VODState(r.VODState) == VODStateArchiving {
+				if r.State == storage.RoomActive && VODState(r.VODState) == VODStateArchiving {
 					out = append(out, r.UUID)
 				}
 				return true, nil

@@ -68,6 +68,15 @@ type KeyValue struct {
 	Value string `json:"value,omitzero"`
 }
 
+// RoomState is whether a room record is live in the store or soft-deleted.
+type RoomState string
+
+// Room record states.
+const (
+	RoomActive  RoomState = "ACTIVE"
+	RoomDeleted RoomState = "DELETED" // soft-deleted: kept for its unique indexes, never listed
+)
+
 // Room is a VideoRoom. String enums hold the API spelling (e.g. VideoRoomState
 // "LIVE_INACTIVE", VODState "NOT_ARCHIVED").
 type Room struct {
@@ -75,7 +84,7 @@ type Room struct {
 	UUID           string     `json:"uuid,omitzero"`
 	AppID          uint64     `json:"appId,omitzero"`
 	MemberID       uint64     `json:"memberId,omitzero"` // owner (host); 0 if created without a member
-	State          string     `json:"state,omitzero"`    // ACTIVE | DELETED
+	State          RoomState  `json:"state,omitzero"`
 	Type           string     `json:"type,omitzero"`
 	Protocol       string     `json:"protocol,omitzero"`
 	Format         string     `json:"format,omitzero"`

@@ -142,7 +142,7 @@ type listEntry struct {
 
 // entryOf returns r's list entry, or ok false when r is not listed.
 func entryOf(r *Room) (e listEntry, ok bool) {
-	if r.State != "ACTIVE" {
+	if r.State != RoomActive {
 		return e, false
 	}
 	e.combo = []byte(r.VideoRoomState + "\x00" + r.Type + "\x00" + r.AccessLevel + "\x00")

@@ -97,7 +97,7 @@ func (h *roomHandlers) onMemberVideoRoomsGetByUUID(ec echo.Context) error {
 func roomByUUIDTx(appID uint64, id string) func(*storage.Tx) (storage.Room, error) {
 	return func(tx *storage.Tx) (storage.Room, error) {
 		r, err := tx.RoomByUUID(id)
-		if errors.Is(err, storage.ErrNotFound) || (err == nil && (r.AppID != appID || r.State != "ACTIVE")) {
+		if errors.Is(err, storage.ErrNotFound) || (err == nil && (r.AppID != appID || r.State != storage.RoomActive)) {
 			return r, control.ErrVideoRoomNotFound.WithMessage("video room %q not found", id)
 		}
 		return r, err

@@ -302,11 +302,6 @@ func (d *Demuxer) setTrack(st *trackState, spec *codecSpec, c codecs.Codec, rec 
 	st.track = &hub.Track{ID: id, Codec: c, ClockRate: spec.clockRate(c), Config: rec, FourCC: spec.fourCC}
 }
 
-// Pending reports whether a sequence header was seen for a codec that still waits for
-// its first key frame (VP9, AV1 without configOBUs); Video() then returns a track
-// with a nil Codec.
-func (d *Demuxer) Pending() bool { return d.video.pending }
-
 // normalizeNAL checks the NAL length prefixes of an AVC/HEVC frame and converts them
 // to 4 bytes when the configuration record uses 1 or 2. Other codecs pass through.
 func normalizeNAL(st *trackState, body []byte) ([]byte, error) {
