@@ -46,8 +46,9 @@
 //     number, and released at stream end and Close.
 //   - Unit payloads (owned by ingest/hub, immutable) are referenced until the part
 //     that holds them is marshaled, never modified.
-//   - The segment in progress is kept in memory (its parts are served from there);
-//     complete segments are served from disk with http.ServeContent.
+//   - Each part is appended to its segment file before it is listed, and served
+//     from there (page cache: one pread into a pooled buffer); complete segments
+//     are served from disk with http.ServeContent. Nothing of a part stays in memory.
 //   - Parts and segments are written to disk whole (one write per track per part);
 //     a write error fails that stream loudly and leaves others alone.
 //
