@@ -95,11 +95,6 @@ func (t *Tx) ForEachDeliveryOfApp(appID uint64, desc bool, fn func(Delivery) (mo
 	})
 }
 
-// CountDeliveriesOfApp returns the length of app appID's delivery log.
-func (t *Tx) CountDeliveriesOfApp(appID uint64) int {
-	return count(t.bucket(bucketDeliveriesByApp), u64(appID))
-}
-
 // ForEachPendingLaneHead calls fn with the oldest PENDING delivery of every lane
 // (AppID, Kind, RoomID), the only one of its lane that may be attempted, until fn
 // returns more == false or an error. It costs one seek per lane.
@@ -173,6 +168,3 @@ func (t *Tx) DeleteDeliveriesBefore(cutoff time.Time) (int, error) {
 	}
 	return len(doomed), nil
 }
-
-// PendingDeliveryCount returns the number of PENDING deliveries.
-func (t *Tx) PendingDeliveryCount() int { return count(t.bucket(bucketDeliveriesPending), nil) }

@@ -47,23 +47,6 @@ func (t *Tx) ForEachEventAfter(seq uint64, fn func(Event) (more bool, err error)
 	return nil
 }
 
-// DeleteEventsBefore deletes every event with Seq < seq and returns how many.
-// The sequence is not reset: later events keep increasing numbers.
-func (t *Tx) DeleteEventsBefore(seq uint64) (int, error) {
-	if err := t.writable("delete events"); err != nil {
-		return 0, err
-	}
-	c := t.bucket(bucketEvents).Cursor()
-	n := 0
-	for k, _ := c.First(); k != nil && btoi(k) < seq; k, _ = c.First() {
-		if err := c.Delete(); err != nil {
-			return n, fmt.Errorf("delete event %d: %w", btoi(k), err)
-		}
-		n++
-	}
-	return n, nil
-}
-
 // LastEventSeq returns the Seq of the newest event ever appended (0 if none),
 // even when it has been deleted since.
 func (t *Tx) LastEventSeq() uint64 { return t.bucket(bucketEvents).Sequence() }

@@ -24,17 +24,6 @@ func (t *Tx) PutMeta(key string, v []byte) error {
 	return nil
 }
 
-// DeleteMeta removes key from the meta bucket (no error when absent).
-func (t *Tx) DeleteMeta(key string) error {
-	if err := t.writableMeta(key); err != nil {
-		return err
-	}
-	if err := t.bucket(bucketMeta).Delete([]byte(key)); err != nil {
-		return fmt.Errorf("delete meta %q: %w", key, err)
-	}
-	return nil
-}
-
 // writableMeta checks that key may be written in this transaction.
 func (t *Tx) writableMeta(key string) error {
 	if err := t.writable("put meta"); err != nil {

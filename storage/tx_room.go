@@ -91,23 +91,6 @@ func (t *Tx) ForEachRoomOfApp(appID uint64, desc bool, fn func(Room) (more bool,
 	return t.forEachListedRoom(bucketRoomsByApp, u64(appID), desc, fn)
 }
 
-// ForEachRoomOfMember is ForEachRoomOfApp restricted to rooms owned by memberID.
-func (t *Tx) ForEachRoomOfMember(appID, memberID uint64, desc bool, fn func(Room) (more bool, err error)) error {
-	return t.forEachListedRoom(bucketRoomsByMember, pair(appID, memberID), desc, fn)
-}
-
-// CountRoomsOfApp returns the number of rooms of the app, deleted ones included.
-// It walks index keys only (no record is decoded).
-func (t *Tx) CountRoomsOfApp(appID uint64) int {
-	return count(t.bucket(bucketRoomsByApp), u64(appID))
-}
-
-// CountRoomsOfMember returns the number of rooms owned by the member, deleted
-// ones included.
-func (t *Tx) CountRoomsOfMember(appID, memberID uint64) int {
-	return count(t.bucket(bucketRoomsByMember), pair(appID, memberID))
-}
-
 // forEachListedRoom walks a list index whose keys are prefix|roomID.
 func (t *Tx) forEachListedRoom(index []byte, prefix []byte, desc bool, fn func(Room) (bool, error)) error {
 	rooms := t.bucket(bucketRooms)
