@@ -224,6 +224,9 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	s.cancel()
 	_ = s.srv.Close()
+	// go-rtmp's Close only closes a listener Serve has registered: a Close right
+	// after Initialize, before serve ran, would leave Serve accepting forever.
+	_ = s.ln.Close()
 	<-s.serveDone
 	for _, c := range conns {
 		c.kill(StopServerShutdown)

@@ -726,3 +726,29 @@ func TestFFmpegPublisher(t *testing.T) {
 		t.Fatalf("%+v", h.starts[0])
 	}
 }
+
+// TestCloseRightAfterInitialize: Close returns even when it comes before the serving
+// goroutine ran (go-rtmp only closes a listener its Serve has registered).
+func TestCloseRightAfterInitialize(t *testing.T) {
+	t.Parallel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 50 {
+			s := &Server{Addr: "127.0.0.1:0", Log: slog.New(slog.DiscardHandler), Registry: &hub.Registry{},
+				OnPublishStart: func(context.Context, PublishRequest) (PublishGrant, error) {
+					return PublishGrant{}, errors.New("no publishing")
+				}}
+			if err := s.Initialize(); err != nil {
+				t.Error(err)
+				return
+			}
+			s.Close()
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close right after Initialize did not return")
+	}
+}
