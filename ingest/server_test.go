@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,7 +24,23 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	raiseDefaultParallel()
 	goleak.VerifyTestMain(m)
+}
+
+// parallelWallClock is the default -parallel of this package: its parallel tests
+// publish at (scaled) real time and wait on timeouts, so GOMAXPROCS (the testing
+// default) would serialise them for nothing. The tests that measure CPU, heap or
+// scheduling are not parallel. An explicit -parallel wins.
+const parallelWallClock = 8
+
+func raiseDefaultParallel() {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", strconv.Itoa(parallelWallClock))
+	}
 }
 
 // harness runs a Server on 127.0.0.1:0 with simple in-test seams: a map of valid
@@ -58,7 +75,7 @@ func newHarness(t *testing.T, configure func(*Server)) *harness {
 	}
 	h.s = &Server{
 		Addr:     "127.0.0.1:0",
-		Log:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
+		Log:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: lvl})),
 		Registry: h.reg,
 		OnPublishStart: func(_ context.Context, req PublishRequest) (PublishGrant, error) {
 			h.mu.Lock()
@@ -488,7 +505,8 @@ func TestHandshakeTimeoutAndGarbage(t *testing.T) {
 // header and a truncated chunk: only those end, the good stream gets every unit.
 func TestBadInputIsolated(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, nil)
+	// garbage before the handshake is ended by the handshake timeout: a short one
+	h := newHarness(t, func(s *Server) { s.HandshakeTimeout = 2 * time.Second })
 	tags := readTags(t, "h264_aac.flv")
 	good := publishClient(t, h, "key1?mode=RTMP")
 	head, rest := splitHeaders(t, tags)
@@ -508,7 +526,9 @@ func TestBadInputIsolated(t *testing.T) {
 		_, _ = nc.Write([]byte("\x03garbage garbage garbage garbage"))
 		_, _ = nc.Write(make([]byte, 3000))
 		_ = nc.SetReadDeadline(time.Now().Add(15 * time.Second))
-		_, _ = io.Copy(io.Discard, nc)
+		if _, err := io.Copy(io.Discard, nc); errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatal("the server kept the connection past its handshake timeout")
+		}
 	})
 	t.Run("absurd chunk size", func(t *testing.T) {
 		c := dialRTMP(t, h.addr())
