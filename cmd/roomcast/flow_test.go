@@ -148,6 +148,7 @@ func str(p *string) string {
 // TestBroadcastFlowOverRTMP drives SPEC §4 through the real wiring: a real RTMP
 // publisher, the REST API, and the packager's playlists.
 func TestBroadcastFlowOverRTMP(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c := testConfig(t, dir)
 	c.SegmentDuration = time.Second
