@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sirupsen/logrus"
 	"go.uber.org/goleak"
 )
 
@@ -28,6 +30,7 @@ func TestMain(m *testing.M) {
 	if !set {
 		_ = flag.Set("test.parallel", fmt.Sprint(parallelWallClock))
 	}
+	logrus.SetOutput(io.Discard) // go-rtmp's client logs chunk size changes through logrus' global logger
 	code := m.Run()
 	binOnce.dir.cleanup()
 	// the tests' http.Get/DefaultClient keep idle keep-alive connections
