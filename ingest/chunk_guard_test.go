@@ -217,6 +217,7 @@ func hostileStreams(t testing.TB) []streamCase {
 }
 
 func TestChunkGuardPassesGoodStreams(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	splits := map[string]func(int) int{
 		"one read":          nil,
@@ -521,6 +522,7 @@ func ext3Streams(t testing.TB) []ext3Case {
 // (byte for byte the go-rtmp form of the same messages), whatever the read sizes,
 // and go-rtmp reads every message with its timestamp.
 func TestChunkGuardStripsType3ExtendedTimestamps(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(5, 6))
 	splits := map[string]func(int) int{
 		"one read":        nil,

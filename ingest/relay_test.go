@@ -157,6 +157,7 @@ func checkFFmpegUnits(t *testing.T, file string, tags []flv.Tag) {
 // it does not, and ffmpeg would lose sync without the rebasing. Every unit must
 // arrive.
 func TestFFmpegPlayerLongStream(t *testing.T) {
+	t.Parallel()
 	for _, size := range []uint32{32, DefaultSendChunkSize} {
 		t.Run(strconv.Itoa(int(size)), func(t *testing.T) {
 			t.Parallel()

@@ -241,8 +241,8 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	s.cancel()
 	_ = s.srv.Close()
-	// go-rtmp closes the listener only if Serve has registered it already: a
-	// Close right after Initialize would otherwise leave Accept blocked forever.
+	// go-rtmp's Close only closes a listener Serve has registered: a Close right
+	// after Initialize, before serve ran, would leave Serve accepting forever.
 	_ = s.ln.Close()
 	<-s.serveDone
 	for _, c := range conns {

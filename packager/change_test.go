@@ -117,7 +117,10 @@ func TestDiskFailureStopsOnlyThatStream(t *testing.T) {
 	}
 	e.p.Attach("43", other)
 	e.p.Bind("43", Session{AppID: testAppID, RoomUUID: testRoom, SessionNo: 2})
-	for other.ReaderCount() == 0 {
+	for deadline := time.Now().Add(5 * time.Second); other.ReaderCount() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("packager did not attach a reader to the other stream")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	go publish(other, units, 0)

@@ -34,7 +34,8 @@ func (rc *received) onRequest(r *http.Request) {
 	}
 }
 
-// readHLS plays url with gohlslib's client until it stops.
+// readHLS plays url with gohlslib's client until it stops (the client plays in real
+// time). It may run in a goroutine of its own: it only reports with t.Errorf.
 func readHLS(t *testing.T, url string, timeout time.Duration) (*received, error) {
 	rc := &received{pts: map[timeline.Kind][]int64{}}
 	c := &gohlslib.Client{
@@ -72,7 +73,7 @@ func readHLS(t *testing.T, url string, timeout time.Duration) (*received, error)
 		return nil
 	}
 	if err := c.Start(); err != nil {
-		t.Fatal(err)
+		return rc, err
 	}
 	defer c.Close()
 	select {
@@ -148,6 +149,7 @@ func sameTimeline(t *testing.T, kind timeline.Kind, got, want []int64, whole boo
 }
 
 func TestHLSClientReadsEverything(t *testing.T) {
+	t.Parallel() // real time
 	cases := []struct {
 		file   string
 		tracks int
@@ -179,10 +181,21 @@ func TestHLSClientReadsEverything(t *testing.T) {
 					urls = append(urls, e.liveURL(timeline.TrackName(kindOf(tr), tr.ID)+".m3u8", testToken))
 				}
 			}
+			// the client plays in real time: read the playlists side by side
+			type read struct {
+				rc  *received
+				err error
+			}
+			reads := make([]read, len(urls))
+			var wg sync.WaitGroup
+			for i, u := range urls {
+				wg.Go(func() { reads[i].rc, reads[i].err = readHLS(t, u, 30*time.Second) })
+			}
+			wg.Wait()
 			got := map[timeline.Kind][]int64{}
 			ntracks := 0
-			for _, u := range urls {
-				rc, err := readHLS(t, u, 30*time.Second)
+			for _, r := range reads {
+				rc, err := r.rc, r.err
 				if !errors.Is(err, gohlslib.ErrClientEOS) {
 					t.Fatalf("client ended with %v, want end of stream", err)
 				}

@@ -134,6 +134,7 @@ type listedEnd struct {
 // for the next segment at the listed end plus 10 ms: a segment that grows is
 // downloaded twice.
 func TestDASHListedSegmentsNeverGrow(t *testing.T) {
+	t.Parallel() // real time
 	e := newTestEnv(t, nil)
 	wait := publishLive(t, e)
 	url := e.liveURL("index.mpd", testToken)

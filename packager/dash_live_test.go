@@ -43,6 +43,7 @@ func lastListed(t *testing.T, m *mpd.MPD, base string, k int) (string, int, bool
 // the stream is published: its parts arrive as they are written (chunked), and
 // the whole answer is byte-identical to the complete segment fetched afterwards.
 func TestDASHChunkedSegmentInProgress(t *testing.T) {
+	t.Parallel() // real time
 	e := newTestEnv(t, nil)
 	publishLive(t, e)
 	base := e.srv.URL + "/live/" + testRoom + "/1/"
@@ -117,6 +118,7 @@ func (e *testEnv) complete(msn uint64) bool {
 // /time, and the live edge (now - AST on the MPD timeline) lies within the last
 // two listed segments.
 func TestDASHLiveTiming(t *testing.T) {
+	t.Parallel() // real time
 	e := newTestEnv(t, nil)
 	wait := publishLive(t, e)
 	checked := 0

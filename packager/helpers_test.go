@@ -104,7 +104,7 @@ func newTestEnv(t *testing.T, mod func(*Packager)) *testEnv {
 	p := &Packager{
 		Dir:         t.TempDir(),
 		VerifyToken: verifyTestToken,
-		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:         slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 		RoomInfo: func(_ context.Context, room string) (RoomInfo, error) {
 			if room != testRoom {
 				return RoomInfo{}, ErrRoomNotFound
@@ -114,7 +114,7 @@ func newTestEnv(t *testing.T, mod func(*Packager)) *testEnv {
 		},
 	}
 	if os.Getenv("PACKAGER_TEST_LOG") != "" {
-		p.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		p.Log = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if mod != nil {
 		mod(p)

@@ -15,6 +15,7 @@ import (
 // is published in real time: the client uses blocking reloads and preload hints,
 // and what it decodes is a contiguous run of what was published.
 func TestLiveLowLatencyClient(t *testing.T) {
+	t.Parallel() // real time
 	e := newTestEnv(t, nil)
 	tracks, units := loadFLV(t, "h264_aac.flv")
 	s := e.startStream(tracks, true)

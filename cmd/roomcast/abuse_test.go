@@ -119,6 +119,7 @@ func openFiles(pid int) int {
 // the live media playlist must keep answering, the playlist must keep growing and
 // the room stay LIVE; the server never holds more than its descriptor limit.
 func TestSlowBodiesKeepStreamAndHealthz(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and broadcasts in real time")
 	}
@@ -126,10 +127,7 @@ func TestSlowBodiesKeepStreamAndHealthz(t *testing.T) {
 		t.Skip("needs prlimit (util-linux)")
 	}
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "roomcast")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildRoomcast(t)
 	const nofile = 256
 	httpAddr, rtmpAddr := freeAddr(t), freeAddr(t)
 	p := startProc(t, "prlimit", []string{fmt.Sprintf("--nofile=%d:%d", nofile, nofile), bin,

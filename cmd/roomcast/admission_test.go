@@ -10,7 +10,10 @@ import (
 // TestAdmissionWiredWithMetrics: the default server runs admission control (--max-cpu
 // 0.85, --max-sched-latency 50ms, --max-ingest-lag 500ms) and exposes its metrics.
 func TestAdmissionWiredWithMetrics(t *testing.T) {
-	s := startServer(t, testConfig(t, t.TempDir()))
+	c := testConfig(t, t.TempDir())
+	d := defaultConfig()
+	c.MaxCPU, c.MaxSchedLatency = d.MaxCPU, d.MaxSchedLatency // testConfig turns them off
+	s := startServer(t, c)
 	defer s.Close()
 	adm, ok := s.ingest.Admission.(*admission.Controller)
 	if !ok || adm.MaxCPU != 0.85 || adm.Refusing() {

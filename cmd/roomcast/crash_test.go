@@ -74,14 +74,12 @@ func startProc(t *testing.T, bin string, args []string) *proc {
 // the VOD holds the media up to within one segment of the kill (the loss window is
 // logged; the archiver recovers the segment in progress up to its last part).
 func TestCrashKill9DuringBroadcast(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and broadcasts in real time")
 	}
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "roomcast")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildRoomcast(t)
 	data := filepath.Join(tmp, "data")
 	httpAddr, rtmpAddr := freeAddr(t), freeAddr(t)
 	args := []string{"--data", data, "--http-addr", httpAddr, "--rtmp-addr", rtmpAddr,

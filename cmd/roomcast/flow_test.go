@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,6 +109,29 @@ type publisher struct {
 	done   chan struct{}
 	report *load.Report
 	err    error
+	ended  atomic.Int64 // publishes that ended (refused or dropped) while running
+}
+
+// endedHandler sends the load tool's log to the test's log and counts the
+// publishes that ended ("publish ended": refused, or dropped by the server).
+type endedHandler struct {
+	slog.Handler
+	ended *atomic.Int64
+}
+
+func (h endedHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "publish ended" {
+		h.ended.Add(1)
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h endedHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return endedHandler{h.Handler.WithAttrs(as), h.ended}
+}
+
+func (h endedHandler) WithGroup(name string) slog.Handler {
+	return endedHandler{h.Handler.WithGroup(name), h.ended}
 }
 
 func publish(t *testing.T, url, key string) *publisher {
@@ -114,6 +139,7 @@ func publish(t *testing.T, url, key string) *publisher {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &publisher{cancel: cancel, done: make(chan struct{})}
 	r := &load.Runner{Config: load.DefaultConfig()}
+	r.Log = slog.New(endedHandler{slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}), &p.ended})
 	r.Config.File = "../../testdata/h264_aac.flv"
 	r.Config.PublishURL = url
 	r.Config.Keys = []string{key}
@@ -148,6 +174,7 @@ func str(p *string) string {
 // TestBroadcastFlowOverRTMP drives the broadcast flow through the real wiring: a real RTMP
 // publisher, the REST API, and the packager's playlists.
 func TestBroadcastFlowOverRTMP(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c := testConfig(t, dir)
 	c.SegmentDuration = time.Second
@@ -184,7 +211,7 @@ func TestBroadcastFlowOverRTMP(t *testing.T) {
 
 	// A second publisher on the same key is refused; the first goes on.
 	p2 := publish(t, rtmpBase+"{key}", key.StreamKey)
-	time.Sleep(1500 * time.Millisecond)
+	eventually(t, 10*time.Second, "second publisher refused", func() bool { return p2.ended.Load() > 0 })
 	p2.stop()
 	if p2.report == nil || p2.report.Publish.Published != 0 || p2.report.Publish.Refused == 0 {
 		t.Fatalf("second publisher not refused: %+v", p2.report)
@@ -192,7 +219,7 @@ func TestBroadcastFlowOverRTMP(t *testing.T) {
 	// Unknown keys and modes are refused too.
 	for _, bad := range []string{rtmpBase + "nope{key}", rtmpBase + "{key}?mode=WEBRTC"} {
 		p := publish(t, bad, key.StreamKey)
-		time.Sleep(time.Second)
+		eventually(t, 10*time.Second, bad+" refused", func() bool { return p.ended.Load() > 0 })
 		p.stop()
 		if p.report == nil || p.report.Publish.Published != 0 {
 			t.Fatalf("%s accepted", bad)

@@ -91,6 +91,7 @@ func (b *broadcast) stopped(p *publisher) {
 // key frame of the GOP in progress at start, and a resumed session starts with the
 // first key frame its publisher sent after reconnecting (not one GOP later).
 func TestSessionStartsAtKeyframe(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("real-time broadcast")
 	}
@@ -142,6 +143,7 @@ func TestSessionStartsAtKeyframe(t *testing.T) {
 // with a playable VOD, whether start binds a running preview or comes before the
 // stream is packaged.
 func TestShortBroadcastArchived(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("real-time broadcast")
 	}
@@ -189,6 +191,7 @@ func TestShortBroadcastArchived(t *testing.T) {
 // modes (RTMP, CMAF, RTMP_CMAF sessions) has every session in its VOD; the live
 // CMAF URLs of an RTMP-only session answer 404.
 func TestEveryModeRecorded(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("real-time broadcast")
 	}

@@ -17,16 +17,6 @@ import (
 	"github.com/roomcast/roomcast/storage"
 )
 
-// buildRoomcast builds the real binary into a temp dir.
-func buildRoomcast(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "roomcast")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // runStart runs the binary on dataDir until it exits (it must: the store is
 // damaged) and returns its exit code and output.
 func runStart(t *testing.T, bin, dataDir string) (int, string) {
@@ -121,6 +111,7 @@ func smashPage(t *testing.T, path string, off int64) {
 }
 
 func TestStartRefusesEmptyStoreAndKeepsCredentials(t *testing.T) {
+	t.Parallel()
 	bin := buildRoomcast(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "roomcast.db")
@@ -165,6 +156,7 @@ func TestStartKeepsCredentialsOfAMissingStore(t *testing.T) {
 }
 
 func TestStartRefusesTruncatedStore(t *testing.T) {
+	t.Parallel()
 	bin := buildRoomcast(t)
 	dir := t.TempDir()
 	s, _, _ := roomsServer(t, dir, 60)
@@ -179,6 +171,7 @@ func TestStartRefusesTruncatedStore(t *testing.T) {
 }
 
 func TestStartRefusesSmashedPages(t *testing.T) {
+	t.Parallel()
 	bin := buildRoomcast(t)
 	dir := t.TempDir()
 	s, _, ids := roomsServer(t, dir, 60)

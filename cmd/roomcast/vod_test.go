@@ -205,6 +205,7 @@ func near(got, want, tol time.Duration) bool { return got > want-tol && got < wa
 // decoding the MP4, Range/HEAD/416, tokens, 404 before archiving, the player page,
 // /metrics, and deletion of the media with the room.
 func TestVODTwoSessions(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("real-time broadcast")
 	}
@@ -384,6 +385,7 @@ func otherAppToken(t *testing.T, s *server, a *api) string {
 // it archiving, is stopped before the end call) and checks that the next boot
 // finishes the job.
 func TestVODRestartDuringArchiving(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("real-time broadcast")
 	}

@@ -97,8 +97,14 @@ func TestSchedMeterSeesRunQueue(t *testing.T) {
 			done <- struct{}{}
 		}()
 	}
-	time.Sleep(300 * time.Millisecond)
-	busy := m.sample()
+	// The runtime records the latency of one scheduling in 8 (gTrackingPeriod): a
+	// 300 ms window can now and then hold no tracked wait; measure further windows
+	// (each a fresh sample) until one does, within a bound.
+	var busy time.Duration
+	for deadline := time.Now().Add(5 * time.Second); busy <= idle && time.Now().Before(deadline); {
+		time.Sleep(300 * time.Millisecond)
+		busy = m.sample()
+	}
 	stop.Store(true)
 	for range n {
 		<-done

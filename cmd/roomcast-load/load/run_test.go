@@ -2,9 +2,10 @@ package load_test
 
 import (
 	"context"
-	"fmt"
+	"flag"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,23 @@ const testFLV = "../../../testdata/h264_aac.flv"
 
 func TestMain(m *testing.M) {
 	logrus.SetOutput(io.Discard) // go-rtmp logs chunk size changes through logrus' global logger
+	raiseDefaultParallel()
 	goleak.VerifyTestMain(m)
+}
+
+// parallelWallClock is the default -parallel of this package: its parallel tests
+// publish and view for fixed wall-clock durations and mostly wait, so GOMAXPROCS
+// (the testing default) would serialise them for nothing. An explicit -parallel
+// wins.
+const parallelWallClock = 8
+
+func raiseDefaultParallel() {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", strconv.Itoa(parallelWallClock))
+	}
 }
 
 func baseConfig() load.Config {
@@ -31,6 +48,7 @@ func baseConfig() load.Config {
 }
 
 func TestRunPublishCountsMatchServer(t *testing.T) {
+	t.Parallel()
 	srv := loadtest.StartRTMP(t)
 	c := baseConfig()
 	c.PublishURL = "rtmp://" + srv.Addr + "/live/{key}?mode=CMAF"
@@ -65,6 +83,7 @@ func TestRunPublishCountsMatchServer(t *testing.T) {
 }
 
 func TestRunFastLoopsFile(t *testing.T) {
+	t.Parallel()
 	srv := loadtest.StartRTMP(t)
 	c := baseConfig()
 	c.PublishURL = "rtmp://" + srv.Addr + "/live/fast{i}"
@@ -83,6 +102,7 @@ func TestRunFastLoopsFile(t *testing.T) {
 }
 
 func TestRunRefusedAndUnreachableAreCounted(t *testing.T) {
+	t.Parallel()
 	srv := loadtest.StartRTMP(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -107,6 +127,8 @@ func TestRunRefusedAndUnreachableAreCounted(t *testing.T) {
 	require.Zero(t, srv.Counts(loadtest.RefusePrefix+"-me").Tags())
 }
 
+// Not parallel: an attempt still in its handshake when the run ends is counted but
+// not refused, and CPU contention widens that window.
 func TestRunReconnectsAfterRefusal(t *testing.T) {
 	srv := loadtest.StartRTMP(t)
 	c := baseConfig()
@@ -122,6 +144,7 @@ func TestRunReconnectsAfterRefusal(t *testing.T) {
 }
 
 func TestRunCancelStillReports(t *testing.T) {
+	t.Parallel()
 	srv := loadtest.StartRTMP(t)
 	c := baseConfig()
 	c.PublishURL = "rtmp://" + srv.Addr + "/live/c{i}"
@@ -144,9 +167,11 @@ func TestRunCancelStillReports(t *testing.T) {
 }
 
 func TestRunViewers(t *testing.T) {
+	t.Parallel()
 	origin := loadtest.StartHLS(t, testFLV)
 	for _, mode := range []load.ViewerMode{load.ViewerLL, load.ViewerPlain} {
 		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel() // 5 s of viewing each, side by side
 			c := baseConfig()
 			c.NoPublish = true
 			c.File = ""
@@ -173,7 +198,7 @@ func TestRunViewers(t *testing.T) {
 				require.NotContains(t, v.Requests, "part")
 				require.Greater(t, v.Requests["segment"].OK, uint64(2))
 			}
-			fmt.Println(tableOf(rep))
+			t.Log("\n" + tableOf(rep))
 		})
 	}
 }

@@ -25,6 +25,7 @@ import (
 // base is the LL-HLS test origin (its Muxer serves by file name, so the room's
 // /live/{uuid}/{session}/index.m3u8 reaches it).
 func TestRunSetupWithRoomcastControl(t *testing.T) {
+	t.Parallel()
 	origin := loadtest.StartHLS(t, testFLV)
 	ctl := &control.Control{
 		Store: storagetest.Open(t), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -64,6 +65,7 @@ func TestRunSetupWithRoomcastControl(t *testing.T) {
 }
 
 func TestRunSetupAPIDownIsReported(t *testing.T) {
+	t.Parallel()
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
 	c := baseConfig()
@@ -78,6 +80,7 @@ func TestRunSetupAPIDownIsReported(t *testing.T) {
 }
 
 func TestRunSetupWrongCredentials(t *testing.T) {
+	t.Parallel()
 	ctl := &control.Control{Store: storagetest.Open(t), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	require.NoError(t, ctl.Initialize())
 	t.Cleanup(ctl.Close)
