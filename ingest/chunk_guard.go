@@ -89,6 +89,8 @@ var messageHeaderSizes = [4]int{11, 7, 3, 0}
 // continuation repeats its message's timestamp, and a type-3 header that starts a
 // message means "the previous delta" to go-rtmp; a writer only puts a different
 // value there after two consecutive deltas of 4 h 39 min or more on a chunk stream.
+// A client that leaves the 4 bytes out after such a header (as go-rtmp's own
+// writer does) is misread here, as ffmpeg and nginx-rtmp misread it.
 // Abort (2) is decoded by go-rtmp but not acted upon, so it changes nothing here.
 //
 // The guard runs inside conn.Read: a message completes only when its last byte has

@@ -63,15 +63,9 @@
 //   - The publish vocabulary — modes and their "?mode=" rule, stop reasons, capacity
 //     event names, stream IDs — is package publish's, shared with control and cmd.
 //
-// Caveats: a type-3 header carries a 4-byte extended timestamp when its chunk
-// stream's last type 0, 1 or 2 header had 0xffffff in its timestamp field (RTMP spec
-// §5.3.1.3, as ffmpeg, OBS's librtmp, nginx-rtmp and SRS write it: a timestamp or
-// delta ≥ 0xffffff ms ≈ 4 h 39 min). go-rtmp v0.0.7 reads none there; the guard
-// strips them. A client that, like go-rtmp's own writer, leaves them out after such
-// a header is misread (as by ffmpeg and nginx-rtmp). A type-3 header that starts a
-// message gets go-rtmp's delta (the last type 1/2 delta, 0 after a type 0), not the
-// spec's (a type 0's timestamp); writers differ there only for 4 h 39 min gaps or a
-// timestamp exactly twice the previous type-0 one. Abort messages change nothing.
+// Caveats: go-rtmp v0.0.7 reads no extended timestamp after type-3 headers; the
+// chunk guard strips them (the whole story, and what a client that leaves them out
+// meets, is on chunkGuard in chunk_guard.go). Abort messages change nothing.
 // The guard refuses what go-rtmp cannot read deterministically (3-byte chunk basic
 // headers, chunk stream IDs ≥ 320). A connection may send at most 16 createStream commands.
 // Tracks are fixed when the stream starts (a track whose first sequence
