@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/roomcast/roomcast/ingest/flv"
 	"github.com/roomcast/roomcast/ingest/hub"
+	"github.com/roomcast/roomcast/internal/testparallel"
 	"github.com/roomcast/roomcast/publish"
 )
 
@@ -36,12 +36,7 @@ func TestMain(m *testing.M) {
 const parallelWallClock = 8
 
 func raiseDefaultParallel() {
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		_ = flag.Set("test.parallel", strconv.Itoa(parallelWallClock))
-	}
+	testparallel.Default(parallelWallClock)
 }
 
 // harness runs a Server on 127.0.0.1:0 with simple in-test seams: a map of valid

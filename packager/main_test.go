@@ -1,11 +1,11 @@
 package packager
 
 import (
-	"flag"
-	"strconv"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/roomcast/roomcast/internal/testparallel"
 )
 
 // TestMain fails the package if a test leaves goroutines behind (waiting viewers,
@@ -26,10 +26,5 @@ func TestMain(m *testing.M) {
 const parallelWallClock = 16
 
 func raiseDefaultParallel() {
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		_ = flag.Set("test.parallel", strconv.Itoa(parallelWallClock))
-	}
+	testparallel.Default(parallelWallClock)
 }

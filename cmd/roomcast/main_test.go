@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"go.uber.org/goleak"
+
+	"github.com/roomcast/roomcast/internal/testparallel"
 )
 
 // parallelWallClock is the default -parallel of this package: its parallel tests
@@ -24,12 +25,7 @@ const parallelWallClock = 8
 // TestMain runs the whole-server tests and then fails the package if any of them
 // left a goroutine behind (servers, publishers, archivers, webhook deliveries).
 func TestMain(m *testing.M) {
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		_ = flag.Set("test.parallel", fmt.Sprint(parallelWallClock))
-	}
+	testparallel.Default(parallelWallClock)
 	logrus.SetOutput(io.Discard) // go-rtmp's client logs chunk size changes through logrus' global logger
 	code := m.Run()
 	binOnce.dir.cleanup()

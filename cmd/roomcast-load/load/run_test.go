@@ -2,16 +2,15 @@ package load_test
 
 import (
 	"context"
-	"flag"
 	"io"
 	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/roomcast/roomcast/cmd/roomcast-load/load"
 	"github.com/roomcast/roomcast/cmd/roomcast-load/load/loadtest"
+	"github.com/roomcast/roomcast/internal/testparallel"
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -32,12 +31,7 @@ func TestMain(m *testing.M) {
 const parallelWallClock = 8
 
 func raiseDefaultParallel() {
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		_ = flag.Set("test.parallel", strconv.Itoa(parallelWallClock))
-	}
+	testparallel.Default(parallelWallClock)
 }
 
 func baseConfig() load.Config {
