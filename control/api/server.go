@@ -149,7 +149,7 @@ func (s *Server) registerAppAPI(g routes) {
 	g.POST("/callback/deliveries/:id/redeliver", s.callbacks.onCallbackDeliveryRedeliver)
 }
 
-// registerChatAPI mounts the chat endpoints of the App API (; chat*.go).
+// registerChatAPI mounts the chat endpoints of the App API (chat*.go).
 func (s *Server) registerChatAPI(g routes) {
 	g.POST("/video-rooms/:id/chat-room", s.chat.onChatRoomCreate)
 	g.GET("/video-rooms/:id/chat-room", s.chat.onChatRoomGet)

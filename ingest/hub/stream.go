@@ -301,9 +301,13 @@ func (r *Reader) block(u *Unit) bool {
 	}
 }
 
-// took accounts for a unit the reader is done with and wakes a waiting Write.
+// took accounts for a unit the reader is done with and wakes a waiting Write
+// (only a MaxBlock reader's Write ever waits).
 func (r *Reader) took(u *Unit) {
 	r.queued.Add(-int64(len(u.Payload)))
+	if r.MaxBlock <= 0 {
+		return
+	}
 	select {
 	case r.drained <- struct{}{}:
 	default:
