@@ -102,30 +102,14 @@ func TestFaultMediaDiskFull(t *testing.T) {
 	a := newAPI(t, s, dir)
 	hooks := newHookReceiver(t)
 	hooks.subscribe(a)
-	if code := a.do("POST", "/members", map[string]any{"appUserId": "host"}, nil); code >= 300 {
-		t.Fatalf("create member: %d", code)
-	}
-	key := a.key("host")
+	b := newBroadcast(t, a, s.RTMPAddr(), "host")
+	pub := reconnectingPublisher(t, b.rtmp, b.key)
+	eventually(t, 15*time.Second, "key ACTIVE", func() bool { return a.key2(b.key) })
 	var r roomJSON
-	if code := a.do("POST", "/video-rooms", map[string]any{"appUserId": "host", "type": "BROADCAST_RTMP",
-		"title": "disk", "scheduledAt": "2030-01-01T00:00:00Z"}, &r); code >= 300 {
-		t.Fatalf("create room: %d", code)
-	}
-	pub := reconnectingPublisher(t, "rtmp://"+s.RTMPAddr()+"/live/{key}?mode=CMAF", key.StreamKey)
-	eventually(t, 15*time.Second, "key ACTIVE", func() bool { return a.key("host").StreamKeyState == "ACTIVE" })
-	if code := a.do("POST", fmt.Sprintf("/video-rooms/%d/rtmp-broadcast/state/live", r.ID), nil, &r); code != 200 {
+	if code := a.do("POST", fmt.Sprintf("/video-rooms/%d/rtmp-broadcast/state/live", b.id), nil, &r); code != 200 {
 		t.Fatalf("start: %d", code)
 	}
-	readyz := func() (int, string) {
-		resp, err := http.Get("http://" + s.HTTPAddr() + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if code, body := readyz(); code != 200 {
+	if code, body := readyz(a.base); code != 200 {
 		t.Fatalf("readyz before the fault: %d %s", code, body)
 	}
 
@@ -142,7 +126,7 @@ func TestFaultMediaDiskFull(t *testing.T) {
 		stopped := strings.Join(hooks.bodiesOf("stream_key.publish_stopped"), "\n")
 		return strings.Contains(stopped, `"STORAGE_ERROR"`) && len(hooks.bodiesOf("video_room.live_inactive")) == 1
 	})
-	code, body := readyz()
+	code, body := readyz(a.base)
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "free") {
 		t.Fatalf("readyz with a full disk: %d %s", code, body)
 	}
@@ -151,7 +135,7 @@ func TestFaultMediaDiskFull(t *testing.T) {
 	probe := &load.Runner{Config: once}
 	probe.Config.File = "../../testdata/h264_aac.flv"
 	probe.Config.PublishURL = "rtmp://" + s.RTMPAddr() + "/live/{key}?mode=CMAF"
-	probe.Config.Keys = []string{key.StreamKey}
+	probe.Config.Keys = []string{b.key}
 	probe.Config.Streams, probe.Config.Duration, probe.Config.Progress = 1, 0, 0
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	rep, err := probe.Run(ctx)
@@ -170,7 +154,7 @@ func TestFaultMediaDiskFull(t *testing.T) {
 		r = a.room(r.ID)
 		return r.VideoRoomState == "LIVE" && r.LastSessionNo == 2
 	})
-	if code, body := readyz(); code != 200 {
+	if code, body := readyz(a.base); code != 200 {
 		t.Fatalf("readyz after freeing space: %d %s", code, body)
 	}
 	eventually(t, 15*time.Second, "session 2 segments", func() bool {
@@ -181,21 +165,34 @@ func TestFaultMediaDiskFull(t *testing.T) {
 	eventually(t, 15*time.Second, "LIVE_INACTIVE after the publisher stopped", func() bool {
 		return a.room(r.ID).VideoRoomState == "LIVE_INACTIVE"
 	})
-	if code := a.do("POST", fmt.Sprintf("/video-rooms/%d/rtmp-broadcast/state/ended", r.ID), nil, nil); code != 200 {
-		t.Fatalf("end: %d", code)
-	}
-	eventually(t, 30*time.Second, "VOD archived", func() bool { return a.room(r.ID).VODState == "ARCHIVED" })
-	var tok struct{ StreamingToken string }
-	a.do("POST", "/members/host/tokens", map[string]any{}, &tok)
-	resp, err := http.Get(a.base + "/vod/" + r.UUID + "/video1.m3u8?streamingToken=" + tok.StreamingToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vod, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || strings.Count(string(vod), "#EXT-X-DISCONTINUITY\n") < 1 {
-		t.Fatalf("VOD of both sessions: %d\n%s", resp.StatusCode, vod)
-	}
+	segments := endWithVODOfSessions(t, b)
 	t.Logf("FAULT-REPORT fault=media_disk_full stream_ended=STORAGE_ERROR resumed_as_session=%d vod_segments=%d",
-		r.LastSessionNo, strings.Count(string(vod), "#EXTINF"))
+		r.LastSessionNo, segments)
+}
+
+// readyz answers GET /readyz of the server at base ("" and the error when it
+// cannot be reached).
+func readyz(base string) (int, string) {
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// endWithVODOfSessions ends b's room, waits for its VOD and checks that the VOD
+// playlist joins more than one session (a discontinuity); it returns the number of
+// VOD segments.
+func endWithVODOfSessions(t *testing.T, b *broadcast) int {
+	t.Helper()
+	if v, _ := b.end(); v.VODState != "ARCHIVED" {
+		t.Fatalf("VOD: %+v", v)
+	}
+	resp, body := httpGet(t, b.a.base+"/vod/"+b.uuid+"/video1.m3u8?streamingToken="+b.token, nil)
+	if resp.StatusCode != 200 || strings.Count(string(body), "#EXT-X-DISCONTINUITY\n") < 1 {
+		t.Fatalf("VOD of both sessions: %d\n%s", resp.StatusCode, body)
+	}
+	return strings.Count(string(body), "#EXTINF")
 }
