@@ -170,7 +170,7 @@ func TestFaultMediaDiskFull(t *testing.T) {
 		r.LastSessionNo, segments)
 }
 
-// readyz answers GET /readyz of the server at base ("" and the error when it
+// readyz answers GET /readyz of the server at base (0 and the error when it
 // cannot be reached).
 func readyz(base string) (int, string) {
 	resp, err := http.Get(base + "/readyz")
