@@ -67,22 +67,8 @@ func fill(t *testing.T, dir string, leave int64) string {
 // reconnectingPublisher publishes h264_aac.flv in a loop at real time and, like
 // OBS, reconnects 300 ms after its connection is dropped or refused.
 func reconnectingPublisher(t *testing.T, url, key string) *publisher {
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &publisher{cancel: cancel, done: make(chan struct{})}
-	r := &load.Runner{Config: load.DefaultConfig()}
-	r.Config.File = "../../testdata/h264_aac.flv"
-	r.Config.PublishURL = url
-	r.Config.Keys = []string{key}
-	r.Config.Streams = 1
-	r.Config.Duration = 0
-	r.Config.Progress = 0
-	r.Config.Reconnect = 300 * time.Millisecond
-	go func() {
-		defer close(p.done)
-		p.report, p.err = r.Run(ctx)
-	}()
-	t.Cleanup(p.stop)
-	return p
+	t.Helper()
+	return startPublisher(t, url, key, 300*time.Millisecond)
 }
 
 // TestFaultMediaDiskFull fills the media disk (a small tmpfs) during a live

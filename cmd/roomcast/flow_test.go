@@ -136,6 +136,13 @@ func (h endedHandler) WithGroup(name string) slog.Handler {
 
 func publish(t *testing.T, url, key string) *publisher {
 	t.Helper()
+	return startPublisher(t, url, key, 0)
+}
+
+// startPublisher starts a publisher that, with reconnect > 0, reconnects that long
+// after its connection is dropped or refused, as OBS does.
+func startPublisher(t *testing.T, url, key string, reconnect time.Duration) *publisher {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &publisher{cancel: cancel, done: make(chan struct{})}
 	r := &load.Runner{Config: load.DefaultConfig()}
@@ -146,6 +153,7 @@ func publish(t *testing.T, url, key string) *publisher {
 	r.Config.Streams = 1
 	r.Config.Duration = 0
 	r.Config.Progress = 0
+	r.Config.Reconnect = reconnect
 	go func() {
 		defer close(p.done)
 		p.report, p.err = r.Run(ctx)
