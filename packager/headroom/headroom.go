@@ -204,6 +204,9 @@ func openFDs() (open, limit int) {
 		return 0, 0
 	}
 	d, err := os.Open("/proc/self/fd")
+	if errors.Is(err, syscall.EMFILE) {
+		return int(rl.Cur), int(rl.Cur) // not even one left to count them with
+	}
 	if err != nil {
 		return 0, 0
 	}
