@@ -53,6 +53,9 @@ type Control struct {
 	OnRoomEnded func(roomUUID string)
 	// OnRoomDeleted is called after commit when a room is deleted (its media can go).
 	OnRoomDeleted func(roomUUID string)
+	// Live supplies the measured stats of live rooms (ingest health, viewers).
+	// Default: none (stats show zero viewers and a null ingest).
+	Live LiveStats
 
 	now     func() time.Time
 	tokens  member.Signer
@@ -81,6 +84,9 @@ func (c *Control) Initialize() error {
 	}
 	if c.Events == nil {
 		c.Events = events.Discard{}
+	}
+	if c.Live == nil {
+		c.Live = noLiveStats{}
 	}
 	var versions map[uint64]uint32
 	err := c.Store.View(func(tx *storage.Tx) error {

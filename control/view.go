@@ -169,6 +169,14 @@ type policyJSON struct {
 // statsJSON is the "stats" object of a room.
 type statsJSON struct {
 	TotalMemberWhitelistCount int `json:"totalMemberWhitelistCount"`
+	// ViewerCount is the concurrent viewers now (HLS/DASH viewers seen in the
+	// last 30 s, one per member, plus RTMP relay players); PeakViewerCount the
+	// most at once during the broadcast (kept after it ends).
+	ViewerCount     int `json:"viewerCount"`
+	PeakViewerCount int `json:"peakViewerCount"`
+	// Ingest is the measured health of the live publish, null when the room's
+	// key is not publishing into it.
+	Ingest *publish.Health `json:"ingest"`
 }
 
 // roomChatJSON is the "chat" object of a room (VideoRoomChat: videoKey,
@@ -344,6 +352,7 @@ func (c *Control) NewRoomJSON(r *storage.Room, d RoomDeps) *RoomJSON {
 	j.VODArchivedAt, j.CreatedAt = optIn(&t[rtVODArchivedAt]), optIn(&t[rtCreatedAt])
 	j.LastModifiedAt = optIn(&t[rtLastModifiedAt])
 	setRoomRefs(j, r, d)
+	c.setLiveStats(j, r, d.Key)
 	return j
 }
 

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"encoding/json"
 	"strconv"
 	"unicode/utf8"
 )
@@ -93,6 +94,18 @@ func (j *RoomJSON) AppendJSON(b []byte) []byte {
 	}
 	b = append(b, `,"stats":{"totalMemberWhitelistCount":`...)
 	b = strconv.AppendInt(b, int64(j.Stats.TotalMemberWhitelistCount), 10)
+	b = append(b, `,"viewerCount":`...)
+	b = strconv.AppendInt(b, int64(j.Stats.ViewerCount), 10)
+	b = append(b, `,"peakViewerCount":`...)
+	b = strconv.AppendInt(b, int64(j.Stats.PeakViewerCount), 10)
+	b = append(b, `,"ingest":`...)
+	if j.Stats.Ingest == nil {
+		b = append(b, "null"...)
+	} else if h, err := json.Marshal(j.Stats.Ingest); err == nil {
+		b = append(b, h...)
+	} else {
+		b = append(b, "null"...)
+	}
 	b = append(b, `},"autoEnd":`...)
 	if j.AutoEnd == nil {
 		b = append(b, "null"...)

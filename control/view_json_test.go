@@ -107,8 +107,10 @@ func fillRandom(t testing.TB, rng *rand.Rand, v reflect.Value) {
 		v.SetString(randomString(rng))
 	case reflect.Uint64:
 		v.SetUint(rng.Uint64() >> rng.IntN(64))
-	case reflect.Int:
+	case reflect.Int, reflect.Int64:
 		v.SetInt(rng.Int64N(1<<40) - 1<<39)
+	case reflect.Float64: // stats.ingest, encoded by encoding/json
+		v.SetFloat(rng.NormFloat64() * 1e4)
 	case reflect.Bool:
 		v.SetBool(rng.IntN(2) == 0)
 	default:

@@ -110,12 +110,15 @@ type Room struct {
 	VODArchivedAt  time.Time  `json:"vodArchivedAt,omitzero"`
 	InactiveSince  time.Time  `json:"inactiveSince,omitzero"`  // when the room last went LIVE_INACTIVE
 	AutoEndSeconds int        `json:"autoEndSeconds,omitzero"` // 0 = off
-	WebhookURL     string     `json:"webhookUrl,omitzero"`     // per-room webhook
-	WebhookEvents  []string   `json:"webhookEvents,omitzero"`  // per-room filter
-	Sessions       []Session  `json:"sessions,omitzero"`       // one per live session, in order
-	CreatedAt      time.Time  `json:"createdAt,omitzero"`
-	LastModifiedAt time.Time  `json:"lastModifiedAt,omitzero"`
-	DeletedAt      time.Time  `json:"deletedAt,omitzero"`
+	// PeakViewerCount is the most concurrent viewers of the broadcast, stored at
+	// its state changes (LIVE_INACTIVE, ENDED) so that it outlives the process.
+	PeakViewerCount int       `json:"peakViewerCount,omitzero"`
+	WebhookURL      string    `json:"webhookUrl,omitzero"`    // per-room webhook
+	WebhookEvents   []string  `json:"webhookEvents,omitzero"` // per-room filter
+	Sessions        []Session `json:"sessions,omitzero"`      // one per live session, in order
+	CreatedAt       time.Time `json:"createdAt,omitzero"`
+	LastModifiedAt  time.Time `json:"lastModifiedAt,omitzero"`
+	DeletedAt       time.Time `json:"deletedAt,omitzero"`
 }
 
 // Session is one uninterrupted publish while the room was LIVE.

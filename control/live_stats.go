@@ -1,0 +1,43 @@
+package control
+
+import (
+	"github.com/roomcast/roomcast/publish"
+	"github.com/roomcast/roomcast/storage"
+)
+
+// LiveStats is what the media side measures about live rooms, read for the
+// room JSON's "stats" (cmd wires the ingest's health and the viewer counter).
+// Both methods are called on every room view: they must not block and must not
+// touch the store.
+type LiveStats interface {
+	// IngestHealth returns the health of stream key keyID's live publish, nil
+	// when it is not publishing.
+	IngestHealth(keyID uint64) *publish.Health
+	// Viewers returns the concurrent viewers of the room now and their peak
+	// since its broadcast started on this process.
+	Viewers(roomUUID string) (current, peak int)
+}
+
+// noLiveStats is the LiveStats of a Control without a media side.
+type noLiveStats struct{}
+
+func (noLiveStats) IngestHealth(uint64) *publish.Health { return nil }
+func (noLiveStats) Viewers(string) (int, int)           { return 0, 0 }
+
+// setLiveStats fills the live numbers of j's stats: viewers while the room is
+// LIVE or LIVE_INACTIVE (the peak is also the stored one, kept after the end),
+// the ingest health while its key publishes into it.
+func (c *Control) setLiveStats(j *RoomJSON, r *storage.Room, key *storage.StreamKey) {
+	j.Stats.PeakViewerCount = r.PeakViewerCount
+	switch VideoRoomState(r.VideoRoomState) {
+	case VideoRoomStateLive, VideoRoomStateLiveInactive:
+	default:
+		return
+	}
+	cur, peak := c.Live.Viewers(r.UUID)
+	j.Stats.ViewerCount = cur
+	j.Stats.PeakViewerCount = max(peak, r.PeakViewerCount)
+	if key != nil && key.Publishing && key.RoomID == r.ID {
+		j.Stats.Ingest = c.Live.IngestHealth(key.ID)
+	}
+}
