@@ -10,6 +10,7 @@ import (
 
 	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/control/member"
+	"github.com/roomcast/roomcast/publish"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -53,6 +54,16 @@ type Control struct {
 	OnRoomEnded func(roomUUID string)
 	// OnRoomDeleted is called after commit when a room is deleted (its media can go).
 	OnRoomDeleted func(roomUUID string)
+	// OnKick disconnects the publisher of stream key keyID with reason (force end,
+	// key reset, maximum live duration) and reports whether one was connected
+	// here; when none was, Control applies "publish stopped" itself.
+	OnKick func(keyID uint64, reason publish.StopReason) bool
+	// MaxLiveDuration ends a room that first went LIVE longer ago than this when
+	// it has no autoCloseConfig (--max-live-duration); 0 is no limit.
+	MaxLiveDuration time.Duration
+	// AutoCloseUnit is the length of one autoCloseConfig.duration unit: a minute
+	// (the default); tests and demos shorten it.
+	AutoCloseUnit time.Duration
 	// Live supplies the measured stats of live rooms (ingest health, viewers).
 	// Default: none (stats show zero viewers and a null ingest).
 	Live LiveStats
@@ -61,7 +72,8 @@ type Control struct {
 	tokens  member.Signer
 	apps    appCache
 	locks   roomLocks
-	autoEnd autoEnder
+	autoEnd roomTimers // autoEnd.inactiveSeconds of LIVE_INACTIVE rooms
+	maxLive roomTimers // the maximum live duration of LIVE and LIVE_INACTIVE rooms
 }
 
 // Initialize applies defaults, loads the install secret and the token versions.
@@ -85,6 +97,9 @@ func (c *Control) Initialize() error {
 	if c.Events == nil {
 		c.Events = events.Discard{}
 	}
+	if c.AutoCloseUnit <= 0 {
+		c.AutoCloseUnit = time.Minute
+	}
 	if c.Live == nil {
 		c.Live = noLiveStats{}
 	}
@@ -100,8 +115,9 @@ func (c *Control) Initialize() error {
 	c.tokens.Init(c.Store.InstallSecret(), versions)
 	c.apps.init()
 	c.locks.init()
-	c.autoEnd.init(c)
-	if err := c.rearmAutoEnd(); err != nil {
+	c.autoEnd.init(c.autoEndRoom)
+	c.maxLive.init(c.maxLiveEndRoom)
+	if err := c.rearmTimers(); err != nil {
 		return fmt.Errorf("control: %w", err)
 	}
 	return nil
@@ -110,9 +126,10 @@ func (c *Control) Initialize() error {
 // Time is the current time of the control plane's clock (Now).
 func (c *Control) Time() time.Time { return c.now() }
 
-// Close stops pending autoEnd timers and waits for running ones.
+// Close stops pending room deadlines and waits for running ones.
 func (c *Control) Close() {
 	c.autoEnd.close()
+	c.maxLive.close()
 }
 
 // roomLocks is the per-room try-lock behind REQUEST_LOCKED.

@@ -147,3 +147,17 @@ func (c *Control) Recover(ctx context.Context) error {
 	}
 	return nil
 }
+
+// StreamKey reads stream key keyID as stored now.
+func (c *Control) StreamKey(keyID uint64) (storage.StreamKey, error) {
+	var k storage.StreamKey
+	err := c.Store.View(func(tx *storage.Tx) error {
+		var err error
+		k, err = tx.StreamKey(keyID)
+		return err
+	})
+	if err != nil {
+		return storage.StreamKey{}, fmt.Errorf("read stream key %d: %w", keyID, err)
+	}
+	return k, nil
+}

@@ -13,6 +13,8 @@ import (
 // roomEventPayload is the webhook payload of video_room.* events.
 type roomEventPayload struct {
 	VideoRoom *RoomJSON `json:"videoRoom"`
+	// Reason is why the room ended (video_room.ended only).
+	Reason EndReason `json:"reason,omitempty"`
 }
 
 // keyEventPayload is the webhook payload of stream_key.* events (never the secret).
@@ -24,8 +26,9 @@ type keyEventPayload struct {
 	Reason      string      `json:"reason,omitempty"`
 }
 
-// addRoomEvent appends a video_room.* event for room r (as stored after the change).
-func (c *Control) addRoomEvent(tx *storage.Tx, ob *events.Outbox, name string, r *storage.Room, now time.Time) error {
+// addRoomEvent appends a video_room.* event for room r (as stored after the
+// change); why is the reason of an end ("" otherwise).
+func (c *Control) addRoomEvent(tx *storage.Tx, ob *events.Outbox, name string, r *storage.Room, why EndReason, now time.Time) error {
 	view := c.NewRoomJSON(r, c.LoadRoomDeps(tx, r, nil))
 	msg := events.RoomSignal{
 		MessageID: now.UTC().Format(time.RFC3339Nano), SentAt: now.UTC().Format(time.RFC3339Nano),
@@ -39,7 +42,7 @@ func (c *Control) addRoomEvent(tx *storage.Tx, ob *events.Outbox, name string, r
 	if ev.Message, err = json.Marshal(msg); err != nil {
 		return fmt.Errorf("encode event message: %w", err)
 	}
-	return ob.Append(tx, ev, roomEventPayload{VideoRoom: view})
+	return ob.Append(tx, ev, roomEventPayload{VideoRoom: view, Reason: why})
 }
 
 // addKeyEvent appends a stream_key.* event for key k.

@@ -34,6 +34,7 @@ func (c *Control) CreateRoom(appID uint64, s RoomSpec, owner func(*storage.Tx) (
 			CustomType: s.CustomType, CustomData: s.CustomData,
 			VideoRoomState: string(VideoRoomStateScheduled), VODState: string(VODStateNotArchived),
 			ScheduledAt: s.ScheduledAt, AutoEndSeconds: s.AutoEnd, CreatedAt: now, LastModifiedAt: now,
+			AutoCloseType: s.AutoCloseType, AutoCloseMinutes: s.AutoCloseMinutes,
 			WebhookURL: s.WebhookURL, WebhookEvents: s.WebhookEvents,
 		}
 		if s.Type == VideoRoomTypeBroadcastRTMP {
@@ -101,6 +102,19 @@ func (c *Control) ChannelMembers(roomID uint64) ([]uint64, error) {
 	return ids, nil
 }
 
+// autoCloseConfig types. An ENDED room never goes live again, so both end the
+// room; session-end-and-deactivate is accepted as the room creation document
+// spells it.
+const (
+	AutoCloseSessionEnds             = "session-ends"
+	AutoCloseSessionEndAndDeactivate = "session-end-and-deactivate"
+)
+
+// ValidAutoCloseType reports whether t is an autoCloseConfig type.
+func ValidAutoCloseType(t string) bool {
+	return t == AutoCloseSessionEnds || t == AutoCloseSessionEndAndDeactivate
+}
+
 // RoomWebhook is the optional per-room webhook of room creation (
 // "webhook": {"endPoint", "events"}); events empty = every event of the room.
 type RoomWebhook struct {
@@ -120,6 +134,9 @@ type RoomSpec struct {
 	CustomData  []storage.KeyValue
 	Password    string
 	AutoEnd     int
+	// AutoCloseType ("" = none) and AutoCloseMinutes: autoCloseConfig.
+	AutoCloseType    string
+	AutoCloseMinutes int
 	// WebhookURL and WebhookEvents: per-room webhook, "" = none.
 	WebhookURL    string
 	WebhookEvents []string

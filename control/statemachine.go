@@ -11,6 +11,7 @@ const (
 	EventStart                    // API: start the broadcast
 	EventEnd                      // API (or autoEnd): end the broadcast
 	EventCancel                   // API: cancel a scheduled room
+	EventForceEnd                 // API with force, or the maximum live duration: end a live broadcast
 	eventPublishStarted           // ingest: the key started publishing
 	eventPublishStopped           // ingest: the key stopped publishing
 )
@@ -24,6 +25,8 @@ func (e RoomEvent) String() string {
 		return "end"
 	case EventCancel:
 		return "cancel"
+	case EventForceEnd:
+		return "force_end"
 	case eventPublishStarted:
 		return "publish_started"
 	case eventPublishStopped:
@@ -59,6 +62,9 @@ var errInconsistent = errors.New("inconsistent room and stream key states")
 //	event            requires                               gives
 //	start            room SCHEDULED, key ACTIVE             LIVE, ACTIVE_LIVE, new session
 //	end              room LIVE_INACTIVE, key INACTIVE_LIVE  ENDED, INACTIVE
+//	force end        room LIVE, key ACTIVE_LIVE                ENDED, ACTIVE (still publishing:
+//	                                                        the publisher is disconnected next)
+//	                 room LIVE_INACTIVE, key INACTIVE_LIVE  ENDED, INACTIVE
 //	cancel           room SCHEDULED                         CANCELLED, key unchanged
 //	publish started  key INACTIVE                           key ACTIVE (room unchanged)
 //	                 key INACTIVE_LIVE, room LIVE_INACTIVE  LIVE, ACTIVE_LIVE, new session
@@ -89,12 +95,34 @@ func transition(cur states, ev RoomEvent) (outcome, error) {
 			return outcome{}, ErrVideoRoomStateNotScheduled
 		}
 		return outcome{states: states{VideoRoomStateCancelled, cur.Key}}, nil
+	case EventForceEnd:
+		return forceEnd(cur)
 	case eventPublishStarted:
 		return publishStarted(cur)
 	case eventPublishStopped:
 		return publishStopped(cur)
 	}
 	return outcome{}, errors.New("unknown room event")
+}
+
+// forceEnd is the "force end" row of transition. The key of a LIVE room stays
+// publishing (unbound, as in a preview) until its publisher is disconnected and
+// the ingest reports the stop: a reconnect meanwhile is refused as a second
+// publisher, and the stop finds the key it expects.
+func forceEnd(cur states) (outcome, error) {
+	switch cur.Room {
+	case VideoRoomStateLive:
+		if cur.Key != StreamKeyStateActiveLive {
+			return outcome{}, errInconsistent
+		}
+		return outcome{states: states{VideoRoomStateEnded, StreamKeyStateActive}}, nil
+	case VideoRoomStateLiveInactive:
+		if cur.Key != StreamKeyStateInactiveLive {
+			return outcome{}, ErrStreamKeyStateNotInactLive
+		}
+		return outcome{states: states{VideoRoomStateEnded, StreamKeyStateInactive}}, nil
+	}
+	return outcome{}, ErrVideoRoomStateNotLiveInact.WithMessage("only a LIVE or LIVE_INACTIVE room can be ended")
 }
 
 // publishStarted is the "publish started" row of transition.

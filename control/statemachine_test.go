@@ -46,6 +46,21 @@ var transitionCases = []struct {
 	{"end/live-inactive+inactive", states{VideoRoomStateLiveInactive, StreamKeyStateInactive}, EventEnd,
 		outcome{}, ErrStreamKeyStateNotInactLive},
 
+	// force end (LIVE or LIVE_INACTIVE; a LIVE room's key stays publishing until
+	// its publisher is disconnected)
+	{"force-end/live", states{VideoRoomStateLive, StreamKeyStateActiveLive}, EventForceEnd,
+		outcome{states: states{VideoRoomStateEnded, StreamKeyStateActive}}, nil},
+	{"force-end/live-inactive", states{VideoRoomStateLiveInactive, StreamKeyStateInactiveLive}, EventForceEnd,
+		outcome{states: states{VideoRoomStateEnded, StreamKeyStateInactive}}, nil},
+	{"force-end/scheduled", states{VideoRoomStateScheduled, StreamKeyStateActive}, EventForceEnd,
+		outcome{}, ErrVideoRoomStateNotLiveInact},
+	{"force-end/ended", states{VideoRoomStateEnded, StreamKeyStateInactive}, EventForceEnd,
+		outcome{}, ErrVideoRoomStateNotLiveInact},
+	{"force-end/live+inactive-live", states{VideoRoomStateLive, StreamKeyStateInactiveLive}, EventForceEnd,
+		outcome{}, errInconsistent},
+	{"force-end/live-inactive+active-live", states{VideoRoomStateLiveInactive, StreamKeyStateActiveLive}, EventForceEnd,
+		outcome{}, ErrStreamKeyStateNotInactLive},
+
 	// cancel (requires SCHEDULED)
 	{"cancel/scheduled", states{VideoRoomStateScheduled, StreamKeyStateActive}, EventCancel,
 		outcome{states: states{VideoRoomStateCancelled, StreamKeyStateActive}}, nil},

@@ -22,15 +22,30 @@ type SessionInfo struct {
 	StartedAt time.Time
 }
 
+// EndReason says why a room ended; it is the "reason" of the video_room.ended event.
+type EndReason string
+
+// End reasons.
+const (
+	EndRequested   EndReason = "REQUESTED"    // the end call, on a LIVE_INACTIVE room
+	EndForced      EndReason = "FORCED"       // the end call with force: the publisher was disconnected
+	EndAutoEnd     EndReason = "AUTO_END"     // autoEnd.inactiveSeconds passed in LIVE_INACTIVE
+	EndMaxDuration EndReason = "MAX_DURATION" // autoCloseConfig's duration or the server's maximum
+)
+
 // committed is what a transaction hands to the after-commit step.
 type committed struct {
 	ob      events.Outbox
 	room    storage.Room // zero when no room was involved
 	out     outcome
 	ev      RoomEvent
+	why     EndReason // of an end
 	keyID   uint64
 	view    *RoomJSON
 	changed bool // the room's state changed
+	// kick is the stop reason to disconnect keyID's publisher with after commit
+	// (a forced end of a LIVE room); "" for none.
+	kick publish.StopReason
 }
 
 // LoadRoom reads room id of app appID; deleted rooms and other apps' rooms are
@@ -46,10 +61,20 @@ func LoadRoom(tx *storage.Tx, appID, id uint64) (storage.Room, error) {
 	return r, nil
 }
 
-// RoomAction applies an API event (start, end, cancel) to room roomID of appID.
-// memberID != 0 restricts it to the room's owner (Member API). Concurrent actions
-// on one room: one runs, the others get ErrRequestLocked.
+// RoomAction applies an API event (start, end, force end, cancel) to room roomID
+// of appID. memberID != 0 restricts it to the room's owner (Member API).
+// Concurrent actions on one room: one runs, the others get ErrRequestLocked. A
+// force end disconnects the room's publisher (KICKED) after the commit.
 func (c *Control) RoomAction(ctx context.Context, appID, roomID, memberID uint64, ev RoomEvent) (*RoomJSON, error) {
+	why := EndRequested
+	if ev == EventForceEnd {
+		why = EndForced
+	}
+	return c.roomAction(ctx, appID, roomID, memberID, ev, why)
+}
+
+// roomAction is RoomAction with the reason of an end.
+func (c *Control) roomAction(ctx context.Context, appID, roomID, memberID uint64, ev RoomEvent, why EndReason) (*RoomJSON, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -59,7 +84,7 @@ func (c *Control) RoomAction(ctx context.Context, appID, roomID, memberID uint64
 	defer c.locks.unlock(roomID)
 	var cm committed
 	err := c.Store.Update(func(tx *storage.Tx) error {
-		cm = committed{ev: ev}
+		cm = committed{ev: ev, why: why}
 		return c.roomActionTx(tx, appID, roomID, memberID, &cm)
 	})
 	if errors.Is(err, errInconsistent) {
@@ -101,8 +126,14 @@ func (c *Control) roomActionTx(tx *storage.Tx, appID, roomID, memberID uint64, c
 	if err != nil {
 		return err
 	}
-	if cm.ev == EventEnd && key.RoomID != r.ID {
+	if (cm.ev == EventEnd || cm.ev == EventForceEnd) && key.RoomID != r.ID {
 		return ErrStreamKeyStateNotInactLive
+	}
+	if cm.ev == EventForceEnd && out.Key == StreamKeyStateActive {
+		cm.kick = publish.StopKicked
+		if cm.why == EndMaxDuration {
+			cm.kick = publish.StopMaxDuration
+		}
 	}
 	return c.commitTransition(tx, &r, key, out, cm, "")
 }
@@ -135,7 +166,11 @@ func (c *Control) commitTransition(tx *storage.Tx, r *storage.Room, k *storage.S
 		return fmt.Errorf("put room %d: %w", r.ID, err)
 	}
 	cm.room, cm.changed = *r, true
-	if err := c.addRoomEvent(tx, &cm.ob, roomEventName(out.Room), r, now); err != nil {
+	var why EndReason
+	if out.Room == VideoRoomStateEnded {
+		why = cm.why
+	}
+	if err := c.addRoomEvent(tx, &cm.ob, roomEventName(out.Room), r, why, now); err != nil {
 		return err
 	}
 	cm.view = c.NewRoomJSON(r, c.LoadRoomDeps(tx, r, nil))
@@ -163,9 +198,12 @@ func applyRoom(r *storage.Room, k *storage.StreamKey, ev RoomEvent, out outcome,
 		r.LiveStartedAt = now
 	case ev == EventCancel:
 		r.CancelledAt = now
-	case ev == EventEnd:
+	case ev == EventEnd || ev == EventForceEnd:
 		r.LiveEndedAt = now
 		r.InactiveSince = time.Time{}
+		if n := len(r.Sessions); n > 0 && r.Sessions[n-1].EndedAt.IsZero() {
+			r.Sessions[n-1].EndedAt = now // a forced end of a LIVE room
+		}
 		vod, err := vodTransition(VODState(r.VODState), vodEventEnded)
 		if err != nil {
 			return err
@@ -197,21 +235,32 @@ func (c *Control) afterCommit(cm *committed) {
 	r := &cm.room
 	c.Log.Info("video room transition", "room", r.ID, "uuid", r.UUID, "event", cm.ev,
 		"videoRoomState", r.VideoRoomState, "sessionNo", r.LastSessionNo)
+	c.armLiveTimers(r)
 	switch VideoRoomState(r.VideoRoomState) {
 	case VideoRoomStateLive:
-		c.autoEnd.disarm(r.ID)
 		if cm.out.NewSession && c.OnSessionLive != nil {
 			c.OnSessionLive(SessionInfo{KeyID: r.StreamKeyID, AppID: r.AppID, RoomID: r.ID, RoomUUID: r.UUID,
 				SessionNo: r.LastSessionNo, Mode: publish.Mode(r.Mode), StartedAt: r.Sessions[len(r.Sessions)-1].StartedAt})
 		}
-	case VideoRoomStateLiveInactive:
-		if r.AutoEndSeconds > 0 {
-			c.autoEnd.arm(r.AppID, r.ID, time.Duration(r.AutoEndSeconds)*time.Second)
-		}
 	case VideoRoomStateEnded:
-		c.autoEnd.disarm(r.ID)
+		if cm.kick != "" {
+			c.KickPublisher(cm.keyID, cm.kick)
+		}
 		if c.OnRoomEnded != nil {
 			c.OnRoomEnded(r.UUID)
 		}
+	}
+}
+
+// KickPublisher disconnects the publisher of stream key keyID with reason
+// (OnKick); the ingest then reports the stop, which applies "publish stopped"
+// with that reason. A key marked publishing that no connection here holds gets
+// "publish stopped" at once, so it is never left publishing.
+func (c *Control) KickPublisher(keyID uint64, reason publish.StopReason) {
+	if c.OnKick != nil && c.OnKick(keyID, reason) {
+		return
+	}
+	if err := c.PublishStopped(context.Background(), keyID, reason.String()); err != nil {
+		c.Log.Error("stop a publish nobody holds", "key", keyID, "reason", reason, "err", err)
 	}
 }

@@ -192,46 +192,54 @@ type AutoEndJSON struct {
 	InactiveSeconds int `json:"inactiveSeconds"`
 }
 
+// AutoCloseJSON is the "autoCloseConfig" object of a room (null when it has
+// none: the server's maximum live duration applies).
+type AutoCloseJSON struct {
+	Type     string `json:"type"`
+	Duration int    `json:"duration"` // minutes
+}
+
 // RoomJSON is the VideoRoom as the API shows it: every field, null when absent.
 type RoomJSON struct {
-	ID              uint64        `json:"id"`
-	UUID            string        `json:"uuid"`
-	State           string        `json:"state"`
-	Type            string        `json:"type"`
-	Protocol        string        `json:"protocol"`
-	Format          string        `json:"format"`
-	VideoRoomState  string        `json:"videoRoomState"`
-	VODState        string        `json:"vodState"`
-	VODURL          *string       `json:"vodUrl"`
-	AccessLevel     string        `json:"accessLevel"`
-	App             appRefJSON    `json:"app"`
-	Member          *MemberJSON   `json:"member"`
-	Channel         channelJSON   `json:"channel"`
-	CreatorType     string        `json:"creatorType"`
-	CreatorID       *uint64       `json:"creatorId"`
-	Title           *string       `json:"title"`
-	Description     *string       `json:"description"`
-	CustomType      *string       `json:"customType"`
-	CustomData      customData    `json:"customData"`
-	Policy          policyJSON    `json:"policy"`
-	ScheduledAt     *string       `json:"scheduledAt"`
-	CancelledAt     *string       `json:"cancelledAt"`
-	LastSessionNo   int           `json:"lastSessionNo"`
-	LiveStartedAt   *string       `json:"liveStartedAt"`
-	LiveEndedAt     *string       `json:"liveEndedAt"`
-	VODArchivedAt   *string       `json:"vodArchivedAt"`
-	StreamKey       *roomKeyJSON  `json:"streamKey"`
-	PlayURL         *string       `json:"playUrl"`
-	LiveURL         *string       `json:"liveUrl"`
-	CMAFHLSPlayURL  *string       `json:"cmafHlsPlayUrl"`
-	CMAFDASHPlayURL *string       `json:"cmafDashPlayUrl"`
-	RTMPPlayURL     *string       `json:"rtmpPlayUrl"`
-	VideoPost       *struct{}     `json:"videoPost"`
-	Chat            *roomChatJSON `json:"chat"`
-	Stats           statsJSON     `json:"stats"`
-	AutoEnd         *AutoEndJSON  `json:"autoEnd"`
-	CreatedAt       *string       `json:"createdAt"`
-	LastModifiedAt  *string       `json:"lastModifiedAt"`
+	ID              uint64         `json:"id"`
+	UUID            string         `json:"uuid"`
+	State           string         `json:"state"`
+	Type            string         `json:"type"`
+	Protocol        string         `json:"protocol"`
+	Format          string         `json:"format"`
+	VideoRoomState  string         `json:"videoRoomState"`
+	VODState        string         `json:"vodState"`
+	VODURL          *string        `json:"vodUrl"`
+	AccessLevel     string         `json:"accessLevel"`
+	App             appRefJSON     `json:"app"`
+	Member          *MemberJSON    `json:"member"`
+	Channel         channelJSON    `json:"channel"`
+	CreatorType     string         `json:"creatorType"`
+	CreatorID       *uint64        `json:"creatorId"`
+	Title           *string        `json:"title"`
+	Description     *string        `json:"description"`
+	CustomType      *string        `json:"customType"`
+	CustomData      customData     `json:"customData"`
+	Policy          policyJSON     `json:"policy"`
+	ScheduledAt     *string        `json:"scheduledAt"`
+	CancelledAt     *string        `json:"cancelledAt"`
+	LastSessionNo   int            `json:"lastSessionNo"`
+	LiveStartedAt   *string        `json:"liveStartedAt"`
+	LiveEndedAt     *string        `json:"liveEndedAt"`
+	VODArchivedAt   *string        `json:"vodArchivedAt"`
+	StreamKey       *roomKeyJSON   `json:"streamKey"`
+	PlayURL         *string        `json:"playUrl"`
+	LiveURL         *string        `json:"liveUrl"`
+	CMAFHLSPlayURL  *string        `json:"cmafHlsPlayUrl"`
+	CMAFDASHPlayURL *string        `json:"cmafDashPlayUrl"`
+	RTMPPlayURL     *string        `json:"rtmpPlayUrl"`
+	VideoPost       *struct{}      `json:"videoPost"`
+	Chat            *roomChatJSON  `json:"chat"`
+	Stats           statsJSON      `json:"stats"`
+	AutoEnd         *AutoEndJSON   `json:"autoEnd"`
+	AutoCloseConfig *AutoCloseJSON `json:"autoCloseConfig"`
+	CreatedAt       *string        `json:"createdAt"`
+	LastModifiedAt  *string        `json:"lastModifiedAt"`
 
 	// Storage the pointer fields above point into (one allocation per view). A
 	// roomJSON must not be copied: the copy's pointers would still point here.
@@ -241,6 +249,7 @@ type RoomJSON struct {
 	streamKey roomKeyJSON
 	chat      roomChatJSON
 	autoEnd   AutoEndJSON
+	autoClose AutoCloseJSON
 }
 
 // Indexes of roomJSON.text.
@@ -379,6 +388,10 @@ func setRoomRefs(j *RoomJSON, r *storage.Room, d RoomDeps) {
 	if r.AutoEndSeconds > 0 {
 		j.autoEnd = AutoEndJSON{InactiveSeconds: r.AutoEndSeconds}
 		j.AutoEnd = &j.autoEnd
+	}
+	if r.AutoCloseType != "" {
+		j.autoClose = AutoCloseJSON{Type: r.AutoCloseType, Duration: r.AutoCloseMinutes}
+		j.AutoCloseConfig = &j.autoClose
 	}
 }
 

@@ -114,6 +114,15 @@ func (j *RoomJSON) AppendJSON(b []byte) []byte {
 		b = strconv.AppendInt(b, int64(j.AutoEnd.InactiveSeconds), 10)
 		b = append(b, '}')
 	}
+	b = append(b, `,"autoCloseConfig":`...)
+	if a := j.AutoCloseConfig; a == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendStringField(b, `{"type":`, a.Type)
+		b = append(b, `,"duration":`...)
+		b = strconv.AppendInt(b, int64(a.Duration), 10)
+		b = append(b, '}')
+	}
 	b = appendOptField(b, `,"createdAt":`, j.CreatedAt)
 	b = appendOptField(b, `,"lastModifiedAt":`, j.LastModifiedAt)
 	return append(b, '}')

@@ -95,7 +95,7 @@ func (c *Control) VODFinished(ctx context.Context, roomUUID string, archiveErr e
 		if err := tx.PutRoom(&r); err != nil {
 			return fmt.Errorf("put room %d: %w", r.ID, err)
 		}
-		return c.addRoomEvent(tx, &ob, name, &r, now)
+		return c.addRoomEvent(tx, &ob, name, &r, "", now)
 	})
 	if err != nil {
 		return fmt.Errorf("vod finished (room %s): %w", roomUUID, err)

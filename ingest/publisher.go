@@ -63,11 +63,13 @@ type publisher struct {
 	warned   map[error]bool
 
 	finishOnce sync.Once
+	finished   chan struct{} // closed when finish is done (OnPublishStop returned)
 }
 
 func newPublisher(h *handler, g PublishGrant, sid uint32) *publisher {
 	p := &publisher{h: h, c: h.c, s: h.s, grant: g, sid: sid, detecting: true,
-		log: h.c.log.With("stream", g.StreamID), winStart: time.Now(), warned: map[error]bool{}}
+		log: h.c.log.With("stream", g.StreamID), winStart: time.Now(), warned: map[error]bool{},
+		finished: make(chan struct{})}
 	p.lastMedia.Store(time.Now().UnixNano())
 	return p
 }
@@ -316,6 +318,7 @@ func (p *publisher) finish(reason publish.StopReason) {
 		if p.s.OnPublishStop != nil {
 			p.s.OnPublishStop(p.grant, reason)
 		}
+		close(p.finished)
 	})
 }
 

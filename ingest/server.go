@@ -259,14 +259,39 @@ func (s *Server) waitAdmission() {
 	}
 }
 
-// Kick ends the publish of streamID with reason (e.g. KEY_RESET). Unknown IDs are ignored.
-func (s *Server) Kick(streamID publish.StreamID, reason publish.StopReason) {
+// Kick ends the publish of streamID with reason (e.g. STORAGE_ERROR) and
+// returns at once; it reports whether streamID was publishing here.
+func (s *Server) Kick(streamID publish.StreamID, reason publish.StopReason) bool {
+	return s.kick(streamID, reason) != nil
+}
+
+// StopPublish ends the publish of streamID with reason (KICKED, KEY_RESET,
+// MAX_DURATION) and waits until it is finished (OnPublishStop returned) or ctx
+// ends; it reports whether streamID was publishing here. Never call it from a
+// goroutine the publish's finish waits for (the packager's): use Kick there.
+func (s *Server) StopPublish(ctx context.Context, streamID publish.StreamID, reason publish.StopReason) bool {
+	p := s.kick(streamID, reason)
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.finished:
+	case <-ctx.Done():
+		s.Log.Warn("stop publish: still finishing", "stream", streamID, "reason", reason, "err", ctx.Err())
+	}
+	return true
+}
+
+// kick closes the connection of streamID's publisher with reason and returns it
+// (nil when streamID is not publishing here).
+func (s *Server) kick(streamID publish.StreamID, reason publish.StopReason) *publisher {
 	s.mu.Lock()
 	p := s.publishers[streamID]
 	s.mu.Unlock()
 	if p != nil {
 		p.c.kill(reason)
 	}
+	return p
 }
 
 // runWatchdog ends publishers that sent no media for IdleTimeout.

@@ -19,8 +19,13 @@ const (
 	StopInvalidMedia StopReason = "INVALID_MEDIA"
 	// StopBitrateExceeded: the publisher sent more than the ingest bitrate limit.
 	StopBitrateExceeded StopReason = "BITRATE_EXCEEDED"
-	// StopKeyReset: the stream key was rotated.
+	// StopKeyReset: the stream key was reset while publishing.
 	StopKeyReset StopReason = "KEY_RESET"
+	// StopKicked: an operator ended the broadcast with force.
+	StopKicked StopReason = "KICKED"
+	// StopMaxDuration: the broadcast reached its maximum live duration
+	// (autoCloseConfig, or the server's default).
+	StopMaxDuration StopReason = "MAX_DURATION"
 	// StopStorageError: the stream could not be written (media disk full, no file
 	// descriptor left, I/O error); the encoder's reconnect resumes it once the
 	// resource is back.
@@ -40,7 +45,7 @@ func (r StopReason) String() string { return string(r) }
 func ParseStopReason(s string) StopReason {
 	switch r := StopReason(s); r {
 	case StopClientUnpublish, StopIdleTimeout, StopConnectionError, StopInvalidMedia,
-		StopBitrateExceeded, StopKeyReset, StopStorageError, StopServerShutdown, StopServerRestart:
+		StopBitrateExceeded, StopKeyReset, StopKicked, StopMaxDuration, StopStorageError, StopServerShutdown, StopServerRestart:
 		return r
 	}
 	return StopUnknown

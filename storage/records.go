@@ -110,6 +110,11 @@ type Room struct {
 	VODArchivedAt  time.Time  `json:"vodArchivedAt,omitzero"`
 	InactiveSince  time.Time  `json:"inactiveSince,omitzero"`  // when the room last went LIVE_INACTIVE
 	AutoEndSeconds int        `json:"autoEndSeconds,omitzero"` // 0 = off
+	// AutoCloseType and AutoCloseMinutes are the room's autoCloseConfig
+	// ("session-ends" | "session-end-and-deactivate"; "" = none: the server's
+	// maximum live duration applies).
+	AutoCloseType    string `json:"autoCloseType,omitzero"`
+	AutoCloseMinutes int    `json:"autoCloseMinutes,omitzero"`
 	// PeakViewerCount is the most concurrent viewers of the broadcast, stored at
 	// its state changes (LIVE_INACTIVE, ENDED) so that it outlives the process.
 	PeakViewerCount int       `json:"peakViewerCount,omitzero"`

@@ -49,6 +49,8 @@ type Config struct {
 	ShutdownTimeout  time.Duration // --shutdown-timeout
 	PprofAddr        string        // --pprof-addr, empty = off
 	VODRetention     time.Duration // --vod-retention: VOD media deleted this long after archiving, 0 = keep
+	MaxLiveDuration  time.Duration // --max-live-duration of a room without autoCloseConfig, 0 = no limit
+	AutoCloseUnit    time.Duration // --auto-close-unit: the length of one autoCloseConfig.duration unit
 
 	// AppKey / AppSecret choose the default app's credentials on first start
 	// (ROOMCAST_APP_KEY / ROOMCAST_APP_SECRET only, never flags: secrets stay out of ps).
@@ -86,6 +88,8 @@ func defaultConfig() Config {
 		MaxAPIRequests:   256,
 		TokenTTL:         24 * time.Hour,
 		ShutdownTimeout:  10 * time.Second,
+		MaxLiveDuration:  12 * time.Hour,
+		AutoCloseUnit:    time.Minute,
 	}
 }
 
@@ -111,6 +115,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.Float64Var(&c.MaxCPU, "max-cpu", c.MaxCPU, "refuse new publishers while the process uses more than this fraction of its CPUs (GOMAXPROCS or cgroup quota; 0 = off)")
 	fs.DurationVar(&c.MaxSchedLatency, "max-sched-latency", c.MaxSchedLatency, "refuse new publishers while the p99 Go scheduler latency exceeds this (0 = off)")
 	fs.DurationVar(&c.MaxIngestLag, "max-ingest-lag", c.MaxIngestLag, "refuse new publishers while 5 % of publishers (at least 2) are this far behind real time (0 = off)")
+	fs.DurationVar(&c.MaxLiveDuration, "max-live-duration", c.MaxLiveDuration, "a room without autoCloseConfig is ended (its publisher disconnected) this long after it first went LIVE; 0 = no limit")
+	fs.DurationVar(&c.AutoCloseUnit, "auto-close-unit", c.AutoCloseUnit, "length of one autoCloseConfig.duration unit (a minute; shorten for tests and demos)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "a publisher sending no media this long is stopped")
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", c.HandshakeTimeout, "RTMP handshake deadline")
 	fs.Var((*byteSize)(&c.DiskReserve), "disk-reserve", "refuse new publishers while the media disk has less than this free (512MiB, 2GiB; 0 = off)")
@@ -185,6 +191,8 @@ func (c Config) validate() error {
 	check(c.TokenTTL >= time.Minute, "--token-ttl %s must be at least 1m", c.TokenTTL)
 	check(c.ShutdownTimeout > 0, "--shutdown-timeout must be positive")
 	check(c.VODRetention == 0 || c.VODRetention >= time.Hour, "--vod-retention %s must be 0 (off) or at least 1h", c.VODRetention)
+	check(c.MaxLiveDuration >= 0, "--max-live-duration must be >= 0 (0 = no limit)")
+	check(c.AutoCloseUnit >= 100*time.Millisecond && c.AutoCloseUnit <= time.Minute, "--auto-close-unit %s must be between 100ms and 1m", c.AutoCloseUnit)
 	check((c.AppKey == "") == (c.AppSecret == ""), "ROOMCAST_APP_KEY and ROOMCAST_APP_SECRET must be set together")
 	return errors.Join(errs...)
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,12 +45,16 @@ type server struct {
 	packager *packager.Packager
 	headroom *headroom.Watcher
 	ingest   *ingest.Server
-	httpLn   net.Listener
-	http     *http.Server
-	pprof    *http.Server
-	ops      *http.Server // operator socket (ops_socket.go)
-	errCh    chan error
-	wg       sync.WaitGroup
+	// kicker is the ingest once it listens (nil before and after): control's
+	// deadlines may fire from the first moment (a room past its maximum live
+	// duration while the process was down).
+	kicker atomic.Pointer[ingest.Server]
+	httpLn net.Listener
+	http   *http.Server
+	pprof  *http.Server
+	ops    *http.Server // operator socket (ops_socket.go)
+	errCh  chan error
+	wg     sync.WaitGroup
 }
 
 // Initialize opens the store, builds every component and starts the listeners.
@@ -76,13 +81,16 @@ func (s *server) initialize() error {
 
 	s.broker = &events.Broker{Store: store, Log: s.Log.With("component", "events")}
 	s.control = &control.Control{
-		Events:        s.broker,
-		Store:         store,
-		Log:           s.Log.With("component", "control"),
-		PublicHTTPURL: c.PublicHTTPURL,
-		PublicRTMPURL: c.PublicRTMPURL,
-		RTMPApp:       c.RTMPApp,
-		TokenTTL:      c.TokenTTL,
+		Events:          s.broker,
+		Store:           store,
+		Log:             s.Log.With("component", "control"),
+		PublicHTTPURL:   c.PublicHTTPURL,
+		PublicRTMPURL:   c.PublicRTMPURL,
+		RTMPApp:         c.RTMPApp,
+		TokenTTL:        c.TokenTTL,
+		OnKick:          s.onKick,
+		MaxLiveDuration: c.MaxLiveDuration,
+		AutoCloseUnit:   c.AutoCloseUnit,
 	}
 	if err := s.control.Initialize(); err != nil {
 		return fmt.Errorf("initialize control: %w", err)
@@ -183,6 +191,7 @@ func (s *server) initialize() error {
 		s.ingest = nil
 		return fmt.Errorf("start rtmp: %w", err)
 	}
+	s.kicker.Store(s.ingest)
 	if err := s.startOps(); err != nil {
 		// Serving goes on; only `roomcast backup` needs the server stopped then.
 		s.Log.Warn("operator socket unavailable: roomcast backup needs the server stopped", "err", err)
@@ -294,6 +303,7 @@ func (s *server) ready() error {
 // go LIVE_INACTIVE, segments are flushed), then the packager (an archive job in
 // progress still records its outcome in control), HTTP, control, store.
 func (s *server) Close() {
+	s.kicker.Store(nil)
 	if s.ingest != nil {
 		s.ingest.Close()
 	}
@@ -365,6 +375,23 @@ func (s *server) onPlay(ctx context.Context, roomUUID, token string) (pub.Stream
 		return 0, err
 	}
 	return pub.StreamID(id), nil
+}
+
+// kickTimeout bounds how long a force end or key reset waits for the publisher's
+// stop to be applied before it answers.
+const kickTimeout = 5 * time.Second
+
+// onKick disconnects the publisher of key keyID (force end, key reset, maximum
+// live duration) and waits until its stop is applied; false when it does not
+// publish here.
+func (s *server) onKick(keyID uint64, reason pub.StopReason) bool {
+	ing := s.kicker.Load()
+	if ing == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), kickTimeout)
+	defer cancel()
+	return ing.StopPublish(ctx, pub.StreamID(keyID), reason)
 }
 
 func (s *server) onCapacity(event pub.CapacityEvent, current, limit int) {

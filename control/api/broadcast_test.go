@@ -67,7 +67,6 @@ func TestBroadcastFlow(t *testing.T) {
 			e.fail(400, "VIDEO_ROOM_STATE_NOT_LIVE_INACTIVE", "POST", path+"/rtmp-broadcast/state/ended", app, nil)
 			e.fail(400, "VIDEO_ROOM_STATE_NOT_SCHEDULED", "POST", path+"/rtmp-broadcast/state/cancelled", app, nil)
 			e.fail(400, "VIDEO_ROOM_STATE_LIVE", "DELETE", path, app, nil)
-			e.fail(400, "STREAM_KEY_PUBLISHING", "POST", "/v2/apps/me/members/host/stream-key/reset", app, nil)
 
 			// 3. Drop: LIVE_INACTIVE, no URLs.
 			if err := e.c.PublishStopped(ctx, ps.KeyID, "CLIENT_UNPUBLISH"); err != nil {

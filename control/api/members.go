@@ -11,6 +11,7 @@ import (
 	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/control/api/request"
 	"github.com/roomcast/roomcast/control/member"
+	"github.com/roomcast/roomcast/publish"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -218,7 +219,8 @@ func (h *memberHandlers) onMeStreamKeyGet(ec echo.Context) error {
 }
 
 // onMemberStreamKeyReset is POST /v2/apps/me/members/{appUserId}/stream-key/reset:
-// a new secret; refused with 400 STREAM_KEY_PUBLISHING while the key publishes.
+// a new secret. A key that is publishing has its publisher disconnected
+// (KEY_RESET) before the answer: the encoder must use the new key.
 func (h *memberHandlers) onMemberStreamKeyReset(ec echo.Context) error {
 	var k storage.StreamKey
 	err := h.c.Store.Update(func(tx *storage.Tx) error {
@@ -229,9 +231,6 @@ func (h *memberHandlers) onMemberStreamKeyReset(ec echo.Context) error {
 		if k, err = control.MemberKey(tx, m); err != nil {
 			return err
 		}
-		if k.Publishing {
-			return control.ErrStreamKeyPublishing
-		}
 		if k.Secret, err = member.NewSecret(member.StreamKeyBytes); err != nil {
 			return err
 		}
@@ -240,6 +239,14 @@ func (h *memberHandlers) onMemberStreamKeyReset(ec echo.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if k.Publishing {
+		// The publisher's old key no longer exists: disconnect it; its room goes
+		// LIVE_INACTIVE through the ordinary "publish stopped" (KEY_RESET).
+		h.c.KickPublisher(k.ID, publish.StopKeyReset)
+		if fresh, err := h.c.StreamKey(k.ID); err == nil {
+			k = fresh // the state after the stop
+		}
 	}
 	return ec.JSON(http.StatusOK, h.c.NewStreamKeyJSON(k))
 }

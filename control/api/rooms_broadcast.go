@@ -21,8 +21,22 @@ func (h *roomHandlers) onAppVideoRoomsStart(ec echo.Context) error {
 	return h.appRoomAction(ec, control.EventStart)
 }
 
+// endRequest is the optional body of the App API's end: {"force": true} ends a
+// LIVE room too, disconnecting its publisher (KICKED).
+type endRequest struct {
+	Force *bool `json:"force"`
+}
+
 // onAppVideoRoomsEnd is POST /v2/apps/me/video-rooms/{id}/rtmp-broadcast/state/ended.
+// Without force (the seeds' semantics) the room must be LIVE_INACTIVE.
 func (h *roomHandlers) onAppVideoRoomsEnd(ec echo.Context) error {
+	var req endRequest
+	if err := request.DecodeOptionalBody(ec, &req); err != nil {
+		return err
+	}
+	if req.Force != nil && *req.Force {
+		return h.appRoomAction(ec, control.EventForceEnd)
+	}
 	return h.appRoomAction(ec, control.EventEnd)
 }
 

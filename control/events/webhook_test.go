@@ -41,6 +41,10 @@ func TestEveryTransitionWritesOneEvent(t *testing.T) {
 	if err := e.ctl.VODFinished(context.Background(), e.roomUUID(a, failed), errors.New("disk full")); err != nil {
 		t.Fatal(err)
 	}
+	forced := e.newRoom(a, host, nil)
+	e.publish(host)
+	e.must(200, "POST", roomPath(forced)+"/rtmp-broadcast/state/live", a.auth, nil)
+	e.must(200, "POST", roomPath(forced)+"/rtmp-broadcast/state/ended", a.auth, map[string]any{"force": true})
 	e.ctl.IngestCapacity(events.EventIngestNearLimit, 8, 10)
 	e.ctl.IngestCapacity(events.EventIngestLimited, 10, 10)
 	want := []string{
@@ -48,14 +52,18 @@ func TestEveryTransitionWritesOneEvent(t *testing.T) {
 		"stream_key.publish_stopped:CONNECTION_ERROR", "video_room.live_inactive",
 		"stream_key.publish_started", "video_room.live",
 		"stream_key.publish_stopped:CLIENT_UNPUBLISH", "video_room.live_inactive",
-		"video_room.ended", "video_room.vod_archived",
+		"video_room.ended:REQUESTED", "video_room.vod_archived",
 		"stream_key.publish_started", "stream_key.publish_stopped:KEY_RESET",
 		"stream_key.publish_started", "stream_key.publish_stopped:IDLE_TIMEOUT",
 		"stream_key.publish_started", "stream_key.publish_stopped:SERVER_SHUTDOWN",
 		"video_room.cancelled",
 		"stream_key.publish_started", "video_room.live",
 		"stream_key.publish_stopped:CLIENT_UNPUBLISH", "video_room.live_inactive",
-		"video_room.ended", "video_room.vod_failed",
+		"video_room.ended:REQUESTED", "video_room.vod_failed",
+		// a forced end of a LIVE room: the room ends, then its publisher is
+		// disconnected (this harness has no ingest: control stops the key itself)
+		"stream_key.publish_started", "video_room.live",
+		"video_room.ended:FORCED", "stream_key.publish_stopped:KICKED",
 		"ingest.concurrency_near_limit", "ingest.concurrency_limited",
 	}
 	if got := e.outboxNames(0); !slices.Equal(got, want) {

@@ -32,9 +32,13 @@ const (
 	MaxAppUserNameLen    = 200
 	MaxURLLen            = 2048
 	MaxAutoEndSeconds    = 7 * 24 * 3600
-	MaxPageSize          = 100
-	DefaultPageSize      = 10
-	MaxPage              = 1 << 20
+	MaxAutoCloseMinutes  = 7 * 24 * 60
+	// DefaultAutoCloseMinutes is autoCloseConfig.duration when absent (480, as
+	// the room creation document says).
+	DefaultAutoCloseMinutes = 480
+	MaxPageSize             = 100
+	DefaultPageSize         = 10
+	MaxPage                 = 1 << 20
 )
 
 // ErrRequestTimeout answers a request whose body did not arrive within
@@ -152,6 +156,15 @@ type CreateRoom struct {
 	Password    *string              `json:"password"`
 	AutoEnd     *control.AutoEndJSON `json:"autoEnd"`
 	Webhook     *control.RoomWebhook `json:"webhook"`
+	// AutoClose is autoCloseConfig: {"type": "session-ends" |
+	// "session-end-and-deactivate", "duration": minutes (default 480)}.
+	AutoClose *AutoCloseIn `json:"autoCloseConfig"`
+}
+
+// AutoCloseIn is the autoCloseConfig object of room creation.
+type AutoCloseIn struct {
+	Type     *string `json:"type"`
+	Duration *int    `json:"duration"`
 }
 
 // Validate checks the request in the order of the seeds' error tables.
@@ -200,6 +213,21 @@ func (r *CreateRoom) Validate(needUser bool) (control.RoomSpec, error) {
 			return s, control.ErrInvalidRequest.WithMessage("autoEnd.inactiveSeconds must be 1..%d", MaxAutoEndSeconds)
 		}
 		s.AutoEnd = r.AutoEnd.InactiveSeconds
+	}
+	if r.AutoClose != nil {
+		t := Deref(r.AutoClose.Type)
+		if !control.ValidAutoCloseType(t) {
+			return s, control.ErrInvalidRequest.WithMessage("autoCloseConfig.type must be %q or %q",
+				control.AutoCloseSessionEnds, control.AutoCloseSessionEndAndDeactivate)
+		}
+		minutes := DefaultAutoCloseMinutes
+		if r.AutoClose.Duration != nil {
+			minutes = *r.AutoClose.Duration
+		}
+		if minutes < 1 || minutes > MaxAutoCloseMinutes {
+			return s, control.ErrInvalidRequest.WithMessage("autoCloseConfig.duration must be 1..%d minutes", MaxAutoCloseMinutes)
+		}
+		s.AutoCloseType, s.AutoCloseMinutes = t, minutes
 	}
 	if r.Webhook != nil {
 		cb := Callback{URL: r.Webhook.EndPoint, Events: r.Webhook.Events}
