@@ -8,11 +8,12 @@
 //
 // Files: control.go (Control, Initialize, the per-room try-lock), apps.go,
 // bootstrap.go, tokens.go, members.go (apps, members, tokens, stream keys);
-// rooms.go, statemachine.go, transitions.go, autoend.go, room_events.go (rooms
+// rooms.go, statemachine.go, transitions.go, room_timers.go, room_events.go (rooms
 // and their state machine; ChannelMembers and ChatMembers are the SSE audiences
 // the events Broker reads); publish.go (ingest's publish start/stop, Recover),
 // playback.go (token checks and room views for players), vod.go (archiving),
-// ingest_capacity.go;
+// ingest_capacity.go; live_stats.go (the LiveStats seam: measured ingest health
+// and viewer counts shown in the room's stats);
 // view*.go (the JSON views shared by the API and the webhooks); errors.go
 // (APIError and the sentinels); one file per enum.
 //
@@ -33,8 +34,15 @@
 //     (until its hooks returned, so hooks of one room run in order), the others get
 //     400 REQUEST_LOCKED at once. Ingest transitions are serialized by the store.
 //     A hook must not call an API transition of the same room.
-//   - Goroutines: the autoEnd timers (autoend.go), started by Initialize and on
-//     room creation, stopped and waited for by Close. Nothing else.
+//   - Goroutines: the room deadline timers (room_timers.go: autoEnd of
+//     LIVE_INACTIVE rooms, the maximum live duration of LIVE and LIVE_INACTIVE
+//     rooms), armed after transitions and re-armed from the stored times by
+//     Initialize, stopped and waited for by Close. Nothing else.
+//   - A forced end (the end call with force, the maximum live duration) ends the
+//     room in its transaction and leaves the key publishing but unbound; after
+//     the commit OnKick disconnects the publisher and the ingest's "publish
+//     stopped" frees the key (KickPublisher applies it itself when no connection
+//     here holds the key). A key reset of a publishing key kicks the same way.
 //   - Tokens are verified without a store read: HMAC-SHA256 with the install secret,
 //     and the member token versions kept in memory (loaded at Initialize, updated on
 //     rotation).

@@ -57,12 +57,11 @@ var (
 	ErrStorageCorrupt      = APIError{http.StatusInternalServerError, "STORAGE_CORRUPT", "the store is damaged; the operator must restore a backup"}
 	ErrStorageFull         = APIError{http.StatusInsufficientStorage, "STORAGE_FULL", "storage full: nothing was changed"}
 
-	ErrMemberNotFound      = APIError{http.StatusNotFound, "MEMBER_NOT_FOUND", "member not found"}
-	ErrEmptyMemberUserID   = APIError{http.StatusBadRequest, "EMPTY_MEMBER_APP_USER_ID", "appUserId is required"}
-	ErrStreamKeyNotFound   = APIError{http.StatusNotFound, "STREAM_KEY_NOT_FOUND", "stream key not found"}
-	ErrStreamKeyPublishing = APIError{http.StatusBadRequest, "STREAM_KEY_PUBLISHING", "the stream key is publishing; stop the stream first"}
-	ErrInvalidMode         = APIError{http.StatusBadRequest, "INVALID_MODE", "mode must be CMAF, RTMP or RTMP_CMAF"}
-	ErrAlreadyPublishing   = APIError{http.StatusConflict, "STREAM_KEY_ALREADY_PUBLISHING", "the stream key is already publishing"}
+	ErrMemberNotFound    = APIError{http.StatusNotFound, "MEMBER_NOT_FOUND", "member not found"}
+	ErrEmptyMemberUserID = APIError{http.StatusBadRequest, "EMPTY_MEMBER_APP_USER_ID", "appUserId is required"}
+	ErrStreamKeyNotFound = APIError{http.StatusNotFound, "STREAM_KEY_NOT_FOUND", "stream key not found"}
+	ErrInvalidMode       = APIError{http.StatusBadRequest, "INVALID_MODE", "mode must be CMAF, RTMP or RTMP_CMAF"}
+	ErrAlreadyPublishing = APIError{http.StatusConflict, "STREAM_KEY_ALREADY_PUBLISHING", "the stream key is already publishing"}
 
 	ErrVideoRoomNotFound          = APIError{http.StatusNotFound, "VIDEO_ROOM_NOT_FOUND", "video room not found"}
 	ErrVideoRoomNotOwned          = APIError{http.StatusForbidden, "VIDEO_ROOM_NOT_OWNED", "the video room belongs to another member"}
