@@ -3,7 +3,11 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/roomcast/roomcast/control/member/membertest"
 )
 
 // strictFixture is an app with a member, a SCHEDULED room of the member with a
@@ -169,4 +173,27 @@ func TestKnownBodiesAccepted(t *testing.T) {
 	e.must(200, "POST", f.room+"/rtmp-broadcast/state/cancelled", app, `{}`)
 	// An empty body where none is taken, but not another JSON value.
 	e.fail(400, "INVALID_REQUEST", "POST", f.member+"/cancel", me, `[]`)
+}
+
+// TestTokenRespellingsRefused: an access token verifies on the Member API (and
+// its event source) only as issued; the other spellings of its bytes are 401.
+// (Those with a line break cannot be sent in a header: member/token_test.go.)
+func TestTokenRespellingsRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	_, app := e.newApp("app")
+	host := e.newMember(app, "host")
+	others := slices.DeleteFunc(membertest.Respellings(host.Access), func(tok string) bool {
+		return strings.ContainsAny(tok, "\r\n")
+	})
+	if len(others) < 4 {
+		t.Fatalf("only %d respellings", len(others))
+	}
+	e.must(200, "GET", "/v2/members/me", bearer(host.Access), nil)
+	for _, tok := range others {
+		for _, path := range []string{"/v2/members/me", "/v2/members/me/video-rooms", "/v2/members/me/event-sources"} {
+			e.clock.Add(authAddrInterval) // each failure's budget back: 401, not 429
+			e.fail(http.StatusUnauthorized, "UNAUTHORIZED", "GET", path, bearer(tok), nil)
+		}
+	}
+	e.must(200, "GET", "/v2/members/me/video-rooms", bearer(host.Access), nil)
 }
