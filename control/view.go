@@ -376,7 +376,7 @@ func setRoomRefs(j *RoomJSON, r *storage.Room, d RoomDeps) {
 		j.member.fill(*d.Member)
 		j.Member = &j.member
 	}
-	if d.Key != nil && showRoomKey(r) {
+	if d.Key != nil && showRoomKey(r, d.Key) {
 		j.streamKey = roomKeyJSON{ID: d.Key.ID, State: StateActive,
 			StreamKeyState: streamKeyStateOf(d.Key.Publishing, d.Key.RoomID != 0)}
 		j.StreamKey = &j.streamKey
@@ -395,11 +395,14 @@ func setRoomRefs(j *RoomJSON, r *storage.Room, d RoomDeps) {
 	}
 }
 
-// showRoomKey: the key object is shown for broadcast rooms until they end.
-func showRoomKey(r *storage.Room) bool {
+// showRoomKey reports whether the room shows its key: only while the key is bound
+// to it (LIVE, LIVE_INACTIVE). Before (SCHEDULED) the key's state is not the
+// room's: the key may be publishing a preview, or be bound to another room; after
+// the end the key has forgotten the room. The seeds show "streamKey": null then.
+func showRoomKey(r *storage.Room, k *storage.StreamKey) bool {
 	switch VideoRoomState(r.VideoRoomState) {
-	case VideoRoomStateScheduled, VideoRoomStateLive, VideoRoomStateLiveInactive:
-		return VideoRoomType(r.Type) == VideoRoomTypeBroadcastRTMP
+	case VideoRoomStateLive, VideoRoomStateLiveInactive:
+		return k.RoomID == r.ID
 	}
 	return false
 }

@@ -213,8 +213,8 @@ func TestBroadcastFlowOverRTMP(t *testing.T) {
 	// 1. Preview: key ACTIVE, room still SCHEDULED with no play URL.
 	p1 := publish(t, rtmpBase+"{key}?mode=CMAF", key.StreamKey)
 	eventually(t, 10*time.Second, "key ACTIVE", func() bool { return a.key("host").StreamKeyState == "ACTIVE" })
-	if r = a.room(r.ID); r.VideoRoomState != "SCHEDULED" || r.PlayURL != nil {
-		t.Fatalf("preview room: %s playUrl %s", r.VideoRoomState, str(r.PlayURL))
+	if r = a.room(r.ID); r.VideoRoomState != "SCHEDULED" || r.PlayURL != nil || r.StreamKey != nil {
+		t.Fatalf("preview room: %s playUrl %s streamKey %+v", r.VideoRoomState, str(r.PlayURL), r.StreamKey)
 	}
 
 	// A second publisher on the same key is refused; the first goes on.
@@ -245,8 +245,8 @@ func TestBroadcastFlowOverRTMP(t *testing.T) {
 		str(r.PlayURL) != str(r.HLS) || str(r.LiveURL) != str(r.PlayURL) || !strings.HasSuffix(str(r.HLS), "/1/index.m3u8") {
 		t.Fatalf("room after start: %+v hls=%s", r, str(r.HLS))
 	}
-	if st := a.key("host").StreamKeyState; st != "ACTIVE_LIVE" {
-		t.Fatalf("key after start: %s", st)
+	if st := a.key("host").StreamKeyState; st != "ACTIVE_LIVE" || r.StreamKey == nil || r.StreamKey.StreamKeyState != st {
+		t.Fatalf("key after start: %s, room's streamKey %+v", st, r.StreamKey)
 	}
 	var tok struct{ StreamingToken string }
 	a.do("POST", "/members/host/tokens", map[string]any{}, &tok)

@@ -200,7 +200,7 @@ func TestCreateRoomValidation(t *testing.T) {
 	ok := e.must(201, "POST", "/v2/apps/me/video-rooms", app, `{"appUserId":"host","type":"BROADCAST_RTMP",
 		"scheduledAt":"2025-01-02T03:04:05.678+09:00","customType":"`+strings.Repeat("é", 50)+`",
 		"customData":{"z":"1","a":"`+strings.Repeat("v", 50)+`"},"accessLevel":"PRIVATE","description":"d",
-		"autoEnd":{"inactiveSeconds":30},"unknownField":true}`).JSON()
+		"autoEnd":{"inactiveSeconds":30}}`).JSON()
 	if ok["scheduledAt"] != "2025-01-01T18:04:05.678000Z" || ok["accessLevel"] != "PRIVATE" ||
 		ok["autoEnd"].(map[string]any)["inactiveSeconds"].(float64) != 30 || ok["description"] != "d" {
 		t.Fatalf("room = %v", ok)

@@ -36,7 +36,7 @@ func TestBroadcastFlow(t *testing.T) {
 			room := e.newRoom(app, "host", "Show")
 			path := roomPath(room)
 			uuid := room["uuid"].(string)
-			checkRoom(t, room, "SCHEDULED", "INACTIVE", 0)
+			checkRoom(t, room, "SCHEDULED", "", 0)
 
 			// Start before publishing: the key must be ACTIVE first.
 			e.fail(400, "STREAM_KEY_STATE_NOT_ACTIVE", "POST", path+"/rtmp-broadcast/state/live", app, nil)
@@ -53,7 +53,7 @@ func TestBroadcastFlow(t *testing.T) {
 				t.Fatalf("second publisher: err = %v, want ErrAlreadyPublishing", err)
 			}
 			got := e.must(200, "GET", path, app, nil).JSON()
-			checkRoom(t, got, "SCHEDULED", "ACTIVE", 0)
+			checkRoom(t, got, "SCHEDULED", "", 0)
 			e.fail(400, "VIDEO_ROOM_STATE_NOT_LIVE_INACTIVE", "POST", path+"/rtmp-broadcast/state/ended", app, nil)
 
 			// 2. Start: LIVE, URLs per mode, session 1.
@@ -427,4 +427,80 @@ func TestHTTPHookOrder(t *testing.T) {
 	if seen != "LIVE" {
 		t.Fatalf("OnSessionLive saw %q", seen)
 	}
+}
+
+// TestRoomStreamKeyOnlyWhileBound: a room shows its streamKey object only while
+// the key is bound to it (LIVE, LIVE_INACTIVE); a SCHEDULED room shows null, also
+// while the key publishes a preview or is LIVE in another room of its member, and
+// so does an ENDED one.
+func TestRoomStreamKeyOnlyWhileBound(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	_, app := e.newApp("app")
+	host := e.newMember(app, "host")
+	a, b := e.newRoom(app, "host", "A"), e.newRoom(app, "host", "B")
+	memberPath := func(room map[string]any) string { return "/v2/members/me/video-rooms/" + idString(room["id"]) }
+	// key checks room's streamKey on every view: App and Member API, get and list.
+	key := func(room map[string]any, want string) {
+		t.Helper()
+		views := []map[string]any{
+			e.must(200, "GET", roomPath(room), app, nil).JSON(),
+			e.must(200, "GET", memberPath(room), bearer(host.Access), nil).JSON(),
+		}
+		for _, list := range []resp{
+			e.must(200, "GET", "/v2/apps/me/video-rooms", app, nil),
+			e.must(200, "GET", "/v2/members/me/video-rooms", bearer(host.Access), nil),
+		} {
+			for _, r := range list.JSON()["content"].([]any) {
+				if r.(map[string]any)["id"] == room["id"] {
+					views = append(views, r.(map[string]any))
+				}
+			}
+		}
+		if len(views) != 4 {
+			t.Fatalf("room %v in %d views, want 4", room["id"], len(views))
+		}
+		for _, v := range views {
+			k, present := v["streamKey"]
+			switch got, _ := k.(map[string]any); {
+			case !present:
+				t.Fatalf("room %v: no streamKey field", room["id"])
+			case want == "" && k != nil:
+				t.Fatalf("room %v (%v): streamKey = %v, want null", room["id"], v["videoRoomState"], k)
+			case want != "" && (got == nil || got["streamKeyState"] != want || got["id"] != float64(host.KeyID) || got["state"] != "ACTIVE"):
+				t.Fatalf("room %v (%v): streamKey = %v, want key %d %s", room["id"], v["videoRoomState"], k, host.KeyID, want)
+			}
+		}
+	}
+	key(a, "")
+	key(b, "")
+
+	ps, err := e.c.PublishStarted(ctx, host.Key, "CMAF") // preview: key ACTIVE, bound to no room
+	if err != nil {
+		t.Fatal(err)
+	}
+	key(a, "")
+	key(b, "")
+
+	e.must(200, "POST", roomPath(a)+"/rtmp-broadcast/state/live", app, nil) // bound to A
+	key(a, "ACTIVE_LIVE")
+	key(b, "")
+
+	if err := e.c.PublishStopped(ctx, ps.KeyID, "CLIENT_UNPUBLISH"); err != nil {
+		t.Fatal(err)
+	}
+	key(a, "INACTIVE_LIVE")
+	key(b, "")
+
+	e.must(200, "POST", roomPath(a)+"/rtmp-broadcast/state/ended", app, nil) // the key forgets A
+	key(a, "")
+	key(b, "")
+
+	// B goes live in turn.
+	if _, err := e.c.PublishStarted(ctx, host.Key, "CMAF"); err != nil {
+		t.Fatal(err)
+	}
+	e.must(200, "POST", roomPath(b)+"/rtmp-broadcast/state/live", app, nil)
+	key(a, "")
+	key(b, "ACTIVE_LIVE")
 }

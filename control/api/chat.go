@@ -34,14 +34,10 @@ func newChatRoomJSON(cr *storage.ChatRoom) chatRoomJSON {
 
 // onChatRoomCreate is POST /v2/apps/me/video-rooms/{id}/chat-room:
 // 200 with the new chat room; 400 CHAT_ROOM_ALREADY_EXISTS when the room has one
-// (open or closed). The body is empty (any JSON object is accepted and ignored).
+// (open or closed). The body is empty or {} (server.go noBody).
 func (h *chatHandlers) onChatRoomCreate(ec echo.Context) error {
 	id, err := request.PathID(ec)
 	if err != nil {
-		return err
-	}
-	var ignored struct{}
-	if err := request.DecodeOptionalBody(ec, &ignored); err != nil {
 		return err
 	}
 	appID := appOf(ec).ID
@@ -89,10 +85,6 @@ func (h *chatHandlers) onChatRoomGet(ec echo.Context) error {
 func (h *chatHandlers) onChatRoomClose(ec echo.Context) error {
 	id, err := request.PathID(ec)
 	if err != nil {
-		return err
-	}
-	var ignored struct{}
-	if err := request.DecodeOptionalBody(ec, &ignored); err != nil {
 		return err
 	}
 	appID := appOf(ec).ID

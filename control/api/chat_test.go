@@ -292,9 +292,9 @@ func TestChatMessageValidation(t *testing.T) {
 	if c := f.get(); c["totalChatMessageCount"] != 0.0 {
 		t.Fatalf("refused messages were stored: %v", c)
 	}
-	// Limits are inclusive; unknown fields are ignored as elsewhere in the API.
+	// Limits are inclusive.
 	f.send("broadcast", map[string]any{"messageType": "MESSAGE", "customType": strings.Repeat("é", 50),
-		"message": strings.Repeat("x", 10000), "appUserIds": many[:100], "extra": true})
+		"message": strings.Repeat("x", 10000), "appUserIds": many[:100]})
 	if c := f.get(); c["totalChatMessageCount"] != 1.0 {
 		t.Fatalf("count %v", c)
 	}

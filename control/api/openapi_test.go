@@ -3,14 +3,19 @@ package api
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v4"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/roomcast/roomcast/control/api/request"
 )
 
 // openAPIOperations lists "METHOD /path" of every operation in the document
@@ -151,5 +156,129 @@ func TestMetricsMethodLabelBounded(t *testing.T) {
 	if !strings.Contains(string(body), `roomcast_http_requests_total{method="OTHER",route="unmatched",status="405"} 3`) ||
 		strings.Contains(string(body), `method="FOO"`) {
 		t.Fatalf("made-up methods not folded into OTHER:\n%s", body)
+	}
+}
+
+// openAPIRequestTypes maps the operations with a request body to the Go type its
+// body decodes into, and the JSON members of that type the operation refuses
+// anyway (they are not in its schema).
+var openAPIRequestTypes = map[string]struct {
+	typ     reflect.Type
+	refused []string
+}{
+	"onMembersUpsert":          {reflect.TypeFor[upsertMemberRequest](), nil},
+	"onMemberTokensCreate":     {reflect.TypeFor[tokensRequest](), nil},
+	"onAppVideoRoomsCreate":    {reflect.TypeFor[request.CreateRoom](), nil},
+	"onMemberVideoRoomsCreate": {reflect.TypeFor[request.CreateRoom](), []string{"appUserId"}},
+	"onChatMembersAdd":         {reflect.TypeFor[addChatMemberRequest](), nil},
+	"onChatBroadcast":          {reflect.TypeFor[sendChatMessageRequest](), nil},
+	"onChatDirect":             {reflect.TypeFor[sendChatMessageRequest](), nil},
+	"onCallbackPut":            {reflect.TypeFor[request.Callback](), nil},
+	"onMemberVideoRoomsJoin":   {reflect.TypeFor[joinRequest](), nil},
+	"onAppVideoRoomsEnd":       {reflect.TypeFor[endRequest](), nil},
+}
+
+// TestOpenAPIRequestSchemas: every request body schema is closed
+// (additionalProperties: false, nested objects too, free-form maps excepted) and
+// lists exactly the members of the Go type its body decodes into, so the
+// document and the strict decoder accept the same fields.
+func TestOpenAPIRequestSchemas(t *testing.T) {
+	var doc struct {
+		Paths      map[string]map[string]yaml.Node
+		Components struct{ Schemas map[string]*openAPISchema }
+	}
+	if err := yaml.Unmarshal(openAPIDoc, &doc); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for path, item := range doc.Paths {
+		for method, node := range item {
+			var op struct {
+				OperationID string `yaml:"operationId"`
+				RequestBody *struct {
+					Content map[string]struct{ Schema *openAPISchema }
+				} `yaml:"requestBody"`
+			}
+			if method == "parameters" {
+				continue
+			}
+			if err := node.Decode(&op); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+			if op.RequestBody == nil {
+				continue
+			}
+			want, ok := openAPIRequestTypes[op.OperationID]
+			if !ok {
+				t.Errorf("%s %s (%s) has a request body of no known Go type", method, path, op.OperationID)
+				continue
+			}
+			seen[op.OperationID] = true
+			s := op.RequestBody.Content["application/json"].Schema
+			if ref := strings.TrimPrefix(s.Ref, "#/components/schemas/"); ref != "" {
+				s = doc.Components.Schemas[ref]
+			}
+			checkClosedSchema(t, op.OperationID, s, want.typ, want.refused)
+		}
+	}
+	for id := range openAPIRequestTypes {
+		if !seen[id] {
+			t.Errorf("%s: no request body in openapi.yaml", id)
+		}
+	}
+	// A SCHEDULED room's streamKey is null (TestRoomStreamKeyOnlyWhileBound).
+	if k := doc.Components.Schemas["VideoRoom"].Properties["streamKey"]; k == nil || !k.Nullable {
+		t.Error("VideoRoom.streamKey is not nullable")
+	}
+}
+
+// openAPISchema is the part of a schema object the request check reads.
+type openAPISchema struct {
+	Ref                  string                    `yaml:"$ref"`
+	Type                 string                    `yaml:"type"`
+	AdditionalProperties yaml.Node                 `yaml:"additionalProperties"`
+	Properties           map[string]*openAPISchema `yaml:"properties"`
+	Nullable             bool                      `yaml:"nullable"`
+}
+
+// checkClosedSchema checks s against the JSON members of Go type typ (but for
+// refused), recursing into object members decoded into structs.
+func checkClosedSchema(t *testing.T, where string, s *openAPISchema, typ reflect.Type, refused []string) {
+	t.Helper()
+	if s == nil || s.Type != "object" {
+		t.Errorf("%s: not an object schema", where)
+		return
+	}
+	if s.AdditionalProperties.Value != "false" {
+		t.Errorf("%s: additionalProperties is not false", where)
+	}
+	for typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	fields := map[string]reflect.Type{}
+	for f := range typ.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.IsExported() && name != "-" && !slices.Contains(refused, name) {
+			fields[name] = f.Type
+		}
+	}
+	for name := range s.Properties {
+		if _, ok := fields[name]; !ok {
+			t.Errorf("%s: schema property %s is not a member of %s", where, name, typ)
+		}
+	}
+	unmarshaler := reflect.TypeFor[json.Unmarshaler]()
+	for name, ft := range fields {
+		p, ok := s.Properties[name]
+		if !ok {
+			t.Errorf("%s: member %s of %s is not in the schema", where, name, typ)
+			continue
+		}
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct && !reflect.PointerTo(ft).Implements(unmarshaler) {
+			checkClosedSchema(t, where+"."+name, p, ft, nil)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/api/request"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -132,28 +133,28 @@ func (s *Server) registerAppAPI(g routes) {
 	g.GET("/members/:appUserId", s.members.onMembersGet)
 	g.POST("/members/:appUserId/tokens", s.members.onMemberTokensCreate)
 	g.GET("/members/:appUserId/stream-key", s.members.onMemberStreamKeyGet)
-	g.POST("/members/:appUserId/stream-key/reset", s.members.onMemberStreamKeyReset)
+	g.POST("/members/:appUserId/stream-key/reset", noBody(s.members.onMemberStreamKeyReset))
 	g.POST("/video-rooms", s.rooms.onAppVideoRoomsCreate)
 	g.GET("/video-rooms", s.rooms.onAppVideoRoomsList)
 	g.GET("/video-rooms/:id", s.rooms.onAppVideoRoomsGet)
 	g.GET("/video-rooms/uuid/:uuid", s.rooms.onAppVideoRoomsGetByUUID)
 	g.DELETE("/video-rooms/:id", s.rooms.onAppVideoRoomsDelete)
-	g.POST("/video-rooms/:id/rtmp-broadcast/state/live", s.rooms.onAppVideoRoomsStart)
-	g.POST("/video-rooms/:id/rtmp-broadcast/state/ended", s.rooms.onAppVideoRoomsEnd)
-	g.POST("/video-rooms/:id/rtmp-broadcast/state/cancelled", s.rooms.onAppVideoRoomsCancel)
+	g.POST("/video-rooms/:id/rtmp-broadcast/state/live", noBody(s.rooms.onAppVideoRoomsStart))
+	g.POST("/video-rooms/:id/rtmp-broadcast/state/ended", s.rooms.onAppVideoRoomsEnd) // optional {"force":bool}
+	g.POST("/video-rooms/:id/rtmp-broadcast/state/cancelled", noBody(s.rooms.onAppVideoRoomsCancel))
 	s.registerChatAPI(g)
 	g.GET("/callback", s.callbacks.onCallbackGet)
 	g.PUT("/callback", s.callbacks.onCallbackPut)
-	g.POST("/callback/secret", s.callbacks.onCallbackSecretRotate)
+	g.POST("/callback/secret", noBody(s.callbacks.onCallbackSecretRotate))
 	g.GET("/callback/deliveries", s.callbacks.onCallbackDeliveriesList)
-	g.POST("/callback/deliveries/:id/redeliver", s.callbacks.onCallbackDeliveryRedeliver)
+	g.POST("/callback/deliveries/:id/redeliver", noBody(s.callbacks.onCallbackDeliveryRedeliver))
 }
 
 // registerChatAPI mounts the chat endpoints of the App API (chat*.go).
 func (s *Server) registerChatAPI(g routes) {
-	g.POST("/video-rooms/:id/chat-room", s.chat.onChatRoomCreate)
+	g.POST("/video-rooms/:id/chat-room", noBody(s.chat.onChatRoomCreate))
 	g.GET("/video-rooms/:id/chat-room", s.chat.onChatRoomGet)
-	g.POST("/video-rooms/:id/chat-room/close", s.chat.onChatRoomClose)
+	g.POST("/video-rooms/:id/chat-room/close", noBody(s.chat.onChatRoomClose))
 	g.GET("/video-rooms/:id/chat-room/members", s.chat.onChatMembersList)
 	g.POST("/video-rooms/:id/chat-room/members", s.chat.onChatMembersAdd)
 	g.DELETE("/video-rooms/:id/chat-room/members/:appUserId", s.chat.onChatMembersRemove)
@@ -162,8 +163,8 @@ func (s *Server) registerChatAPI(g routes) {
 	g.GET("/video-rooms/:id/chat-room/messages", s.chat.onChatMessagesList)
 	g.GET("/video-rooms/:id/chat-room/messages/:messageId", s.chat.onChatMessageGet)
 	g.DELETE("/video-rooms/:id/chat-room/messages/:messageId", s.chat.onChatMessageDelete)
-	g.POST("/video-rooms/:id/chat-room/messages/:messageId/hide", s.chat.onChatMessageHide)
-	g.POST("/video-rooms/:id/chat-room/messages/:messageId/unhide", s.chat.onChatMessageUnhide)
+	g.POST("/video-rooms/:id/chat-room/messages/:messageId/hide", noBody(s.chat.onChatMessageHide))
+	g.POST("/video-rooms/:id/chat-room/messages/:messageId/unhide", noBody(s.chat.onChatMessageUnhide))
 }
 
 // registerMemberAPI mounts the Member API.
@@ -175,11 +176,23 @@ func (s *Server) registerMemberAPI(g routes) {
 	g.GET("/video-rooms", s.rooms.onMemberVideoRoomsList)
 	g.GET("/video-rooms/:id", s.rooms.onMemberVideoRoomsGet)
 	g.GET("/video-rooms/uuid/:uuid", s.rooms.onMemberVideoRoomsGetByUUID)
-	g.POST("/video-rooms/:id/start", s.rooms.onMemberVideoRoomsStart)
-	g.POST("/video-rooms/:id/end", s.rooms.onMemberVideoRoomsEnd)
-	g.POST("/video-rooms/:id/cancel", s.rooms.onMemberVideoRoomsCancel)
+	g.POST("/video-rooms/:id/start", noBody(s.rooms.onMemberVideoRoomsStart))
+	g.POST("/video-rooms/:id/end", noBody(s.rooms.onMemberVideoRoomsEnd))
+	g.POST("/video-rooms/:id/cancel", noBody(s.rooms.onMemberVideoRoomsCancel))
 	g.POST("/video-rooms/:id/join", s.rooms.onMemberVideoRoomsJoin)
-	g.POST("/video-rooms/:id/leave", s.rooms.onMemberVideoRoomsLeave)
+	g.POST("/video-rooms/:id/leave", noBody(s.rooms.onMemberVideoRoomsLeave))
+}
+
+// noBody wraps the handler of a POST that takes no body: an empty body or an
+// empty object is accepted, a member is refused as an unknown field (it would
+// have no effect).
+func noBody(h echo.HandlerFunc) echo.HandlerFunc {
+	return func(ec echo.Context) error {
+		if err := request.NoBody(ec); err != nil {
+			return err
+		}
+		return h(ec)
+	}
 }
 
 // routes adds routes to a group with per-route middleware. (Group.Use would make

@@ -109,17 +109,11 @@ func (s *Signer) Verify(token string, kind TokenKind, now time.Time) (Claims, er
 	if len(token) > maxTokenLen {
 		return Claims{}, bad
 	}
-	dot := -1
-	for i := 0; i < len(token); i++ {
-		if token[i] == '.' {
-			dot = i
-			break
-		}
-	}
+	dot := tokenDot(token)
 	if dot < 0 {
 		return Claims{}, bad
 	}
-	enc := base64.RawURLEncoding
+	enc := tokenEncoding
 	var pbuf [maxTokenLen]byte
 	var mbuf [maxTokenLen]byte
 	pn, err := enc.Decode(pbuf[:], []byte(token[:dot]))
@@ -145,6 +139,34 @@ func (s *Signer) Verify(token string, kind TokenKind, now time.Time) (Claims, er
 		return Claims{}, ErrTokenRevoked
 	}
 	return cl, nil
+}
+
+// tokenEncoding decodes the segments of a token: only the spelling Sign writes
+// is accepted (unused trailing bits zero, no padding). With tokenDot's alphabet
+// check (the decoder skips line breaks) a token has exactly one spelling.
+var tokenEncoding = base64.RawURLEncoding.Strict()
+
+// tokenChars marks the bytes of base64url.
+var tokenChars = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		t[c] = true
+	}
+	return t
+}()
+
+// tokenDot returns the index of the dot that joins a token's two segments, or
+// -1 unless token is two base64url segments joined by one dot.
+func tokenDot(token string) int {
+	dot := -1
+	for i := 0; i < len(token); i++ {
+		switch c := token[i]; {
+		case c == '.' && dot < 0:
+			dot = i
+		case !tokenChars[c]:
+			return -1
+		}
+	}
+	return dot
 }
 
 // parseTokenPayload decodes a MAC-checked payload.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/roomcast/roomcast/control/member/membertest"
 )
 
 func newTestSigner(versions map[uint64]uint32) *Signer {
@@ -77,13 +79,45 @@ func TestTokenForgery(t *testing.T) {
 	}
 }
 
+// TestTokenSpellings: a token verifies only as Sign spelled it; the spellings a
+// lenient base64 decoder reads as the same bytes (trailing bits, padding, line
+// breaks, the standard alphabet) are refused.
+func TestTokenSpellings(t *testing.T) {
+	s := newTestSigner(map[uint64]uint32{7: 2})
+	for _, tc := range tokenCases {
+		if tc.wantErr {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			tok := s.Sign(tc.claims)
+			if _, err := s.Verify(tok, tc.kind, tokenNow); err != nil {
+				t.Fatalf("canonical token refused: %v", err)
+			}
+			others := membertest.Respellings(tok)
+			if len(others) < 5 {
+				t.Fatalf("only %d respellings of %q", len(others), tok)
+			}
+			for _, o := range others {
+				if _, err := s.Verify(o, tc.kind, tokenNow); !errors.Is(err, ErrInvalidToken) {
+					t.Errorf("respelling %q of %q: error %v, want ErrInvalidToken", o, tok, err)
+				}
+			}
+		})
+	}
+}
+
 func FuzzVerifyToken(f *testing.F) {
 	s := newTestSigner(map[uint64]uint32{7: 2})
 	for _, tc := range tokenCases {
-		f.Add(s.Sign(tc.claims))
+		tok := s.Sign(tc.claims)
+		f.Add(tok)
+		for _, o := range membertest.Respellings(tok) {
+			f.Add(o)
+		}
 	}
 	f.Add("AQ.AAAA")
 	f.Fuzz(func(t *testing.T, tok string) {
+		// Every accepted token is the one Sign writes for its claims.
 		cl, err := s.Verify(tok, TokenStreaming, tokenNow)
 		if err == nil && s.Sign(cl) != tok {
 			t.Fatalf("accepted a token that is not canonical: %q", tok)

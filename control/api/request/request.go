@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -46,7 +47,8 @@ const (
 var ErrRequestTimeout = control.NewAPIError(http.StatusRequestTimeout, "REQUEST_TIMEOUT", "the request body did not arrive in time")
 
 // DecodeBody decodes the JSON request body into v: exactly one JSON value, within
-// BodyLimit. Unknown fields are ignored (as Spring does); wrong types are refused.
+// BodyLimit. Unknown fields, at any depth, are refused with their path (strict.go);
+// wrong types are refused.
 func DecodeBody(ec echo.Context, v any) error {
 	data, err := ReadBody(ec)
 	if err != nil {
@@ -73,7 +75,7 @@ func ReadBody(ec echo.Context) ([]byte, error) {
 	return data, nil
 }
 
-// DecodeJSON is decodeBody on bytes (also used by the fuzz test).
+// DecodeJSON is DecodeBody on bytes (also used by the fuzz test).
 func DecodeJSON(data []byte, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return control.ErrInvalidRequest.WithMessage("a JSON request body is required")
@@ -81,7 +83,11 @@ func DecodeJSON(data []byte, v any) error {
 	if err := ValidUTF8(data); err != nil {
 		return err
 	}
+	if u, ok := asUnknownField(checkFields(data, reflect.TypeOf(v))); ok {
+		return control.ErrInvalidRequest.WithMessage("%s", u.Error())
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields() // checkFields found none; this only backs it up
 	if err := dec.Decode(v); err != nil {
 		return control.ErrInvalidRequest.WithMessage("malformed JSON: %v", err)
 	}
@@ -101,6 +107,13 @@ func DecodeOptionalBody(ec echo.Context, v any) error {
 		return nil
 	}
 	return DecodeJSON(data, v)
+}
+
+// NoBody reads the body of an endpoint that takes none: empty or {}; any member
+// is an unknown field, any other JSON value a malformed body.
+func NoBody(ec echo.Context) error {
+	var none struct{}
+	return DecodeOptionalBody(ec, &none)
 }
 
 // CustomDataIn decodes the customData object keeping its order; every value must be
@@ -168,9 +181,13 @@ type AutoCloseIn struct {
 }
 
 // Validate checks the request in the order of the seeds' error tables.
-// needUser: the App API names the owner by appUserId.
+// needUser: the App API names the owner by appUserId; the Member API's owner is
+// the member, and an appUserId there is an unknown field.
 func (r *CreateRoom) Validate(needUser bool) (control.RoomSpec, error) {
 	var s control.RoomSpec
+	if !needUser && r.AppUserID != nil {
+		return s, control.ErrInvalidRequest.WithMessage("%s", (&unknownFieldError{path: "appUserId"}).Error())
+	}
 	if needUser {
 		if r.AppUserID == nil || *r.AppUserID == "" {
 			return s, control.ErrEmptyVideoRoomAppUserID

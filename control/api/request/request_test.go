@@ -11,6 +11,7 @@ func FuzzDecodeCreateRoom(f *testing.F) {
 	f.Add([]byte(`{"appUserId":"a","type":"BROADCAST_RTMP","scheduledAt":"2025-01-01T00:00:00Z","customData":{"a":"b"}}`))
 	f.Add([]byte(`{"type":"WEBINAR","customData":{"a":1}}`))
 	f.Add([]byte(`{"customData":null}`))
+	f.Add([]byte(`{"type":"WEBINAR","customRoomId":"x","autoEnd":{"inactiveSeconds":5,"foo":1}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var req CreateRoom
 		if err := DecodeJSON(data, &req); err != nil {
