@@ -401,12 +401,14 @@ func (s *server) onSessionLive(si control.SessionInfo) {
 		RoomUUID: si.RoomUUID, SessionNo: si.SessionNo, RecordOnly: si.Mode == pub.ModeRTMP})
 }
 
-func (s *server) verifyToken(token string) (uint64, error) {
+// verifyToken checks a streaming token without a store read: its app, and its
+// member (the viewer the packager counts).
+func (s *server) verifyToken(token string) (appID, memberID uint64, err error) {
 	cl, err := s.control.VerifyStreamingToken(token)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return cl.AppID, nil
+	return cl.AppID, cl.MemberID, nil
 }
 
 func (s *server) roomInfo(ctx context.Context, roomUUID string) (packager.RoomInfo, error) {
