@@ -27,6 +27,7 @@ import (
 	"github.com/roomcast/roomcast/ingest/hub"
 	"github.com/roomcast/roomcast/packager"
 	"github.com/roomcast/roomcast/packager/headroom"
+	"github.com/roomcast/roomcast/packager/viewers"
 	pub "github.com/roomcast/roomcast/publish" // package main has a publish test helper
 	"github.com/roomcast/roomcast/storage"
 )
@@ -42,6 +43,7 @@ type server struct {
 	broker   *events.Broker
 	streams  *hub.Registry
 	packager *packager.Packager
+	viewers  *viewers.Counter
 	headroom *headroom.Watcher
 	ingest   *ingest.Server
 	httpLn   net.Listener
@@ -74,8 +76,14 @@ func (s *server) initialize() error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	s.viewers = &viewers.Counter{Log: s.Log.With("component", "viewers"), Registerer: reg}
+	if err := s.viewers.Initialize(); err != nil {
+		s.viewers = nil
+		return fmt.Errorf("initialize viewer counter: %w", err)
+	}
 	s.broker = &events.Broker{Store: store, Log: s.Log.With("component", "events")}
 	s.control = &control.Control{
+		Live:          liveStats{viewerStats{s.viewers}},
 		Events:        s.broker,
 		Store:         store,
 		Log:           s.Log.With("component", "control"),
@@ -118,6 +126,7 @@ func (s *server) initialize() error {
 		LiveWindow:      c.LiveWindow,
 		Log:             s.Log.With("component", "packager"),
 		VerifyToken:     s.verifyToken,
+		OnViewer:        s.viewers.See,
 		RoomInfo:        s.roomInfo,
 		OnStreamFailed:  s.onPackagingFailed,
 		VODFinished:     s.control.VODFinished,
@@ -145,8 +154,8 @@ func (s *server) initialize() error {
 	}
 
 	s.control.OnSessionLive = s.onSessionLive
-	s.control.OnRoomEnded = s.packager.Archive
-	s.control.OnRoomDeleted = s.packager.DeleteRoom
+	s.control.OnRoomEnded = s.onRoomEnded
+	s.control.OnRoomDeleted = s.onRoomDeleted
 	// rooms left ARCHIVING by a previous run (crash or shutdown mid-archive)
 	archiving, err := s.control.ArchivingRooms(context.Background())
 	if err != nil {
@@ -171,6 +180,8 @@ func (s *server) initialize() error {
 		OnStreamReady:       s.onStreamReady,
 		OnPublishStop:       s.onPublishStop,
 		OnPlay:              s.onPlay,
+		OnPlayerStart:       s.viewers.Join,
+		OnPlayerStop:        s.viewers.Leave,
 		OnCapacity:          s.onCapacity,
 		Admission: &admission.Controller{
 			MaxCPU:          c.MaxCPU,
@@ -322,6 +333,9 @@ func (s *server) Close() {
 	if s.control != nil {
 		s.control.Close()
 	}
+	if s.viewers != nil {
+		s.viewers.Close()
+	}
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {
 			s.Log.Error("close store", "err", err)
@@ -396,6 +410,7 @@ func (s *server) onPackagingFailed(streamID string, err error) {
 // --- seams: control → packager --------------------------------------------------------
 
 func (s *server) onSessionLive(si control.SessionInfo) {
+	s.viewers.Begin(si.RoomUUID)
 	// a mode=RTMP session is recorded but not offered as live CMAF (no cmaf URLs)
 	s.packager.Bind(pub.StreamID(si.KeyID).String(), packager.Session{AppID: si.AppID,
 		RoomUUID: si.RoomUUID, SessionNo: si.SessionNo, RecordOnly: si.Mode == pub.ModeRTMP})
