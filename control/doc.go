@@ -12,8 +12,9 @@
 // and their state machine; ChannelMembers and ChatMembers are the SSE audiences
 // the events Broker reads); publish.go (ingest's publish start/stop, Recover),
 // playback.go (token checks and room views for players), vod.go (archiving),
-// ingest_capacity.go; live_stats.go (the LiveStats seam: measured ingest health
-// and viewer counts shown in the room's stats);
+// ingest_capacity.go, live_stats.go (LiveStats: what cmd measures about live
+// rooms, read for the room JSON's stats; the viewer peak is stored with the room
+// in the transaction that takes it out of LIVE, never per playback request);
 // view*.go (the JSON views shared by the API and the webhooks); errors.go
 // (APIError and the sentinels); one file per enum.
 //

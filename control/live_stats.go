@@ -41,3 +41,15 @@ func (c *Control) setLiveStats(j *RoomJSON, r *storage.Room, key *storage.Stream
 		j.Stats.Ingest = c.Live.IngestHealth(key.ID)
 	}
 }
+
+// keepPeakViewers stores the room's peak of concurrent viewers when it leaves
+// LIVE (to LIVE_INACTIVE or ENDED), so that it outlives the broadcast and the
+// process; it is never lowered. The live counter is read, not the store: no
+// write per playback request.
+func (c *Control) keepPeakViewers(r *storage.Room, to VideoRoomState) {
+	if to != VideoRoomStateLiveInactive && to != VideoRoomStateEnded {
+		return
+	}
+	_, peak := c.Live.Viewers(r.UUID)
+	r.PeakViewerCount = max(r.PeakViewerCount, peak)
+}

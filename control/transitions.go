@@ -162,6 +162,7 @@ func (c *Control) commitTransition(tx *storage.Tx, r *storage.Room, k *storage.S
 	if err := applyRoom(r, k, cm.ev, out, now); err != nil {
 		return err
 	}
+	c.keepPeakViewers(r, out.Room)
 	if err := tx.PutRoom(r); err != nil {
 		return fmt.Errorf("put room %d: %w", r.ID, err)
 	}

@@ -13,7 +13,7 @@
 //     after a pause of 5 ms doubling to 1 s, logged at most once per 10 s: go-rtmp's
 //     own loop would retry at once and spin a core.
 //   - The callbacks (OnPublishStart, OnStreamReady, OnPublishStop, OnPlay,
-//     OnCapacity) run on connection goroutines (OnPublishStop may run on the
+//     OnPlayerStart, OnPlayerStop, OnCapacity) run on connection goroutines (OnPublishStop may run on the
 //     goroutine of Close, OnCapacity on the admission sampler's); they must not
 //     call back into Server.Close.
 //   - Admission (an Admitter: package ingest/admission's Controller) refuses new

@@ -109,6 +109,9 @@ func (h *handler) OnPlay(sc *rtmp.StreamContext, ts uint32, cmd *message.NetStre
 		return err
 	}
 	h.player = p
+	if h.s.OnPlayerStart != nil {
+		h.s.OnPlayerStart(room)
+	}
 	h.s.connWG.Add(1)
 	go p.run()
 	p.log.Info("player started")
@@ -133,7 +136,12 @@ func (p *player) attach(st *hub.Stream) error {
 // the player leaves or a write fails; then it closes the connection.
 func (p *player) run() {
 	defer p.h.s.connWG.Done()
-	defer func() { p.h.s.removePlayer(p.streamID) }()
+	defer func() {
+		p.h.s.removePlayer(p.streamID)
+		if p.h.s.OnPlayerStop != nil {
+			p.h.s.OnPlayerStop(p.room)
+		}
+	}()
 	for {
 		var err error
 		select {

@@ -108,6 +108,12 @@ type Server struct {
 	// while a player waits for a dropped publisher to resume: ErrStreamInactive
 	// (wrapped or not) then means "keep waiting".
 	OnPlay func(ctx context.Context, roomUUID, streamingToken string) (publish.StreamID, error)
+	// OnPlayerStart is called when an RTMP player of /play/{roomUUID} starts
+	// playing and OnPlayerStop, exactly once for each, when its connection ends
+	// (a player waiting for a dropped publisher to resume is still playing): the
+	// viewers of a room counted by their connection. Both run on the player's
+	// connection goroutines and must not block. Optional.
+	OnPlayerStart, OnPlayerStop func(roomUUID string)
 	// OnCapacity reports publish.CapacityNearLimit at 80 % and publish.CapacityLimited
 	// at 100 % of MaxPublishers, once per upward crossing, and Admission's
 	// crossings.

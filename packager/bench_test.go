@@ -4,12 +4,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/roomcast/roomcast/ingest/hub"
 	"github.com/roomcast/roomcast/packager/dash"
 	"github.com/roomcast/roomcast/packager/hls"
+	"github.com/roomcast/roomcast/packager/viewers"
 )
 
 type discardSink struct{ parts int }
@@ -96,10 +98,16 @@ func BenchmarkStreamWrite(b *testing.B) {
 	st.end(nil)
 }
 
-func benchEnv(b *testing.B) (*Packager, *stream) {
+func benchEnv(b *testing.B) (*Packager, *stream) { return benchEnvWith(b, nil) }
+
+// benchEnvWith is benchEnv with mod applied to the Packager before Initialize.
+func benchEnvWith(b *testing.B, mod func(*Packager)) (*Packager, *stream) {
 	tracks, units := loadFLV(b, "h264_aac.flv")
 	all := loopUnits(units, 2000) // ~40 s: a full live window of 6 segments
 	p := &Packager{Dir: b.TempDir(), VerifyToken: verifyTestToken}
+	if mod != nil {
+		mod(p)
+	}
 	if err := p.Initialize(); err != nil {
 		b.Fatal(err)
 	}
@@ -179,6 +187,57 @@ func BenchmarkBlockingPlaylistRequest(b *testing.B) {
 		for pb.Next() {
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, url, nil))
+			if w.Code != http.StatusOK {
+				b.Fatal(w.Code)
+			}
+		}
+	})
+}
+
+// BenchmarkViewerCounting is a live playback request through the handler with
+// viewer counting off and on (a real viewers.Counter: OnViewer → See), in
+// parallel, 1000 viewers (member tokens) taking turns: a media playlist and a
+// complete segment (served from disk).
+func BenchmarkViewerCounting(b *testing.B) {
+	for _, file := range []string{"video1.m3u8", "segment"} {
+		for _, on := range []bool{false, true} {
+			name := file + "/counting=off"
+			if on {
+				name = file + "/counting=on"
+			}
+			b.Run(name, func(b *testing.B) { benchViewerCounting(b, file, on) })
+		}
+	}
+}
+
+func benchViewerCounting(b *testing.B, file string, on bool) {
+	var mod func(*Packager)
+	if on {
+		c := &viewers.Counter{}
+		if err := c.Initialize(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(c.Close)
+		c.Begin(testRoom)
+		mod = func(p *Packager) { p.OnViewer = c.See }
+	}
+	p, st := benchEnvWith(b, mod)
+	h := p.Handler()
+	if file == "segment" { // the last complete one of the live window
+		tl := st.tl.tl
+		file = "video1_" + strconv.FormatUint(tl.Current.MSN-1, 10) + ".m4s"
+	}
+	urls := make([]string, 1000)
+	for i := range urls {
+		urls[i] = "/live/" + testRoom + "/1/" + file + "?streamingToken=member-" + strconv.Itoa(i+1)
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, urls[next.Add(1)%int64(len(urls))], nil))
 			if w.Code != http.StatusOK {
 				b.Fatal(w.Code)
 			}

@@ -34,7 +34,10 @@
 // /time, with one room-path parser, one token check (authorize), one room lookup
 // (RoomInfo, read at every request so that a state change is seen at once;
 // ErrRoomNotFound answers 404) and one table of cache policies (immutable for
-// init and media segments, no-cache or private for manifests and pages).
+// init and media segments, no-cache or private for manifests and pages). The
+// token's member is the viewer: every authorized /live/ request of a session
+// (not /vod/, not /watch/) is reported to OnViewer, which cmd points at the
+// viewer counter (packager/viewers; the packager does not import it).
 //
 // Ownership rules:
 //   - One goroutine per attached stream (the hub reader's) runs the segmenter and

@@ -35,7 +35,7 @@ func (p *Packager) onLive(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	token := q.Get("streamingToken")
-	appID, ok := p.authorize(w, token)
+	who, ok := p.authorize(w, token)
 	if !ok {
 		return
 	}
@@ -50,9 +50,12 @@ func (p *Packager) onLive(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if sess == nil || sess.AppID != appID {
+	if sess == nil || sess.AppID != who.appID {
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
+	}
+	if p.OnViewer != nil {
+		p.OnViewer(room, who.memberID)
 	}
 	tq := tokenQuery(token)
 	switch {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,14 +29,21 @@ const (
 
 var errBadToken = errors.New("bad token")
 
-func verifyTestToken(tok string) (uint64, error) {
+// verifyTestToken knows testToken (member 1 of testAppID), otherAppToken
+// (member 2 of another app) and "member-N" (member N of testAppID).
+func verifyTestToken(tok string) (appID, memberID uint64, err error) {
 	switch tok {
 	case testToken:
-		return testAppID, nil
+		return testAppID, 1, nil
 	case otherAppToken:
-		return testAppID + 1, nil
+		return testAppID + 1, 2, nil
 	}
-	return 0, errBadToken
+	if n, ok := strings.CutPrefix(tok, "member-"); ok {
+		if id, err := strconv.ParseUint(n, 10, 64); err == nil {
+			return testAppID, id, nil
+		}
+	}
+	return 0, 0, errBadToken
 }
 
 // loadFLV demuxes a testdata file into units and the tracks they use.

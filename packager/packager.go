@@ -92,8 +92,14 @@ type Packager struct {
 	// Log receives the packager's logs (default: discard).
 	Log *slog.Logger
 	// VerifyToken checks a streamingToken without a store read and returns the
-	// app it belongs to. Required.
-	VerifyToken func(token string) (appID uint64, err error)
+	// app it belongs to and the member it was issued to (the viewer). Required.
+	VerifyToken func(token string) (appID, memberID uint64, err error)
+	// OnViewer is called for every authorized request of a live session's
+	// playlists, manifests, init segments, parts and segments (not VOD, not the
+	// player page), with the room and the viewer's member ID, on the request's
+	// goroutine: it must be O(1) and not block (cmd's viewer counter,
+	// packager/viewers). Optional.
+	OnViewer func(roomUUID string, memberID uint64)
 	// RoomInfo describes a room for the player page and /vod/; it returns
 	// ErrRoomNotFound for unknown rooms. Optional (/watch/ and /vod/ answer 404
 	// without it).

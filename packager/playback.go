@@ -91,18 +91,23 @@ func parseRoomPath(r *http.Request) (room, file string, ok bool) {
 	return room, file, ok && timeline.ValidFileName(file)
 }
 
+// viewer is who a verified token was issued to.
+type viewer struct {
+	appID, memberID uint64
+}
+
 // authorize checks the token; it answers 401 itself and returns ok=false.
-func (p *Packager) authorize(w http.ResponseWriter, token string) (appID uint64, ok bool) {
+func (p *Packager) authorize(w http.ResponseWriter, token string) (viewer, bool) {
 	if token == "" || len(token) > 4096 {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
-		return 0, false
+		return viewer{}, false
 	}
-	appID, err := p.VerifyToken(token)
+	appID, memberID, err := p.VerifyToken(token)
 	if err != nil {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
-		return 0, false
+		return viewer{}, false
 	}
-	return appID, true
+	return viewer{appID: appID, memberID: memberID}, true
 }
 
 // roomFor returns the room for a viewer of app appID (the store is read at every
@@ -145,11 +150,11 @@ func (p *Packager) onVOD(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := r.URL.Query().Get("streamingToken")
-	appID, ok := p.authorize(w, token)
+	who, ok := p.authorize(w, token)
 	if !ok {
 		return
 	}
-	info, ok := p.roomFor(w, r, room, appID)
+	info, ok := p.roomFor(w, r, room, who.appID)
 	if !ok {
 		return
 	}

@@ -22,11 +22,11 @@ func (p *Packager) watchRoom(w http.ResponseWriter, r *http.Request) (RoomInfo, 
 		http.NotFound(w, r)
 		return RoomInfo{}, false
 	}
-	appID, ok := p.authorize(w, r.URL.Query().Get("streamingToken"))
+	who, ok := p.authorize(w, r.URL.Query().Get("streamingToken"))
 	if !ok {
 		return RoomInfo{}, false
 	}
-	return p.roomFor(w, r, room, appID)
+	return p.roomFor(w, r, room, who.appID)
 }
 
 func (p *Packager) onWatch(w http.ResponseWriter, r *http.Request) {

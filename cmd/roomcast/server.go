@@ -28,6 +28,7 @@ import (
 	"github.com/roomcast/roomcast/ingest/hub"
 	"github.com/roomcast/roomcast/packager"
 	"github.com/roomcast/roomcast/packager/headroom"
+	"github.com/roomcast/roomcast/packager/viewers"
 	pub "github.com/roomcast/roomcast/publish" // package main has a publish test helper
 	"github.com/roomcast/roomcast/storage"
 )
@@ -43,6 +44,7 @@ type server struct {
 	broker   *events.Broker
 	streams  *hub.Registry
 	packager *packager.Packager
+	viewers  *viewers.Counter
 	headroom *headroom.Watcher
 	ingest   *ingest.Server
 	// kicker is the ingest once it listens (nil before and after): control's
@@ -79,8 +81,14 @@ func (s *server) initialize() error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	s.viewers = &viewers.Counter{Log: s.Log.With("component", "viewers"), Registerer: reg}
+	if err := s.viewers.Initialize(); err != nil {
+		s.viewers = nil
+		return fmt.Errorf("initialize viewer counter: %w", err)
+	}
 	s.broker = &events.Broker{Store: store, Log: s.Log.With("component", "events")}
 	s.control = &control.Control{
+		Live:            liveStats{viewerStats{s.viewers}},
 		Events:          s.broker,
 		Store:           store,
 		Log:             s.Log.With("component", "control"),
@@ -126,6 +134,7 @@ func (s *server) initialize() error {
 		LiveWindow:      c.LiveWindow,
 		Log:             s.Log.With("component", "packager"),
 		VerifyToken:     s.verifyToken,
+		OnViewer:        s.viewers.See,
 		RoomInfo:        s.roomInfo,
 		OnStreamFailed:  s.onPackagingFailed,
 		VODFinished:     s.control.VODFinished,
@@ -153,8 +162,8 @@ func (s *server) initialize() error {
 	}
 
 	s.control.OnSessionLive = s.onSessionLive
-	s.control.OnRoomEnded = s.packager.Archive
-	s.control.OnRoomDeleted = s.packager.DeleteRoom
+	s.control.OnRoomEnded = s.onRoomEnded
+	s.control.OnRoomDeleted = s.onRoomDeleted
 	// rooms left ARCHIVING by a previous run (crash or shutdown mid-archive)
 	archiving, err := s.control.ArchivingRooms(context.Background())
 	if err != nil {
@@ -179,6 +188,8 @@ func (s *server) initialize() error {
 		OnStreamReady:       s.onStreamReady,
 		OnPublishStop:       s.onPublishStop,
 		OnPlay:              s.onPlay,
+		OnPlayerStart:       s.viewers.Join,
+		OnPlayerStop:        s.viewers.Leave,
 		OnCapacity:          s.onCapacity,
 		Admission: &admission.Controller{
 			MaxCPU:          c.MaxCPU,
@@ -332,6 +343,9 @@ func (s *server) Close() {
 	if s.control != nil {
 		s.control.Close()
 	}
+	if s.viewers != nil {
+		s.viewers.Close()
+	}
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {
 			s.Log.Error("close store", "err", err)
@@ -423,17 +437,20 @@ func (s *server) onPackagingFailed(streamID string, err error) {
 // --- seams: control → packager --------------------------------------------------------
 
 func (s *server) onSessionLive(si control.SessionInfo) {
+	s.viewers.Begin(si.RoomUUID)
 	// a mode=RTMP session is recorded but not offered as live CMAF (no cmaf URLs)
 	s.packager.Bind(pub.StreamID(si.KeyID).String(), packager.Session{AppID: si.AppID,
 		RoomUUID: si.RoomUUID, SessionNo: si.SessionNo, RecordOnly: si.Mode == pub.ModeRTMP})
 }
 
-func (s *server) verifyToken(token string) (uint64, error) {
+// verifyToken checks a streaming token without a store read: its app, and its
+// member (the viewer the packager counts).
+func (s *server) verifyToken(token string) (appID, memberID uint64, err error) {
 	cl, err := s.control.VerifyStreamingToken(token)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return cl.AppID, nil
+	return cl.AppID, cl.MemberID, nil
 }
 
 func (s *server) roomInfo(ctx context.Context, roomUUID string) (packager.RoomInfo, error) {

@@ -85,6 +85,12 @@ type env struct {
 // newEnv starts a server over store (a fresh one when nil).
 func newEnv(t testing.TB, store *storage.Store) *env {
 	t.Helper()
+	return newEnvWith(t, store, nil)
+}
+
+// newEnvWith is newEnv with mod applied to the Control before Initialize.
+func newEnvWith(t testing.TB, store *storage.Store, mod func(*control.Control)) *env {
+	t.Helper()
 	if store == nil {
 		store = storagetest.Open(t)
 	}
@@ -104,6 +110,9 @@ func newEnv(t testing.TB, store *storage.Store) *env {
 			e.rec.ended = append(e.rec.ended, uuid)
 			e.rec.mu.Unlock()
 		},
+	}
+	if mod != nil {
+		mod(e.c)
 	}
 	if err := e.c.Initialize(); err != nil {
 		t.Fatalf("Initialize: %v", err)
