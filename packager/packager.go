@@ -71,6 +71,8 @@ type RoomInfo struct {
 	// VODURL is the VOD HLS URL without token, "" until archived (and again once
 	// retention deleted the VOD); /vod/ answers 404 while it is "".
 	VODURL string `json:"vodUrl"`
+	// ViewerCount is the room's concurrent viewers while it is live (0 otherwise).
+	ViewerCount int `json:"viewerCount"`
 }
 
 // Packager turns live hub streams into CMAF segments, serves them as LL-HLS and

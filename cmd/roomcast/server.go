@@ -461,8 +461,13 @@ func (s *server) roomInfo(ctx context.Context, roomUUID string) (packager.RoomIn
 	if err != nil {
 		return packager.RoomInfo{}, err
 	}
-	return packager.RoomInfo{AppID: v.AppID, Title: v.Title, State: string(v.VideoRoomState),
-		PlayURL: v.PlayURL, VODURL: v.VODURL}, nil
+	info := packager.RoomInfo{AppID: v.AppID, Title: v.Title, State: string(v.VideoRoomState),
+		PlayURL: v.PlayURL, VODURL: v.VODURL}
+	switch control.VideoRoomState(v.VideoRoomState) {
+	case control.VideoRoomStateLive, control.VideoRoomStateLiveInactive:
+		info.ViewerCount, _ = s.viewers.Viewers(roomUUID)
+	}
+	return info, nil
 }
 
 func (s *server) vodExpired(ctx context.Context, roomUUID string) error {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -237,6 +238,14 @@ func TestConcurrentViewers(t *testing.T) {
 	t.Logf("1 gohlslib player + 50 HLS pollers + 5 RTMP players: viewerCount %d, peak %d", cur, peak)
 	if g := a.gauge(b.uuid); !strings.HasSuffix(g, " 55") && !strings.HasSuffix(g, " 56") && !strings.HasSuffix(g, " 57") {
 		t.Errorf("gauge %q, want 56±1", g)
+	}
+	// The player page's state shows the same count.
+	var ws struct {
+		ViewerCount int `json:"viewerCount"`
+	}
+	resp, body := httpGet(t, a.base+"/watch/"+b.uuid+"/state?streamingToken="+b.token, nil)
+	if err := json.Unmarshal(body, &ws); resp.StatusCode != 200 || err != nil || ws.ViewerCount < 55 || ws.ViewerCount > 57 {
+		t.Errorf("/watch state: %d %s, want viewerCount 56±1", resp.StatusCode, body)
 	}
 
 	// The HLS viewers stop: they drop out 30 s after their last request.
