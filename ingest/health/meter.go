@@ -97,8 +97,9 @@ type unitState struct {
 	vFirst   time.Duration // DTS of the first and last video frame
 	vLast    time.Duration
 	keySeen  bool
-	lastKey  time.Duration // DTS of the last key frame
-	keyGap   time.Duration // between the last two key frames
+	lastKey  time.Duration // DTS and PTS of the last key frame
+	lastKeyP time.Duration
+	keyGap   time.Duration // between the PTS of the last two key frames
 	started  bool
 	offset   int64 // arrival − DTS of the last unit, ns
 	base     int64 // smallest offset seen (creeping up)
@@ -181,11 +182,11 @@ func (m *Meter) videoUnit(u *hub.Unit) {
 	s.video = u.Track
 	s.vFrames++
 	s.vLast = u.DTS
-	if u.Key {
+	if u.Key { // the gap in PTS: a key frame's DTS moves with the B-frames before it
 		if s.keySeen {
-			s.keyGap = u.DTS - s.lastKey
+			s.keyGap = u.PTS - s.lastKeyP
 		}
-		s.keySeen, s.lastKey = true, u.DTS
+		s.keySeen, s.lastKey, s.lastKeyP = true, u.DTS, u.PTS
 	}
 }
 
