@@ -40,6 +40,7 @@ type server struct {
 	control  *control.Control
 	api      *controlapi.Server
 	broker   *events.Broker
+	live     *liveStats
 	streams  *hub.Registry
 	packager *packager.Packager
 	headroom *headroom.Watcher
@@ -75,8 +76,10 @@ func (s *server) initialize() error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	s.broker = &events.Broker{Store: store, Log: s.Log.With("component", "events")}
+	s.live = &liveStats{}
 	s.control = &control.Control{
 		Events:        s.broker,
+		Live:          s.live,
 		Store:         store,
 		Log:           s.Log.With("component", "control"),
 		PublicHTTPURL: c.PublicHTTPURL,
@@ -172,6 +175,8 @@ func (s *server) initialize() error {
 		OnPublishStop:       s.onPublishStop,
 		OnPlay:              s.onPlay,
 		OnCapacity:          s.onCapacity,
+		OnHealth:            s.control.StreamHealthChanged,
+		Registerer:          reg,
 		Admission: &admission.Controller{
 			MaxCPU:          c.MaxCPU,
 			MaxSchedLatency: c.MaxSchedLatency,
@@ -183,6 +188,7 @@ func (s *server) initialize() error {
 		s.ingest = nil
 		return fmt.Errorf("start rtmp: %w", err)
 	}
+	s.live.rtmp.Store(s.ingest)
 	if err := s.startOps(); err != nil {
 		// Serving goes on; only `roomcast backup` needs the server stopped then.
 		s.Log.Warn("operator socket unavailable: roomcast backup needs the server stopped", "err", err)
