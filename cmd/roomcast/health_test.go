@@ -318,8 +318,9 @@ func TestStreamHealthMatchesFFprobe(t *testing.T) {
 }
 
 // TestStreamHealthWarningEvents publishes a file with a 250-frame GOP whose
-// bitrate collapses for 14 s (noise, then a flat picture) and comes back with
-// 1 s key frames, with the real thresholds: keyframe_interval_high and
+// bitrate collapses from 6 s to 24 s (noise, then a flat picture: bitrate_low
+// is due at about 18 s) and comes back with 1 s key frames, with the real
+// thresholds: keyframe_interval_high and
 // bitrate_low arrive over webhook and SSE, then their _resolved events when the
 // stream recovers; nothing else is raised.
 func TestStreamHealthWarningEvents(t *testing.T) {
@@ -327,8 +328,8 @@ func TestStreamHealthWarningEvents(t *testing.T) {
 	t.Parallel()
 	file := encode(t, "drop.flv",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=36",
-		"-filter_complex", "testsrc2=s=640x360:r=30:d=10,noise=alls=30:allf=t+u[a];"+
-			"color=c=gray:s=640x360:r=30:d=14[b];testsrc2=s=640x360:r=30:d=12,noise=alls=30:allf=t+u[c];"+
+		"-filter_complex", "testsrc2=s=640x360:r=30:d=6,noise=alls=30:allf=t+u[a];"+
+			"color=c=gray:s=640x360:r=30:d=18[b];testsrc2=s=640x360:r=30:d=12,noise=alls=30:allf=t+u[c];"+
 			"[a][b][c]concat=n=3:v=1:a=0[v]",
 		"-map", "[v]", "-map", "0:a",
 		"-c:v", "libx264", "-preset", "ultrafast", "-crf", "30", "-g", "250", "-keyint_min", "250",
@@ -340,6 +341,13 @@ func TestStreamHealthWarningEvents(t *testing.T) {
 	}
 	h, stop := newHealthRoom(t, file, false)
 	defer stop()
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, b := range h.hooks.bodiesOf("") {
+				t.Log(b)
+			}
+		}
+	})
 
 	want := []string{"stream_health.keyframe_interval_high", "stream_health.bitrate_low",
 		"stream_health.keyframe_interval_high_resolved", "stream_health.bitrate_low_resolved"}
