@@ -2,7 +2,8 @@
 // members with their signed tokens and stream keys, video rooms and their state
 // machine, chat rooms, and the seams that ingest and the packager call through
 // cmd/roomcast (PublishStarted, PublishStopped, AuthorizePlay,
-// VerifyStreamingToken, Room, VODFinished, IngestCapacity). Its HTTP API is
+// VerifyStreamingToken, Room, VODFinished, IngestCapacity, StreamHealthChanged).
+// Its HTTP API is
 // package control/api, the chat rooms are package control/chat, and its events
 // are written and delivered by package control/events.
 //
@@ -12,9 +13,10 @@
 // and their state machine; ChannelMembers and ChatMembers are the SSE audiences
 // the events Broker reads); publish.go (ingest's publish start/stop, Recover),
 // playback.go (token checks and room views for players), vod.go (archiving),
-// ingest_capacity.go, live_stats.go (LiveStats: what cmd measures about live
-// rooms, read for the room JSON's stats; the viewer peak is stored with the room
-// in the transaction that takes it out of LIVE, never per playback request);
+// ingest_capacity.go, stream_health.go (health warning events, the room health
+// view), live_stats.go (LiveStats: what cmd measures about live rooms, read for
+// the room JSON's stats; the viewer peak is stored with the room in the
+// transaction that takes it out of LIVE, never per playback request);
 // view*.go (the JSON views shared by the API and the webhooks); errors.go
 // (APIError and the sentinels); one file per enum.
 //
@@ -31,6 +33,10 @@
 //     audience is the room's chat room (events.AudienceChat, ChatMembers),
 //     narrowed to the message's receivers (Event.Receivers); the Member API room
 //     join/leave also joins/leaves the room's open chat room.
+//   - Stream health warnings (ingest's OnHealth) are written as stream_health.*
+//     events, all changes of one sample in one Update; their SSE audience is the
+//     stream key's owner only (events.AudienceReceivers). The measured health
+//     itself is never stored: views read it through LiveStats.
 //   - Concurrent API transitions of one room: the first holds a per-room try-lock
 //     (until its hooks returned, so hooks of one room run in order), the others get
 //     400 REQUEST_LOCKED at once. Ingest transitions are serialized by the store.

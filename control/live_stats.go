@@ -7,12 +7,15 @@ import (
 
 // LiveStats is what the media side measures about live rooms, read for the
 // room JSON's "stats" (cmd wires the ingest's health and the viewer counter).
-// Both methods are called on every room view: they must not block and must not
-// touch the store.
+// IngestHealth and Viewers are called on every room view: they must not block
+// and must not touch the store.
 type LiveStats interface {
 	// IngestHealth returns the health of stream key keyID's live publish, nil
 	// when it is not publishing.
 	IngestHealth(keyID uint64) *publish.Health
+	// IngestHistory returns the last 5 minutes of stream key keyID's live
+	// publish, one sample a second, oldest first; nil when it is not publishing.
+	IngestHistory(keyID uint64) []publish.HealthSample
 	// Viewers returns the concurrent viewers of the room now and their peak
 	// since its broadcast started on this process.
 	Viewers(roomUUID string) (current, peak int)
@@ -21,8 +24,9 @@ type LiveStats interface {
 // noLiveStats is the LiveStats of a Control without a media side.
 type noLiveStats struct{}
 
-func (noLiveStats) IngestHealth(uint64) *publish.Health { return nil }
-func (noLiveStats) Viewers(string) (int, int)           { return 0, 0 }
+func (noLiveStats) IngestHealth(uint64) *publish.Health         { return nil }
+func (noLiveStats) IngestHistory(uint64) []publish.HealthSample { return nil }
+func (noLiveStats) Viewers(string) (int, int)                   { return 0, 0 }
 
 // setLiveStats fills the live numbers of j's stats: viewers while the room is
 // LIVE or LIVE_INACTIVE (the peak is also the stored one, kept after the end),

@@ -173,13 +173,14 @@ func (c *conn) stopReason() publish.StopReason {
 // connection's goroutine; panics are recovered and end only this connection.
 type handler struct {
 	rtmp.DefaultHandler
-	c       *conn
-	s       *Server
-	rc      *rtmp.Conn
-	connApp string
-	pub     *publisher
-	player  *player
-	creates int // createStream commands so far
+	c        *conn
+	s        *Server
+	rc       *rtmp.Conn
+	connApp  string
+	flashVer string // the connect command's flashVer (the publisher's software)
+	pub      *publisher
+	player   *player
+	creates  int // createStream commands so far
 }
 
 func (h *handler) recover(where string, err *error) {
@@ -223,7 +224,19 @@ func (h *handler) OnConnect(_ uint32, cmd *message.NetConnectionConnect) error {
 		return fmt.Errorf("unknown app %q", app)
 	}
 	h.connApp = cmd.Command.App
+	h.flashVer = truncate(cmd.Command.FlashVer, maxFlashVerLen)
 	return nil
+}
+
+// maxFlashVerLen bounds the flashVer kept for the publish's health.
+const maxFlashVerLen = 256
+
+// truncate cuts s to at most n bytes.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // OnCreateStream ends a connection that sends more than maxCreateStreams

@@ -5,7 +5,8 @@
 //
 // Ownership rules:
 //   - Server owns every goroutine it starts: the accept loop, one goroutine per
-//     connection (go-rtmp's), one per RTMP player, a watchdog and, with Admission
+//     connection (go-rtmp's), one per RTMP player, a watchdog, the health sampler
+//     (health_sampler.go) and, with Admission
 //     set, whatever Admission.Start starts (the admission sampler), ended by the
 //     Server's context and waited for with Admission.Wait. Close stops them all and
 //     waits; OnPublishStop has then been called for every publish.
@@ -60,6 +61,16 @@
 //   - A publish's hub.Stream is registered in Registry under its
 //     PublishGrant.StreamID's String when its tracks are known, and unregistered and
 //     closed before OnPublishStop.
+//   - Each publish has a health.Meter (package ingest/health) fed every unit it
+//     writes to the hub (O(1), no allocation) and sampled once a second by the
+//     Server's one health sampler for all publishes. Warnings raised or resolved
+//     go to OnHealth from the sampler, and a stopping publish's active warnings
+//     (resolved, PUBLISH_STOPPED) from finish before OnPublishStop; healthMu keeps
+//     the two in order. Server.Health and Server.HealthHistory read a publish's
+//     meter by stream ID; with Registerer set, a collector exports every live
+//     meter at scrape time (roomcast_ingest_stream_*{stream_key_id}), so a
+//     stream's series end with its publish. flashVer (connect) and onMetaData's
+//     encoder are kept, cut at 256 bytes.
 //   - The publish vocabulary — modes and their "?mode=" rule, stop reasons, capacity
 //     event names, stream IDs — is package publish's, shared with control and cmd.
 //

@@ -12,6 +12,7 @@ import (
 
 	"github.com/roomcast/roomcast/ingest/admission"
 	"github.com/roomcast/roomcast/ingest/flv"
+	"github.com/roomcast/roomcast/ingest/health"
 	"github.com/roomcast/roomcast/ingest/hub"
 	"github.com/roomcast/roomcast/publish"
 )
@@ -40,6 +41,7 @@ type publisher struct {
 
 	lastMedia atomic.Int64      // unix nanos
 	backlog   admission.Backlog // media time behind wall clock (admission control reads it)
+	meter     *health.Meter     // fed every unit; sampled by the Server's health sampler
 
 	// track detection
 	detecting   bool
@@ -67,10 +69,14 @@ type publisher struct {
 }
 
 func newPublisher(h *handler, g PublishGrant, sid uint32) *publisher {
+	now := time.Now()
 	p := &publisher{h: h, c: h.c, s: h.s, grant: g, sid: sid, detecting: true,
-		log: h.c.log.With("stream", g.StreamID), winStart: time.Now(), warned: map[error]bool{},
+		log: h.c.log.With("stream", g.StreamID), winStart: now, warned: map[error]bool{},
 		finished: make(chan struct{})}
-	p.lastMedia.Store(time.Now().UnixNano())
+	p.lastMedia.Store(now.UnixNano())
+	p.meter = &health.Meter{StreamID: g.StreamID, RemoteAddr: h.c.RemoteAddr().String(), FlashVer: h.flashVer,
+		Start: now}
+	p.meter.Initialize()
 	return p
 }
 
@@ -78,6 +84,9 @@ func newPublisher(h *handler, g PublishGrant, sid uint32) *publisher {
 // streams, so the metadata may complete after the first sequence headers.
 func (p *publisher) metadata(data []byte) error {
 	m, ok := flv.ParseMetadata(data)
+	if ok && m.Encoder != "" {
+		p.meter.SetEncoder(m.Encoder)
+	}
 	if !ok || !p.detecting {
 		return nil
 	}
@@ -249,7 +258,11 @@ func describeTracks(ts []*hub.Track) []string {
 }
 
 func (p *publisher) demux(tag flv.Tag, now time.Time) error {
+	repairs := p.dmx.Repairs
 	u, err := p.dmx.Push(tag)
+	if p.dmx.Repairs != repairs {
+		p.meter.SetRepairs(int64(p.dmx.Repairs), int64(p.bad))
+	}
 	if err != nil {
 		return p.mediaError(err)
 	}
@@ -267,6 +280,7 @@ func (p *publisher) write(u *hub.Unit, now time.Time) {
 		return
 	}
 	u.NTP = now
+	p.meter.Unit(u)
 	p.stream.Write(u)
 }
 
@@ -286,6 +300,7 @@ func (p *publisher) mediaError(err error) error {
 	}
 	p.bad++
 	p.badRun++
+	p.meter.SetRepairs(int64(p.repairs()), int64(p.bad))
 	if p.bad == 1 || p.bad%1000 == 0 {
 		p.log.Warn("dropping undecodable tags", "count", p.bad, "err", err)
 	}
@@ -296,9 +311,10 @@ func (p *publisher) mediaError(err error) error {
 }
 
 // finish ends the publish once: unregister and close the stream, free the slot,
-// and call OnPublishStop.
+// resolve its active health warnings (OnHealth) and call OnPublishStop.
 func (p *publisher) finish(reason publish.StopReason) {
 	p.finishOnce.Do(func() {
+		p.s.stopMeter(p.meter)
 		if p.stream != nil {
 			p.s.Registry.Unpublish(p.stream)
 			p.stream.Close()

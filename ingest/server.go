@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 	"github.com/yutopp/go-rtmp"
 
@@ -122,14 +123,27 @@ type Server struct {
 	// (an *admission.Controller: CPU, scheduler latency, ingest backlog).
 	// MaxPublishers stays the hard cap; live publishers are never stopped by it.
 	Admission Admitter
+	// OnHealth receives the health warnings raised or resolved (package
+	// ingest/health), in order per publish: from the health sampler once a
+	// second, and from a stopping publish (its active warnings, resolved with
+	// publish.CausePublishStopped) before its OnPublishStop. It may block briefly
+	// (a store write): the next sample waits.
+	OnHealth func(changes []publish.HealthChange)
+	// Registerer, if set, receives the per-stream health metrics
+	// (roomcast_ingest_stream_*{stream_key_id}), collected from the live
+	// publishes at scrape time.
+	Registerer prometheus.Registerer
 
-	ln        net.Listener
-	srv       *rtmp.Server
-	ctx       context.Context
-	cancel    context.CancelFunc
-	serveDone chan struct{}
-	loopDone  chan struct{}
-	connWG    sync.WaitGroup
+	ln         net.Listener
+	srv        *rtmp.Server
+	ctx        context.Context
+	cancel     context.CancelFunc
+	serveDone  chan struct{}
+	loopDone   chan struct{}
+	healthDone chan struct{}
+	connWG     sync.WaitGroup
+	healthMu   sync.Mutex // orders health reports (health_sampler.go)
+	collector  *healthCollector
 
 	mu         sync.Mutex
 	closing    bool
@@ -190,10 +204,17 @@ func (s *Server) Initialize() error {
 	s.conns = make(map[*conn]struct{})
 	s.publishers = make(map[publish.StreamID]*publisher)
 	s.players = make(map[publish.StreamID]int)
+	if s.Registerer != nil {
+		s.collector = newHealthCollector(s)
+		if err := s.Registerer.Register(s.collector); err != nil {
+			return fmt.Errorf("ingest: register health metrics: %w", err)
+		}
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.Admission != nil {
 		if err := s.Admission.Start(s.ctx, admissionHost{s}, s.Log.With("component", "rtmp-admission")); err != nil {
 			s.cancel()
+			s.unregister()
 			return fmt.Errorf("ingest: %w", err)
 		}
 	}
@@ -201,14 +222,17 @@ func (s *Server) Initialize() error {
 	if err != nil {
 		s.cancel()
 		s.waitAdmission()
+		s.unregister()
 		return fmt.Errorf("rtmp listen %s: %w", s.Addr, err)
 	}
 	s.ln = &trackedListener{Listener: ln, s: s}
 	s.srv = rtmp.NewServer(&rtmp.ServerConfig{OnConnect: s.onConnect})
 	s.serveDone = make(chan struct{})
 	s.loopDone = make(chan struct{})
+	s.healthDone = make(chan struct{})
 	go s.serve()
 	go s.runWatchdog()
+	go s.runHealth()
 	s.Log.Info("listening", "addr", ln.Addr().String(), "app", s.App)
 	return nil
 }
@@ -256,7 +280,16 @@ func (s *Server) Close() {
 	}
 	s.connWG.Wait()
 	<-s.loopDone
+	<-s.healthDone
 	s.waitAdmission()
+	s.unregister()
+}
+
+// unregister removes the health metrics from Registerer.
+func (s *Server) unregister() {
+	if s.collector != nil {
+		s.Registerer.Unregister(s.collector)
+	}
 }
 
 func (s *Server) waitAdmission() {

@@ -1,14 +1,8 @@
 package main
 
-import (
-	pub "github.com/roomcast/roomcast/publish"
-)
-
-// liveStats is the control.LiveStats cmd wires: what ingest and the packager
-// measure about live rooms.
+// liveStats is the control.LiveStats cmd wires into the control plane: the
+// ingest's measured health of each publish and the viewer counts of each room.
 type liveStats struct {
+	ingestHealth
 	viewerStats
 }
-
-// IngestHealth is not measured yet: the room JSON shows a null ingest.
-func (liveStats) IngestHealth(uint64) *pub.Health { return nil }

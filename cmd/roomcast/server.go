@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,21 +41,18 @@ type server struct {
 	control  *control.Control
 	api      *controlapi.Server
 	broker   *events.Broker
+	live     *liveStats
 	streams  *hub.Registry
 	packager *packager.Packager
 	viewers  *viewers.Counter
 	headroom *headroom.Watcher
 	ingest   *ingest.Server
-	// kicker is the ingest once it listens (nil before and after): control's
-	// deadlines may fire from the first moment (a room past its maximum live
-	// duration while the process was down).
-	kicker atomic.Pointer[ingest.Server]
-	httpLn net.Listener
-	http   *http.Server
-	pprof  *http.Server
-	ops    *http.Server // operator socket (ops_socket.go)
-	errCh  chan error
-	wg     sync.WaitGroup
+	httpLn   net.Listener
+	http     *http.Server
+	pprof    *http.Server
+	ops      *http.Server // operator socket (ops_socket.go)
+	errCh    chan error
+	wg       sync.WaitGroup
 }
 
 // Initialize opens the store, builds every component and starts the listeners.
@@ -87,8 +83,9 @@ func (s *server) initialize() error {
 		return fmt.Errorf("initialize viewer counter: %w", err)
 	}
 	s.broker = &events.Broker{Store: store, Log: s.Log.With("component", "events")}
+	s.live = &liveStats{viewerStats: viewerStats{s.viewers}}
 	s.control = &control.Control{
-		Live:            liveStats{viewerStats{s.viewers}},
+		Live:            s.live,
 		Events:          s.broker,
 		Store:           store,
 		Log:             s.Log.With("component", "control"),
@@ -191,6 +188,8 @@ func (s *server) initialize() error {
 		OnPlayerStart:       s.viewers.Join,
 		OnPlayerStop:        s.viewers.Leave,
 		OnCapacity:          s.onCapacity,
+		OnHealth:            s.control.StreamHealthChanged,
+		Registerer:          reg,
 		Admission: &admission.Controller{
 			MaxCPU:          c.MaxCPU,
 			MaxSchedLatency: c.MaxSchedLatency,
@@ -202,7 +201,7 @@ func (s *server) initialize() error {
 		s.ingest = nil
 		return fmt.Errorf("start rtmp: %w", err)
 	}
-	s.kicker.Store(s.ingest)
+	s.live.rtmp.Store(s.ingest) // health lookups and kicks reach the ingest from now on
 	if err := s.startOps(); err != nil {
 		// Serving goes on; only `roomcast backup` needs the server stopped then.
 		s.Log.Warn("operator socket unavailable: roomcast backup needs the server stopped", "err", err)
@@ -314,7 +313,6 @@ func (s *server) ready() error {
 // go LIVE_INACTIVE, segments are flushed), then the packager (an archive job in
 // progress still records its outcome in control), HTTP, control, store.
 func (s *server) Close() {
-	s.kicker.Store(nil)
 	if s.ingest != nil {
 		s.ingest.Close()
 	}
@@ -399,7 +397,10 @@ const kickTimeout = 5 * time.Second
 // live duration) and waits until its stop is applied; false when it does not
 // publish here.
 func (s *server) onKick(keyID uint64, reason pub.StopReason) bool {
-	ing := s.kicker.Load()
+	// The ingest is set once it listens: control's deadlines may fire from the
+	// first moment (a room past its maximum live duration while the process was
+	// down), when no key publishes yet.
+	ing := s.live.rtmp.Load()
 	if ing == nil {
 		return false
 	}

@@ -90,13 +90,13 @@ func (h *hookReceiver) received() []string {
 	return append([]string(nil), h.events...)
 }
 
-// bodiesOf returns the bodies of the events named name received so far.
+// bodiesOf returns the bodies of the events named name ("": all) received so far.
 func (h *hookReceiver) bodiesOf(name string) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []string
 	for i, e := range h.events {
-		if e == name {
+		if e == name || name == "" {
 			out = append(out, h.bodies[i])
 		}
 	}

@@ -138,6 +138,7 @@ func (s *Server) registerAppAPI(g routes) {
 	g.GET("/video-rooms", s.rooms.onAppVideoRoomsList)
 	g.GET("/video-rooms/:id", s.rooms.onAppVideoRoomsGet)
 	g.GET("/video-rooms/uuid/:uuid", s.rooms.onAppVideoRoomsGetByUUID)
+	g.GET("/video-rooms/:id/health", s.rooms.onAppVideoRoomsHealth)
 	g.DELETE("/video-rooms/:id", s.rooms.onAppVideoRoomsDelete)
 	g.POST("/video-rooms/:id/rtmp-broadcast/state/live", noBody(s.rooms.onAppVideoRoomsStart))
 	g.POST("/video-rooms/:id/rtmp-broadcast/state/ended", s.rooms.onAppVideoRoomsEnd) // optional {"force":bool}

@@ -14,7 +14,8 @@ import (
 // liveViewers is the LiveStats of a real viewers.Counter, as cmd wires it.
 type liveViewers struct{ *viewers.Counter }
 
-func (liveViewers) IngestHealth(uint64) *publish.Health { return nil }
+func (liveViewers) IngestHealth(uint64) *publish.Health         { return nil }
+func (liveViewers) IngestHistory(uint64) []publish.HealthSample { return nil }
 
 // TestPeakViewersKept: the room JSON shows the live viewer counts; the peak is
 // stored with the room when it leaves LIVE (LIVE_INACTIVE, ENDED), raised by a

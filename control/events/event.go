@@ -32,7 +32,26 @@ const (
 	EventChatMessageHidden   = "chat.message_hidden"
 	EventChatMessageUnhidden = "chat.message_unhidden"
 	EventChatMessageDeleted  = "chat.message_deleted"
+	// Stream health warnings (publish.HealthWarning) of a publish, raised and
+	// resolved: HealthEventName.
+	EventHealthKeyframeInterval         = "stream_health.keyframe_interval_high"
+	EventHealthKeyframeIntervalResolved = "stream_health.keyframe_interval_high_resolved"
+	EventHealthBitrateLow               = "stream_health.bitrate_low"
+	EventHealthBitrateLowResolved       = "stream_health.bitrate_low_resolved"
+	EventHealthFrameRateDrop            = "stream_health.frame_rate_drop"
+	EventHealthFrameRateDropResolved    = "stream_health.frame_rate_drop_resolved"
+	EventHealthIngestLag                = "stream_health.ingest_lag_high"
+	EventHealthIngestLagResolved        = "stream_health.ingest_lag_high_resolved"
 )
+
+// HealthEventName is the event of health warning w being raised
+// ("stream_health.<w>") or resolved ("stream_health.<w>_resolved").
+func HealthEventName(w publish.HealthWarning, resolved bool) string {
+	if resolved {
+		return "stream_health." + string(w) + "_resolved"
+	}
+	return "stream_health." + string(w)
+}
 
 // known are the event names a webhook may subscribe to.
 var known = map[string]bool{
@@ -41,7 +60,11 @@ var known = map[string]bool{
 	EventPublishStarted: true, EventPublishStopped: true,
 	EventIngestNearLimit: true, EventIngestLimited: true,
 	EventChatMessageSent: true, EventChatMessageHidden: true, EventChatMessageUnhidden: true,
-	EventChatMessageDeleted: true,
+	EventChatMessageDeleted:     true,
+	EventHealthKeyframeInterval: true, EventHealthKeyframeIntervalResolved: true,
+	EventHealthBitrateLow: true, EventHealthBitrateLowResolved: true,
+	EventHealthFrameRateDrop: true, EventHealthFrameRateDropResolved: true,
+	EventHealthIngestLag: true, EventHealthIngestLagResolved: true,
 }
 
 // Known reports whether name is an event name a webhook may subscribe to.
@@ -53,6 +76,9 @@ const (
 	AudienceChannel = ""
 	// AudienceChat: the members of the room's chat room (ChatDirectory).
 	AudienceChat = "CHAT"
+	// AudienceReceivers: exactly the members of Event.Receivers, joined to
+	// anything or not (stream health warnings go to the room's owner).
+	AudienceReceivers = "RECEIVERS"
 )
 
 // Emitter receives events after the transaction that wrote them to the outbox
@@ -94,7 +120,8 @@ type Event struct {
 	// ChatSignal, encoded); nil for events not delivered over SSE.
 	Message json.RawMessage `json:"message,omitempty"`
 	// Audience is who may receive Message over SSE: AudienceChannel (room
-	// transitions) or AudienceChat (chat messages). Membership is read when the
+	// transitions), AudienceChat (chat messages) or AudienceReceivers (health
+	// warnings). Membership is read when the
 	// message is fanned out or replayed.
 	Audience string `json:"audience,omitempty"`
 	// Receivers, when not nil, narrows the audience to these member IDs (direct

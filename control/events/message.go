@@ -28,6 +28,34 @@ type RoomSignalData struct {
 	VODURL         *string `json:"vodUrl"`
 }
 
+// HealthSignal is the SSE notification of a stream health warning raised or
+// resolved, sent to the owner of the publishing stream key (the room's host):
+// the notification envelope with deliveryType DIRECT and customType
+// STREAM_HEALTH.
+type HealthSignal struct {
+	MessageID    string           `json:"messageId"`
+	SentAt       string           `json:"sentAt"`
+	Origin       string           `json:"origin"`
+	Type         string           `json:"type"`
+	DeliveryType string           `json:"deliveryType"`
+	ChannelID    uint64           `json:"channelId"`
+	CustomType   string           `json:"customType"`
+	CustomData   HealthSignalData `json:"customData"`
+}
+
+// HealthSignalData is the customData of HealthSignal.
+type HealthSignalData struct {
+	Type        string  `json:"type"`        // STREAM_HEALTH
+	Event       string  `json:"event"`       // the event name, e.g. stream_health.bitrate_low
+	VideoRoomID *string `json:"videoRoomId"` // null for a publish not bound to a room (preview)
+	StreamKeyID string  `json:"streamKeyId"`
+	Warning     string  `json:"warning"`
+	Resolved    bool    `json:"resolved"`
+	Cause       *string `json:"cause"` // RECOVERED or PUBLISH_STOPPED when resolved
+	Value       float64 `json:"value"`
+	Threshold   float64 `json:"threshold"`
+}
+
 // Chat message states of ChatSignalData.
 const (
 	ChatMessageVisible = "VISIBLE"

@@ -330,6 +330,8 @@ func (b *Broker) audience(ev Event) ([]uint64, error) {
 			return nil, fmt.Errorf("Channels (%T) does not list chat members", b.Channels)
 		}
 		return chats.ChatMembers(ev.RoomID)
+	case AudienceReceivers:
+		return ev.Receivers, nil
 	}
 	return nil, fmt.Errorf("unknown audience %q", ev.Audience)
 }
@@ -337,6 +339,9 @@ func (b *Broker) audience(ev Event) ([]uint64, error) {
 // isJoined reports (memoized per audience) whether member belongs to ev's audience
 // now.
 func (b *Broker) isJoined(memo map[audienceKey]bool, ev Event, member uint64) bool {
+	if ev.Audience == AudienceReceivers {
+		return true // the receiver set (ForMember) is the whole audience
+	}
 	key := audienceKey{ev.Audience, ev.RoomID}
 	if v, ok := memo[key]; ok {
 		return v

@@ -158,7 +158,9 @@ func TestParseMetadata(t *testing.T) {
 	for _, c := range []struct {
 		file         string
 		video, audio bool
-	}{{"h264_aac.flv", true, true}, {"h264.flv", true, false}, {"aac.flv", false, true}, {"hevc_aac.flv", true, true}} {
+		encoder      string // as ffprobe -show_entries format_tags=encoder reads it
+	}{{"h264_aac.flv", true, true, "Lavf59.27.100"}, {"h264.flv", true, false, "Lavf59.27.100"},
+		{"aac.flv", false, true, "Lavf59.27.100"}, {"hevc_aac.flv", true, true, ""}} {
 		tags, err := ReadFile("../../testdata/" + c.file)
 		if err != nil {
 			t.Fatal(err)
@@ -167,9 +169,19 @@ func TestParseMetadata(t *testing.T) {
 			t.Fatalf("%s: first tag is %d", c.file, tags[0].Type)
 		}
 		m, ok := ParseMetadata(tags[0].Data)
-		if !ok || m.HasVideo != c.video || m.HasAudio != c.audio {
+		if !ok || m.HasVideo != c.video || m.HasAudio != c.audio || m.Encoder != c.encoder {
 			t.Fatalf("%s: %+v %v", c.file, m, ok)
 		}
+	}
+	// an object (not an ECMA array) with the encoder after a nested object
+	obj := []byte{amfString, 0, 10}
+	obj = append(obj, "onMetaData"...)
+	obj = append(obj, amfObject, 0, 1, 'x', amfObject, 0, 1, 'y', amfNumber, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, amfObjectEnd)
+	obj = append(obj, 0, 7)
+	obj = append(obj, "encoder"...)
+	obj = append(obj, amfString, 0, 3, 'o', 'b', 's', 0, 0, amfObjectEnd)
+	if m, ok := ParseMetadata(obj); !ok || m.Encoder != "obs" {
+		t.Fatalf("object metadata: %+v %v", m, ok)
 	}
 	if _, ok := ParseMetadata([]byte{0xff, 0x00}); ok {
 		t.Fatal("garbage parsed")
