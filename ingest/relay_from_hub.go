@@ -120,7 +120,11 @@ func (h *handler) OnPlay(sc *rtmp.StreamContext, ts uint32, cmd *message.NetStre
 
 // attach makes st the stream the player reads.
 func (p *player) attach(st *hub.Stream) error {
-	r := &hub.Reader{StartWithGOP: true, QueueSize: playerQueue, MaxBytes: playerQueueBytes, OnUnit: p.onUnit,
+	queue := playerQueue
+	if p.h.s.playerQueue > 0 {
+		queue = p.h.s.playerQueue
+	}
+	r := &hub.Reader{StartWithGOP: true, QueueSize: queue, MaxBytes: playerQueueBytes, OnUnit: p.onUnit,
 		Name: "rtmp " + p.h.c.RemoteAddr().String()}
 	if p.based { // a resume: continue after the last timestamp sent
 		p.offset, p.based = p.last+resumeGap, false

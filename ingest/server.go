@@ -159,6 +159,9 @@ type Server struct {
 	// chunkSize is the chunk size of what we send (0: DefaultSendChunkSize; tests
 	// set 128 to measure go-rtmp's default).
 	chunkSize uint32
+	// playerQueue is the hub queue of a relay player in units (0: playerQueue;
+	// tests that need every unit from a player slowed by a loaded machine raise it).
+	playerQueue int
 }
 
 // DefaultSendChunkSize is the chunk size the server sends with (announced with Set
