@@ -1,6 +1,10 @@
 package control
 
 import (
+	"context"
+	"errors"
+	"fmt"
+
 	"github.com/roomcast/roomcast/publish"
 	"github.com/roomcast/roomcast/storage"
 )
@@ -56,4 +60,38 @@ func (c *Control) keepPeakViewers(r *storage.Room, to VideoRoomState) {
 	}
 	_, peak := c.Live.Viewers(r.UUID)
 	r.PeakViewerCount = max(r.PeakViewerCount, peak)
+}
+
+// RecordPeakViewers stores the peaks of live rooms that rose (the viewer
+// counter reports them every 30 s), in one transaction: a crash loses at most
+// that much of a peak. A peak is never lowered; rooms no longer live are left
+// alone (their peak was stored when they left LIVE).
+func (c *Control) RecordPeakViewers(ctx context.Context, peaks map[string]int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return c.Store.Update(func(tx *storage.Tx) error {
+		for roomUUID, peak := range peaks {
+			r, err := tx.RoomByUUID(roomUUID)
+			if errors.Is(err, storage.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("read room %s: %w", roomUUID, err)
+			}
+			switch VideoRoomState(r.VideoRoomState) {
+			case VideoRoomStateLive, VideoRoomStateLiveInactive:
+			default:
+				continue
+			}
+			if peak <= r.PeakViewerCount || r.State != storage.RoomActive {
+				continue
+			}
+			r.PeakViewerCount = peak
+			if err := tx.PutRoom(&r); err != nil {
+				return fmt.Errorf("store peak viewers of room %d: %w", r.ID, err)
+			}
+		}
+		return nil
+	})
 }

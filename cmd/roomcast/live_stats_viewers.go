@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"time"
+
 	"github.com/roomcast/roomcast/packager/viewers"
 )
 
@@ -31,4 +34,15 @@ func (s *server) onRoomEnded(roomUUID string) {
 func (s *server) onRoomDeleted(roomUUID string) {
 	s.viewers.End(roomUUID)
 	s.packager.DeleteRoom(roomUUID)
+}
+
+// onPeaks stores the rising peaks of live rooms (every 30 s at most), so that a
+// crash loses at most that much of a peak. Rooms reach the counter through
+// OnSessionLive, after control is set.
+func (s *server) onPeaks(peaks map[string]int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.control.RecordPeakViewers(ctx, peaks); err != nil {
+		s.Log.Warn("store peak viewers", "rooms", len(peaks), "err", err)
+	}
 }

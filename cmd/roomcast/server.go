@@ -77,7 +77,7 @@ func (s *server) initialize() error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	s.viewers = &viewers.Counter{Log: s.Log.With("component", "viewers"), Registerer: reg}
+	s.viewers = &viewers.Counter{Log: s.Log.With("component", "viewers"), Registerer: reg, OnPeaks: s.onPeaks}
 	if err := s.viewers.Initialize(); err != nil {
 		s.viewers = nil
 		return fmt.Errorf("initialize viewer counter: %w", err)

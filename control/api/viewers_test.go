@@ -117,3 +117,61 @@ func TestPeakViewersKept(t *testing.T) {
 		t.Fatalf("after restart: viewerCount %d peakViewerCount %d, want 0 and 6", c, p)
 	}
 }
+
+// TestPeakViewersSurviveCrash: while a room is LIVE the counter reports its
+// rising peak (OnPeaks → RecordPeakViewers, here every second), so a process
+// that dies without any transition still leaves the peak in the store: the next
+// process recovers the room to LIVE_INACTIVE and shows it.
+func TestPeakViewersSurviveCrash(t *testing.T) {
+	t.Parallel()
+	store := storagetest.Open(t)
+	var e *env
+	counter := &viewers.Counter{PeakInterval: time.Second, OnPeaks: func(p map[string]int) {
+		if err := e.c.RecordPeakViewers(context.Background(), p); err != nil {
+			t.Errorf("RecordPeakViewers: %v", err)
+		}
+	}}
+	e = newEnvWith(t, store, func(c *control.Control) { c.Live = liveViewers{counter} })
+	if err := counter.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	_, app := e.newApp("app")
+	host := e.newMember(app, "host")
+	room := e.newRoom(app, "host", "Crash")
+	uuid := room["uuid"].(string)
+	if _, err := e.c.PublishStarted(context.Background(), host.Key, "CMAF"); err != nil {
+		t.Fatal(err)
+	}
+	e.must(200, "POST", roomPath(room)+"/rtmp-broadcast/state/live", app, nil)
+	counter.Begin(uuid)
+	for m := range uint64(3) {
+		counter.See(uuid, 100+m)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for stored := 0; stored != 3; {
+		if err := store.View(func(tx *storageTx) error {
+			r, err := tx.RoomByUUID(uuid)
+			stored = r.PeakViewerCount
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peak stored while LIVE: %d, want 3", stored)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The crash: no transition, no End; a new control plane over the same file.
+	counter.Close()
+	e.srv.Close()
+	e.c.Close()
+	e2 := newEnv(t, store)
+	if err := e2.c.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := e2.must(200, "GET", roomPath(room), app, nil).JSON()
+	s := got["stats"].(map[string]any)
+	if got["videoRoomState"] != "LIVE_INACTIVE" || s["peakViewerCount"] != float64(3) || s["viewerCount"] != float64(0) {
+		t.Fatalf("after the crash: %v %v", got["videoRoomState"], s)
+	}
+}

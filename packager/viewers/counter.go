@@ -17,6 +17,8 @@ const (
 	DefaultWindow     = 30 * time.Second
 	DefaultInterval   = time.Second
 	DefaultExactLimit = 1024
+	// DefaultPeakInterval is how often rising peaks are reported (OnPeaks).
+	DefaultPeakInterval = 30 * time.Second
 )
 
 const (
@@ -40,6 +42,13 @@ type Counter struct {
 	// Log receives a room's switch to sketch mode and its peak at End; nil
 	// discards.
 	Log *slog.Logger
+	// OnPeaks receives, at most once per PeakInterval, the rooms whose peak rose
+	// since it was last reported, with that peak (cmd stores them, so a crash
+	// loses at most PeakInterval of a rising peak). It runs on the sampler
+	// goroutine; nil: peaks are not reported.
+	OnPeaks func(peaks map[string]int)
+	// PeakInterval is how often OnPeaks may be called (default 30 s).
+	PeakInterval time.Duration
 	// Registerer receives roomcast_room_viewers{room}, the concurrent viewers of
 	// each live room (one series per room between Begin and End). Nil: no metrics.
 	Registerer prometheus.Registerer
@@ -58,6 +67,8 @@ type Counter struct {
 
 	sampling sync.Mutex // one sample at a time
 	scratch  *hyperloglog.Sketch
+	peakTick uint32 // tick of the last OnPeaks (sampler only)
+	peakN    uint32 // PeakInterval in ticks
 
 	mu    sync.Mutex
 	conns map[string]int // room → connected viewers (Join − Leave)
@@ -66,6 +77,7 @@ type Counter struct {
 // room is the state of one live room.
 type room struct {
 	current, peak atomic.Int64 // published by the sampler
+	reported      int64        // the peak last given to OnPeaks (sampler only)
 
 	mu      sync.Mutex
 	seen    map[uint64]uint32 // exact mode: viewer → tick of its last request
@@ -99,6 +111,10 @@ func (c *Counter) Initialize() error {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	if c.PeakInterval <= 0 {
+		c.PeakInterval = DefaultPeakInterval
+	}
+	c.peakN = uint32(max((c.PeakInterval+c.Interval-1)/c.Interval, 1))
 	c.windowTicks = uint32((c.Window + c.Interval - 1) / c.Interval)
 	c.bucketTicks = max(c.windowTicks/sketchBuckets, 1)
 	c.start = c.now()
@@ -235,6 +251,29 @@ func (c *Counter) sample() {
 		c.count(k.(string), v.(*room), tick)
 		return true
 	})
+	if c.OnPeaks != nil && tick-c.peakTick >= c.peakN {
+		c.peakTick = tick
+		c.reportPeaks()
+	}
+}
+
+// reportPeaks calls OnPeaks with the rooms whose peak rose since the last call.
+func (c *Counter) reportPeaks() {
+	var risen map[string]int
+	c.rooms.Range(func(k, v any) bool {
+		r := v.(*room)
+		if p := r.peak.Load(); p > r.reported {
+			r.reported = p
+			if risen == nil {
+				risen = map[string]int{}
+			}
+			risen[k.(string)] = int(p)
+		}
+		return true
+	})
+	if risen != nil {
+		c.OnPeaks(risen)
+	}
 }
 
 // count updates r's current value, peak and gauge series.

@@ -282,3 +282,52 @@ func BenchmarkSee(b *testing.B) {
 		})
 	}
 }
+
+// TestPeaksReported: OnPeaks gets the rooms whose peak rose, at most once per
+// PeakInterval, and nothing when no peak rose.
+func TestPeaksReported(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var got []map[string]int
+	c := newCounter(t, func(c *Counter) {
+		c.PeakInterval = 30 * time.Second
+		c.OnPeaks = func(p map[string]int) {
+			mu.Lock()
+			got = append(got, p)
+			mu.Unlock()
+		}
+	})
+	reports := func(want int, what string) map[string]int {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) != want {
+			t.Fatalf("%s: %d reports %v, want %d", what, len(got), got, want)
+		}
+		if want == 0 {
+			return nil
+		}
+		return got[want-1]
+	}
+	c.Begin(testRoom)
+	c.See(testRoom, 1)
+	c.See(testRoom, 2)
+	c.at(0)
+	reports(0, "t0")
+	c.at(29 * time.Second)
+	reports(0, "t0+29s: the interval has not passed")
+	if p := c.at(time.Second); reports(1, "t0+30s")[testRoom] != 2 {
+		t.Fatalf("first report: %v", p)
+	}
+	for v := range uint64(3) {
+		c.See(testRoom, 10+v)
+	}
+	c.at(time.Second).want(t, "three new viewers", 3, 3)
+	reports(1, "t0+31s: risen, but reported 1 s ago")
+	c.at(29 * time.Second)
+	if r := reports(2, "t0+60s"); r[testRoom] != 3 || len(r) != 1 {
+		t.Fatalf("second report: %v", r)
+	}
+	c.at(30 * time.Second)
+	reports(2, "t0+90s: the peak did not rise")
+}

@@ -3,7 +3,8 @@
 // players or requests) counts while its last live playback request is less than
 // Window (30 s) old; an RTMP relay player counts while it is connected (Join,
 // Leave). The count of a room is sampled once per Interval (1 s) into its current
-// value, its peak since Begin and a Prometheus gauge.
+// value, its peak since Begin and a Prometheus gauge; OnPeaks receives the
+// peaks that rose, at most once per PeakInterval (30 s), for the owner to store.
 //
 // The data structure is chosen for O(1) work per playback request and bounded
 // memory per live room:
