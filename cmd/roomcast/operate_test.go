@@ -43,6 +43,24 @@ func goLive(t *testing.T, b *broadcast) *publisher {
 	return p
 }
 
+// hookedServer starts a server (its config changed by mod, if not nil), an App
+// API client and a webhook receiver subscribed to the app's events; the server
+// is closed at the end of the test.
+func hookedServer(t *testing.T, mod func(*Config)) (dir string, s *server, a *api, hooks *hookReceiver) {
+	t.Helper()
+	dir = t.TempDir()
+	c := testConfig(t, dir)
+	if mod != nil {
+		mod(&c)
+	}
+	s = startServer(t, c)
+	t.Cleanup(s.Close)
+	a = newAPI(t, s, dir)
+	hooks = newHookReceiver(t)
+	hooks.subscribe(a)
+	return dir, s, a, hooks
+}
+
 // hookWith reports whether an event named name whose body holds every one of
 // parts was received.
 func (h *hookReceiver) hookWith(name string, parts ...string) bool {
@@ -64,14 +82,7 @@ func (h *hookReceiver) hookWith(name string, parts ...string) bool {
 // only previews: the ended room stays ENDED.
 func TestForceEndDisconnectsPublisher(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	c := testConfig(t, dir)
-	c.SegmentDuration = time.Second
-	s := startServer(t, c)
-	defer s.Close()
-	a := newAPI(t, s, dir)
-	hooks := newHookReceiver(t)
-	hooks.subscribe(a)
+	dir, s, a, hooks := hookedServer(t, func(c *Config) { c.SegmentDuration = time.Second })
 	b := newBroadcast(t, a, s.RTMPAddr(), "host")
 	p := goLive(t, b)
 	defer p.stop()
@@ -117,13 +128,7 @@ func TestForceEndDisconnectsPublisher(t *testing.T) {
 // with the old key are refused, and the new key resumes the room as session 2.
 func TestKeyResetDisconnectsPublisher(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	c := testConfig(t, dir)
-	s := startServer(t, c)
-	defer s.Close()
-	a := newAPI(t, s, dir)
-	hooks := newHookReceiver(t)
-	hooks.subscribe(a)
+	_, s, a, hooks := hookedServer(t, nil)
 	b := newBroadcast(t, a, s.RTMPAddr(), "host")
 	old := goLive(t, b)
 	defer old.stop()
@@ -216,14 +221,7 @@ func TestAutoCloseConfigEndsRoomAcrossRestart(t *testing.T) {
 // --max-live-duration ends the room and disconnects the publisher.
 func TestMaxLiveDurationDefault(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	c := testConfig(t, dir)
-	c.MaxLiveDuration = 3 * time.Second
-	s := startServer(t, c)
-	defer s.Close()
-	a := newAPI(t, s, dir)
-	hooks := newHookReceiver(t)
-	hooks.subscribe(a)
+	_, s, a, hooks := hookedServer(t, func(c *Config) { c.MaxLiveDuration = 3 * time.Second })
 	b := newBroadcast(t, a, s.RTMPAddr(), "host")
 	if ac := a.liveTimes(b.id).AutoCloseConfig; ac != nil {
 		t.Fatalf("autoCloseConfig of a room created without one: %+v", ac)
