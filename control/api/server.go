@@ -103,6 +103,7 @@ func (s *Server) Initialize() error {
 // (which then also answers unknown routes of e with JSON).
 func (s *Server) Register(e *echo.Echo) {
 	e.HTTPErrorHandler = s.httpErrorHandler
+	e.Pre(memberCORS())
 	if s.metrics != nil {
 		e.Use(s.metrics.middleware)
 	}
