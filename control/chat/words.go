@@ -42,7 +42,8 @@ const (
 var foldCasers = sync.Pool{New: func() any { c := cases.Fold(); return &c }}
 
 // Fold returns s in the form forbidden words are compared in: NFKC, then full
-// Unicode case folding, then NFC again (folding may decompose, e.g. "İ"). ASCII
+// Unicode case folding, then NFC again (folding may decompose, e.g. "İ");
+// invalid UTF-8 becomes U+FFFD. ASCII
 // text takes a fast path (lower case, no allocation when already lower).
 func Fold(s string) string {
 	ascii := true
@@ -54,6 +55,9 @@ func Fold(s string) string {
 	}
 	if ascii {
 		return strings.ToLower(s)
+	}
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD") // as a rune decoder sees it
 	}
 	c := foldCasers.Get().(*cases.Caser)
 	defer foldCasers.Put(c)
