@@ -267,7 +267,9 @@ func (m *Matcher) Check(text string) (word string, found bool) {
 			return w, true
 		}
 	}
-	if m.hasSubstr {
+	// Every substring word holds a no-space character: text without one (any
+	// ASCII text) cannot contain such a word.
+	if m.hasSubstr && strings.IndexFunc(f, isNoSpace) >= 0 {
 		return m.checkSubstrings(f)
 	}
 	return "", false
