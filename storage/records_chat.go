@@ -31,6 +31,37 @@ type ChatRoom struct {
 	LastJoinSeq uint64 `json:"lastJoinSeq,omitzero"`
 	// MemberCount is the number of current members.
 	MemberCount uint64 `json:"memberCount,omitzero"`
+	// ForbiddenWordsVersion counts replacements of the room's forbidden words
+	// (SetChatForbiddenWords); 0 means none were ever set. The list itself is
+	// stored apart (chat_forbidden_words), so that the record read and rewritten
+	// on every message stays small; a reader compiles the list once per version.
+	ForbiddenWordsVersion uint64 `json:"forbiddenWordsVersion,omitzero"`
+}
+
+// ChatForbiddenWords is the forbidden-word list of a chat room, as the app
+// last replaced it (normalised by the caller).
+type ChatForbiddenWords struct {
+	RoomID uint64 `json:"roomId,omitzero"`
+	// Version is the ChatRoom.ForbiddenWordsVersion this list was stored with.
+	Version   uint64    `json:"version,omitzero"`
+	Words     []string  `json:"words,omitzero"`
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
+}
+
+// ChatMute silences a member in a chat room. It is keyed by (room, member), not
+// stored on the ChatMember record, so that leaving and joining again does not
+// lift it, and a member can be muted before joining.
+type ChatMute struct {
+	RoomID   uint64    `json:"roomId,omitzero"`
+	MemberID uint64    `json:"memberId,omitzero"`
+	MutedAt  time.Time `json:"mutedAt,omitzero"`
+	// Until is when the mute ends by itself; zero means until unmuted.
+	Until time.Time `json:"until,omitzero"`
+}
+
+// Active reports whether the mute silences its member at now.
+func (m *ChatMute) Active(now time.Time) bool {
+	return m.Until.IsZero() || now.Before(m.Until)
 }
 
 // ChatMessage is one admin message of a chat room (broadcast or direct).

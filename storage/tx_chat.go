@@ -63,7 +63,7 @@ func (t *Tx) CreateChatRoom(c *ChatRoom) error {
 	if b.Get(u64(c.RoomID)) != nil {
 		return fmt.Errorf("create chat room of room %d: %w", c.RoomID, ErrConflict)
 	}
-	c.LastMessageID, c.MessageCount, c.LastJoinSeq, c.MemberCount = 0, 0, 0, 0
+	c.LastMessageID, c.MessageCount, c.LastJoinSeq, c.MemberCount, c.ForbiddenWordsVersion = 0, 0, 0, 0, 0
 	invalidateCached(t, chatRoomKind, c.RoomID)
 	return putJSON(b, u64(c.RoomID), c, "chat room")
 }

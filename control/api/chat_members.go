@@ -26,12 +26,20 @@ type chatMemberJSON struct {
 	AppUserName          *string `json:"appUserName"`
 	AppUserProfileImgURL *string `json:"appUserProfileImgUrl"`
 	JoinedAt             *string `json:"joinedAt"`
+	// Muted and MutedUntil are Roomcast's: an active mute (null: until unmuted).
+	Muted      bool    `json:"muted"`
+	MutedUntil *string `json:"mutedUntil"`
 }
 
-// newChatMemberJSON converts a membership and its member.
-func newChatMemberJSON(cm *storage.ChatMember, m *storage.Member) chatMemberJSON {
-	return chatMemberJSON{AppUserID: m.AppUserID, AppUserName: control.Opt(m.AppUserName),
+// newChatMemberJSON converts a membership and its member, whose mute is mute
+// (nil: not muted).
+func newChatMemberJSON(cm *storage.ChatMember, m *storage.Member, mute *storage.ChatMute) chatMemberJSON {
+	j := chatMemberJSON{AppUserID: m.AppUserID, AppUserName: control.Opt(m.AppUserName),
 		AppUserProfileImgURL: control.Opt(m.ProfileImgURL), JoinedAt: control.OptTime(cm.JoinedAt)}
+	if mute != nil {
+		j.Muted, j.MutedUntil = true, control.OptTime(mute.Until)
+	}
+	return j
 }
 
 // chatMemberListJSON is the answer of GET .../chat-room/members.
@@ -71,7 +79,7 @@ func (h *chatHandlers) onChatMembersList(ec echo.Context) error {
 	if err != nil {
 		return err
 	}
-	appID := appOf(ec).ID
+	appID, now := appOf(ec).ID, h.c.Time()
 	out := chatMemberListJSON{NextCursor: cursor, Content: make([]chatMemberJSON, 0, min(count, 16))}
 	err = h.c.Store.View(func(tx *storage.Tx) error {
 		r, _, err := chat.Load(tx, appID, id, chat.ErrRoomNotFound)
@@ -87,7 +95,11 @@ func (h *chatHandlers) onChatMembersList(ec echo.Context) error {
 			if err != nil {
 				return false, fmt.Errorf("read member %d: %w", cm.MemberID, err)
 			}
-			out.Content = append(out.Content, newChatMemberJSON(&cm, &m))
+			mute, err := chat.MuteOf(tx, r.ID, cm.MemberID, now)
+			if err != nil {
+				return false, err
+			}
+			out.Content = append(out.Content, newChatMemberJSON(&cm, &m, mute))
 			return len(out.Content) < count, nil
 		})
 	})
@@ -133,12 +145,14 @@ func (h *chatHandlers) onChatMembersAdd(ec echo.Context) error {
 		if err != nil {
 			return err
 		}
+		now := h.c.Time()
 		var cm storage.ChatMember
-		if cm, added, err = chat.Join(tx, &r, m, h.c.Time()); err != nil {
+		if cm, added, err = chat.Join(tx, &r, m, now); err != nil {
 			return err
 		}
-		view = newChatMemberJSON(&cm, &m)
-		return nil
+		mute, err := chat.MuteOf(tx, r.ID, m.ID, now)
+		view = newChatMemberJSON(&cm, &m, mute)
+		return err
 	})
 	if err != nil {
 		return err

@@ -337,7 +337,7 @@ func (h *chatHandlers) onChatMessagesList(ec echo.Context) error {
 // Chat message limits (Roomcast's; the seed names none besides customType, which
 // follows the Member API's 50 characters).
 const (
-	maxChatMessageLen = 10000     // characters of "message"
-	maxChatDataBytes  = 16 * 1024 // compact JSON bytes of "data"
-	maxChatReceivers  = 100       // entries of "appUserIds"
+	maxChatMessageLen = chat.MaxMessageLen // characters of "message" (member messages share it)
+	maxChatDataBytes  = 16 * 1024          // compact JSON bytes of "data"
+	maxChatReceivers  = 100                // entries of "appUserIds"
 )

@@ -368,7 +368,7 @@ func TestChatMembers(t *testing.T) {
 		"appUserProfileImgUrl": "https://img.foobar.com/users/1/profile.jpg"})
 	e.clock.Add(1000)
 	joined := e.must(201, "POST", f.chat+"/members", f.app, `{"appUserId":"1"}`)
-	want := `{"appUserId":"1","appUserName":"foobar1","appUserProfileImgUrl":"https://img.foobar.com/users/1/profile.jpg","joinedAt":"2025-03-01T12:00:00.123457Z"}`
+	want := `{"appUserId":"1","appUserName":"foobar1","appUserProfileImgUrl":"https://img.foobar.com/users/1/profile.jpg","joinedAt":"2025-03-01T12:00:00.123457Z","muted":false,"mutedUntil":null}`
 	if strings.TrimSpace(string(joined.Body)) != want {
 		t.Fatalf("join answer %s", joined.Body)
 	}

@@ -27,6 +27,13 @@
 //     SERVER_BUSY beyond); /healthz, /readyz, /metrics, SSE streams and playback
 //     are not counted.
 //   - The member SSE stream (GET /v2/members/me/event-sources) is served by the
-//     EventSource (events.Broker) after memberAuth verified the access token.
-//   - Secrets (API secrets, stream keys, tokens) are never logged.
+//     EventSource (events.Broker) after memberAuthOrQuery verified the access
+//     token: the Bearer header or, for browsers' EventSource, which cannot set
+//     headers, ?accessToken= (this route only; the parameter is removed from the
+//     request once read).
+//   - Secrets (API secrets, stream keys, tokens) are never logged: request URIs
+//     reach logs only through redactedURI (accessToken and streamingToken values
+//     replaced).
+//   - Server.Moderator (a chat.Moderator) checks member chat messages; the App
+//     API manages its inputs (chat_moderation.go: forbidden words, mutes).
 package api

@@ -60,7 +60,8 @@ func (s *Server) toAPIError(err error, ec echo.Context) control.APIError {
 			return control.NewAPIError(he.Code, "INVALID_REQUEST", fmt.Sprint(he.Message))
 		}
 	}
-	s.Log.Error("request failed", "method", ec.Request().Method, "route", ec.Path(), "err", err)
+	s.Log.Error("request failed", "method", ec.Request().Method, "route", ec.Path(),
+		"uri", redactedURI(ec.Request()), "err", err)
 	switch {
 	case errors.Is(err, storage.ErrCorrupt):
 		return control.ErrStorageCorrupt

@@ -176,6 +176,8 @@ var openAPIRequestTypes = map[string]struct {
 	"onCallbackPut":            {reflect.TypeFor[request.Callback](), nil},
 	"onMemberVideoRoomsJoin":   {reflect.TypeFor[joinRequest](), nil},
 	"onAppVideoRoomsEnd":       {reflect.TypeFor[endRequest](), nil},
+	"onChatForbiddenWordsPut":  {reflect.TypeFor[request.ForbiddenWords](), nil},
+	"onChatMemberMute":         {reflect.TypeFor[request.Mute](), nil},
 }
 
 // TestOpenAPIRequestSchemas: every request body schema is closed

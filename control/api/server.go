@@ -11,6 +11,7 @@ import (
 
 	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/control/api/request"
+	"github.com/roomcast/roomcast/control/chat"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -44,6 +45,10 @@ type Server struct {
 	Registry *prometheus.Registry
 	// Ready reports readiness for /readyz (listeners up). Nil: ready.
 	Ready func() error
+	// Moderator checks member chat messages (the member send path calls its
+	// Moderate). Nil: Initialize makes one with the default limits, its refusal
+	// counter registered on Registry.
+	Moderator *chat.Moderator
 
 	metrics *httpMetrics
 	// authLimit keeps the failed-authentication budgets (auth_limit.go).
@@ -96,6 +101,15 @@ func (s *Server) Initialize() error {
 		}
 		s.metrics = m
 	}
+	if s.Moderator == nil {
+		s.Moderator = &chat.Moderator{}
+		if s.Registry != nil {
+			s.Moderator.Registerer = s.Registry
+		}
+		if err := s.Moderator.Initialize(); err != nil {
+			return fmt.Errorf("api: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -117,7 +131,8 @@ func (s *Server) Register(e *echo.Echo) {
 	members := e.Group("/v2/members/me")
 	s.registerMemberAPI(routes{members, []echo.MiddlewareFunc{s.limitInFlight, s.limitBody, s.memberAuth}})
 	// SSE streams last as long as the member listens: not counted in MaxInFlight.
-	members.GET("/event-sources", s.onEventSources, s.limitBody, s.memberAuth)
+	// A browser's EventSource cannot set headers: ?accessToken= is accepted here.
+	members.GET("/event-sources", s.onEventSources, s.limitBody, s.memberAuthOrQuery)
 }
 
 // Handler returns a new echo instance with every route registered.
@@ -160,6 +175,10 @@ func (s *Server) registerChatAPI(g routes) {
 	g.GET("/video-rooms/:id/chat-room/members", s.chat.onChatMembersList)
 	g.POST("/video-rooms/:id/chat-room/members", s.chat.onChatMembersAdd)
 	g.DELETE("/video-rooms/:id/chat-room/members/:appUserId", s.chat.onChatMembersRemove)
+	g.POST("/video-rooms/:id/chat-room/members/:appUserId/mute", s.chat.onChatMemberMute) // optional {"seconds":N}
+	g.POST("/video-rooms/:id/chat-room/members/:appUserId/unmute", noBody(s.chat.onChatMemberUnmute))
+	g.GET("/video-rooms/:id/chat-room/forbidden-words", s.chat.onChatForbiddenWordsGet)
+	g.PUT("/video-rooms/:id/chat-room/forbidden-words", s.chat.onChatForbiddenWordsPut)
 	g.POST("/video-rooms/:id/chat-room/admin/messages/broadcast", s.chat.onChatBroadcast)
 	g.POST("/video-rooms/:id/chat-room/admin/messages/direct", s.chat.onChatDirect)
 	g.GET("/video-rooms/:id/chat-room/messages", s.chat.onChatMessagesList)

@@ -24,6 +24,17 @@ var (
 	ErrMemberNotFound    = control.NewAPIError(http.StatusNotFound, "CHAT_ROOM_MEMBER_NOT_FOUND", "the member is not in the chat room")
 )
 
+// Moderation errors of a member's message (Moderator.Moderate), Roomcast's:
+// the seed names forbidden words but no codes. The forbidden-word refusal does
+// not name the word: the sender knows what they wrote, and the list stays the
+// app's (nobody learns it by probing the error text).
+var (
+	ErrMessageForbiddenWord = control.NewAPIError(http.StatusBadRequest, "CHAT_MESSAGE_FORBIDDEN_WORD", "the message contains a forbidden word")
+	ErrMessageTooLong       = control.NewAPIError(http.StatusBadRequest, "CHAT_MESSAGE_TOO_LONG", fmt.Sprintf("the message exceeds %d characters", MaxMessageLen))
+	ErrMemberMuted          = control.NewAPIError(http.StatusForbidden, "CHAT_MEMBER_MUTED", "the member is muted in this chat room")
+	ErrRateLimited          = control.NewAPIError(http.StatusTooManyRequests, "CHAT_RATE_LIMITED", "too many messages; slow down")
+)
+
 // Load reads the path room of appID (VIDEO_ROOM_NOT_FOUND for unknown,
 // deleted and other apps' rooms) and its chat room; missing is the error for a
 // room without one.

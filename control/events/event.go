@@ -32,6 +32,10 @@ const (
 	EventChatMessageHidden   = "chat.message_hidden"
 	EventChatMessageUnhidden = "chat.message_unhidden"
 	EventChatMessageDeleted  = "chat.message_deleted"
+	// Chat moderation: a member muted (again, e.g. with a new end) or unmuted in a
+	// chat room by the app.
+	EventChatMemberMuted   = "chat.member_muted"
+	EventChatMemberUnmuted = "chat.member_unmuted"
 	// Stream health warnings (publish.HealthWarning) of a publish, raised and
 	// resolved: HealthEventName.
 	EventHealthKeyframeInterval         = "stream_health.keyframe_interval_high"
@@ -60,7 +64,7 @@ var known = map[string]bool{
 	EventPublishStarted: true, EventPublishStopped: true,
 	EventIngestNearLimit: true, EventIngestLimited: true,
 	EventChatMessageSent: true, EventChatMessageHidden: true, EventChatMessageUnhidden: true,
-	EventChatMessageDeleted:     true,
+	EventChatMessageDeleted: true, EventChatMemberMuted: true, EventChatMemberUnmuted: true,
 	EventHealthKeyframeInterval: true, EventHealthKeyframeIntervalResolved: true,
 	EventHealthBitrateLow: true, EventHealthBitrateLowResolved: true,
 	EventHealthFrameRateDrop: true, EventHealthFrameRateDropResolved: true,

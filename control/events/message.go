@@ -109,3 +109,27 @@ type Member struct {
 	AppID    uint64
 	MemberID uint64
 }
+
+// ChatMemberSignal is the SSE notification of a mute or unmute, sent to the
+// muted member only (deliveryType DIRECT): the notification envelope with
+// customType CHANGE_DATA_CAPTURE.
+type ChatMemberSignal struct {
+	MessageID    string               `json:"messageId"`
+	SentAt       string               `json:"sentAt"`
+	Origin       string               `json:"origin"`
+	Type         string               `json:"type"`
+	DeliveryType string               `json:"deliveryType"`
+	ChannelID    uint64               `json:"channelId"`
+	CustomType   string               `json:"customType"`
+	CustomData   ChatMemberSignalData `json:"customData"`
+}
+
+// ChatMemberSignalData is the customData of ChatMemberSignal.
+type ChatMemberSignalData struct {
+	Type        string  `json:"type"` // CHAT_MEMBER
+	VideoRoomID string  `json:"videoRoomId"`
+	ChannelKey  string  `json:"channelKey"`
+	AppUserID   string  `json:"appUserId"`
+	Muted       bool    `json:"muted"`
+	MutedUntil  *string `json:"mutedUntil"` // null: until unmuted (or not muted)
+}

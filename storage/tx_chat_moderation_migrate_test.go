@@ -1,0 +1,70 @@
+package storage
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestChatModerationMigrationUpgradesVersion4File opens a file of schema
+// version 4 holding a chat room and a member, and checks that migration 5 adds
+// the moderation buckets, keeps the chat room (version 0 forbidden words: none)
+// and that words and mutes can then be stored.
+func TestChatModerationMigrationUpgradesVersion4File(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "roomcast.db")
+	v4 := migrations[:4]
+	if v4[len(v4)-1].version != 4 {
+		t.Fatalf("migration table changed: %+v", v4)
+	}
+	db, err := bolt.Open(path, 0o600, nil) // what a version-4 binary wrote
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 3, 3, 8, 0, 0, 0, time.UTC)
+	err = db.Update(func(btx *bolt.Tx) error {
+		for _, m := range v4 {
+			if err := m.up(btx); err != nil {
+				return err
+			}
+		}
+		if err := setSchemaVersion(btx, 4); err != nil {
+			return err
+		}
+		cr := ChatRoom{RoomID: 9, AppID: 1, ChannelKey: "ch", CreatedAt: at, MemberCount: 1, LastJoinSeq: 1}
+		return putJSON(btx.Bucket(bucketChatRooms), u64(9), &cr, "chat room")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Update(func(tx *Tx) error {
+		if v := schemaVersion(tx.tx); v != 5 {
+			t.Errorf("schema version %d, want 5", v)
+		}
+		cr, err := tx.ChatRoom(9)
+		if err != nil || cr.ForbiddenWordsVersion != 0 || cr.MemberCount != 1 {
+			t.Errorf("chat room after migration: %+v, %v", cr, err)
+		}
+		if fw, err := tx.ChatForbiddenWords(9); err != nil || fw.Version != 0 || len(fw.Words) != 0 {
+			t.Errorf("forbidden words of a version 4 chat room: %+v, %v", fw, err)
+		}
+		if _, err := tx.SetChatForbiddenWords(9, []string{"x"}, at); err != nil {
+			return err
+		}
+		return tx.PutChatMute(&ChatMute{RoomID: 9, MemberID: 3, MutedAt: at})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
