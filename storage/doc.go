@@ -123,7 +123,8 @@
 // Open runs, in one transaction, every entry of the migrations table newer than
 // meta/schemaVersion and records each version; version 1 creates all buckets,
 // 2 the chat buckets, 3 the webhook deliveries, 4 the room list indexes (filled
-// from the rooms already stored). A
+// from the rooms already stored), 5 the chat rooms by channel key (filled from
+// the chat rooms already stored). A
 // file written by a newer binary is refused. Add a migration by appending
 // {version: N+1, up: func(*bbolt.Tx) error}; never edit a released one. The same
 // first transaction creates the install secret (Store.InstallSecret) if absent.

@@ -50,9 +50,10 @@ type migration struct {
 // migrations is applied in order by Open; append new versions, never edit old ones.
 var migrations = []migration{
 	{version: 1, up: createBuckets},
-	{version: 2, up: createChatBuckets},     // tx_chat.go
-	{version: 3, up: createDeliveryBuckets}, // tx_delivery.go
-	{version: 4, up: createRoomListIndexes}, // tx_room_list.go
+	{version: 2, up: createChatBuckets},      // tx_chat.go
+	{version: 3, up: createDeliveryBuckets},  // tx_delivery.go
+	{version: 4, up: createRoomListIndexes},  // tx_room_list.go
+	{version: 5, up: createChatChannelIndex}, // tx_chat_channel.go
 }
 
 // createBuckets is migration 1: every bucket of allBuckets.
@@ -110,7 +111,7 @@ func setSchemaVersion(tx *bolt.Tx, v uint64) error {
 
 // checkBuckets verifies that the schema holds every bucket; Tx methods rely on it.
 func checkBuckets(tx *bolt.Tx) error {
-	for _, name := range slices.Concat(allBuckets, chatBuckets, deliveryBuckets, roomListBuckets) {
+	for _, name := range slices.Concat(allBuckets, chatBuckets, deliveryBuckets, roomListBuckets, chatChannelBuckets) {
 		if tx.Bucket(name) == nil {
 			return fmt.Errorf("bucket %s missing after migrations", name)
 		}
