@@ -162,6 +162,7 @@ func (c *conn) readLoop() error {
 				}
 			}
 			if done {
+				c.drain()
 				return nil
 			}
 		}
@@ -170,6 +171,20 @@ func (c *conn) readLoop() error {
 		}
 	}
 }
+
+// drain reads and drops what comes after DISCONNECT until the client closes
+// the socket (the writer closes it after disconnectGrace otherwise).
+func (c *conn) drain() {
+	for {
+		if _, err := c.readMessage(); err != nil {
+			return
+		}
+	}
+}
+
+// disconnectGrace is how long the server waits, after the RECEIPT of a
+// DISCONNECT, for the client to close the socket before it closes it itself.
+const disconnectGrace = 5 * time.Second
 
 // readMessage reads one WebSocket message of at most MaxFrameSize bytes.
 func (c *conn) readMessage() ([]byte, error) {
@@ -206,7 +221,7 @@ func (c *conn) runWriter() {
 			return
 		case of := <-c.out:
 			if of.kind == outClose {
-				_ = c.ws.Close(websocket.StatusNormalClosure, "")
+				c.closeAfterGrace()
 				return
 			}
 			if err := c.write(&w, of); err != nil {
@@ -231,6 +246,19 @@ func (c *conn) runWriter() {
 				return
 			}
 		}
+	}
+}
+
+// closeAfterGrace waits (after DISCONNECT) for the client to close the socket,
+// as STOMP clients do after the RECEIPT, and closes it after disconnectGrace.
+func (c *conn) closeAfterGrace() {
+	t := time.NewTimer(disconnectGrace)
+	defer t.Stop()
+	select {
+	case <-c.ctx.Done():
+	case <-c.failed:
+	case <-t.C:
+		_ = c.ws.Close(websocket.StatusNormalClosure, "")
 	}
 }
 
