@@ -121,14 +121,14 @@ func (c *conn) run() {
 	if c.expiry != nil {
 		c.expiry.Stop()
 	}
-	if err != nil {
-		var ae control.APIError
-		if errors.As(err, &ae) {
-			c.fail(ae)
-		} else {
+	var ae control.APIError
+	if errors.As(err, &ae) {
+		c.fail(ae)
+	} else {
+		if err != nil {
 			c.log.Debug("chat socket read ended", "err", err)
-			c.cancel()
 		}
+		c.cancel() // the client closed the socket (after DISCONNECT or not)
 	}
 	<-writerDone
 	c.ws.CloseNow()
