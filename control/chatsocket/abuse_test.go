@@ -237,7 +237,10 @@ func TestSendRefusals(t *testing.T) {
 // client that promised beats and went silent (ERROR HEART_BEAT_TIMEOUT); a
 // socket that never sends CONNECT is closed after ConnectTimeout.
 func TestHeartBeat(t *testing.T) {
-	e := start(t, func(s *chatsocket.Server) { s.HeartBeat = 50 * time.Millisecond; s.ConnectTimeout = 200 * time.Millisecond })
+	e := start(t, func(s *chatsocket.Server) {
+		s.HeartBeat = 50 * time.Millisecond
+		s.ConnectTimeout = 200 * time.Millisecond
+	})
 	a := e.newApp()
 	m := e.newMember(a, "m")
 	c, conn := e.connect(m.Token, "heart-beat", "20,30")
@@ -255,7 +258,8 @@ func TestHeartBeat(t *testing.T) {
 // TestSlowConsumer: a client that never reads (small socket buffers) fills its
 // queue and is dropped with SLOW_CONSUMER; the others get every message.
 func TestSlowConsumer(t *testing.T) {
-	e := start(t, func(s *chatsocket.Server) { s.SendQueue = 4; s.WriteTimeout = 200 * time.Millisecond })
+	// The write deadline is long: the queue, not the deadline, must drop the client.
+	e := start(t, func(s *chatsocket.Server) { s.SendQueue = 4; s.WriteTimeout = time.Minute }, smallSendBuffers)
 	a := e.newApp()
 	host := e.newMember(a, "host")
 	room := e.newChatRoom(a, host, nil)

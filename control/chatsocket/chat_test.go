@@ -248,3 +248,27 @@ func TestAdminMessagesArrive(t *testing.T) {
 	c1.expectTexts("u1", "notice", "SIGNAL:DELETED:"+b)
 	c2.expectTexts("u2", "notice", "for u2", "SIGNAL:DELETED:"+b)
 }
+
+// TestShutdown: Close ends every socket with ERROR SERVER_SHUTDOWN and waits
+// for its goroutines (TestMain checks that none is left); a new socket then
+// gets 503 before the upgrade.
+func TestShutdown(t *testing.T) {
+	e := start(t, nil)
+	a := e.newApp()
+	host := e.newMember(a, "host")
+	room := e.newChatRoom(a, host, nil)
+	c, _ := e.connect(e.newMember(a, "m").Token)
+	c.subscribe("s", room.dest())
+	pre := e.mustDial("") // not yet connected
+	e.chat.Close()
+	c.expectError("SERVER_SHUTDOWN")
+	pre.expectError("SERVER_SHUTDOWN")
+	if st := e.chat.Stats(); st.Connections != 0 || st.Subscriptions != 0 {
+		t.Fatalf("after Close: %+v", st)
+	}
+	if _, err := e.dial("", nil); err == nil {
+		t.Fatal("upgrade accepted after Close")
+	} else if c2, _ := e.dial("", nil); c2.resp == nil || c2.resp.StatusCode != 503 {
+		t.Fatalf("after Close: %v", c2.resp)
+	}
+}

@@ -29,7 +29,11 @@ type conn struct {
 	ws     *websocket.Conn
 	ctx    context.Context // cancelled when the connection ends
 	cancel context.CancelFunc
-	out    chan outFrame // bounded queue of the writer
+	// wctx bounds the writes of queued frames; abortWrite cancels it so that a
+	// write blocked on a client that stopped reading ends at once.
+	wctx       context.Context
+	abortWrite context.CancelFunc
+	out        chan outFrame // bounded queue of the writer
 
 	failOnce sync.Once
 	failed   chan struct{} // closed by fail
@@ -42,7 +46,7 @@ type conn struct {
 	// Reader only.
 	token     string // the access token (never logged)
 	connected bool
-	expiry    *time.Timer // fails the connection when the token expires
+	expiry    *time.Timer   // fails the connection when the token expires
 	errorsSub *subscription // the /user/queue/errors subscription, if any
 	errSeq    uint64
 }
@@ -88,6 +92,7 @@ func (c *conn) push(f outFrame) bool {
 		return true
 	default:
 		if c.fail(ErrSlowConsumer) {
+			c.abortWrite() // the write in progress waits for that client: end it now
 			c.s.slowConsumer()
 			c.log.Warn("chat socket client too slow, disconnected", "member", c.memberID, "queue", cap(c.out))
 		}
@@ -283,7 +288,7 @@ func (c *conn) write(w *frameWriter, of outFrame) error {
 
 // writeBytes writes one message within WriteTimeout.
 func (c *conn) writeBytes(p []byte) error {
-	ctx, cancel := context.WithTimeout(c.ctx, c.s.WriteTimeout)
+	ctx, cancel := context.WithTimeout(c.wctx, c.s.WriteTimeout)
 	defer cancel()
 	return c.ws.Write(ctx, websocket.MessageText, p)
 }

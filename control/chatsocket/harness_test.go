@@ -66,8 +66,9 @@ type env struct {
 	hooks  *receiver
 }
 
-// start builds an env; tune edits the chat socket config before Initialize.
-func start(t testing.TB, tune func(*chatsocket.Server)) *env {
+// start builds an env; tune edits the chat socket config before Initialize,
+// wrap (if any) the HTTP listener.
+func start(t testing.TB, tune func(*chatsocket.Server), wrap ...func(net.Listener) net.Listener) *env {
 	t.Helper()
 	store := storagetest.Open(t)
 	e := &env{t: t, clock: &clock{t: time.Now().UTC()}, hooks: newReceiver(t)}
@@ -95,6 +96,9 @@ func start(t testing.TB, tune func(*chatsocket.Server)) *env {
 		t.Fatal(err)
 	}
 	e.srv = httptest.NewUnstartedServer(a.Handler())
+	for _, w := range wrap {
+		e.srv.Listener = w(e.srv.Listener)
+	}
 	e.srv.Start()
 	t.Cleanup(func() {
 		e.chat.Close()

@@ -210,6 +210,7 @@ func (s *Server) admit() (*conn, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{s: s, id: s.nextID, ctx: ctx, cancel: cancel, out: make(chan outFrame, s.SendQueue),
 		failed: make(chan struct{}), subs: map[string]*subscription{}}
+	c.wctx, c.abortWrite = context.WithCancel(ctx)
 	c.log = s.Log.With("component", "chatsocket", "conn", c.id)
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
