@@ -6,8 +6,10 @@
 // ChatMembers.
 //
 // Files: errors.go (sentinels, Load), members.go (membership), messages.go (the
-// message JSON), message_type.go (MessageType, Delivery), events.go (the
-// outbox events and their SSE and webhook shapes).
+// message JSON), message_type.go (MessageType, Delivery), send.go (Draft and
+// Send: the one send path of admin messages, control/api, and member messages,
+// control/chatsocket), events.go (the outbox events and their SSE and webhook
+// shapes).
 //
 // Ownership rules:
 //   - No goroutines and no state: callers own the transaction, commit it, then

@@ -260,9 +260,18 @@ func TestShutdown(t *testing.T) {
 	c, _ := e.connect(e.newMember(a, "m").Token)
 	c.subscribe("s", room.dest())
 	pre := e.mustDial("") // not yet connected
-	e.chat.Close()
+	closed := make(chan struct{})
+	go func() { // the clients read while the server closes, as live clients do
+		e.chat.Close()
+		close(closed)
+	}()
 	c.expectError("SERVER_SHUTDOWN")
 	pre.expectError("SERVER_SHUTDOWN")
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return")
+	}
 	if st := e.chat.Stats(); st.Connections != 0 || st.Subscriptions != 0 {
 		t.Fatalf("after Close: %+v", st)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/roomcast/roomcast/control/api"
 	"github.com/roomcast/roomcast/control/chatsocket"
 	"github.com/roomcast/roomcast/control/events"
+	"github.com/roomcast/roomcast/storage"
 	"github.com/roomcast/roomcast/storage/storagetest"
 )
 
@@ -70,7 +71,12 @@ type env struct {
 // wrap (if any) the HTTP listener.
 func start(t testing.TB, tune func(*chatsocket.Server), wrap ...func(net.Listener) net.Listener) *env {
 	t.Helper()
-	store := storagetest.Open(t)
+	return startOn(t, storagetest.Open(t), tune, wrap...)
+}
+
+// startOn is start over an open store (closed by the caller).
+func startOn(t testing.TB, store *storage.Store, tune func(*chatsocket.Server), wrap ...func(net.Listener) net.Listener) *env {
+	t.Helper()
 	e := &env{t: t, clock: &clock{t: time.Now().UTC()}, hooks: newReceiver(t)}
 	e.broker = &events.Broker{Store: store, Log: quiet, PollInterval: 50 * time.Millisecond,
 		RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond}
