@@ -46,7 +46,10 @@ type conn struct {
 	// Reader only.
 	token     string // the access token (never logged)
 	connected bool
-	expiry    *time.Timer   // fails the connection when the token expires
+	expiry    *time.Timer // fails the connection when the token expires
+	// beat is the server heart-beat interval, set by the reader before it
+	// queues CONNECTED (the queue orders it before the writer reads it).
+	beat      time.Duration
 	errorsSub *subscription // the /user/queue/errors subscription, if any
 	errSeq    uint64
 }
@@ -70,14 +73,19 @@ const (
 	outClose                    // close the socket normally (after DISCONNECT)
 )
 
-// outFrame is one item of a connection's queue.
+// outFrame is one item of a connection's queue (four words: the queue is
+// allocated whole for every connection).
 type outFrame struct {
 	kind outKind
-	f    *frame.Frame
-	sub  *subscription
-	seq  uint64
-	body []byte // shared notification JSON
-	beat time.Duration
+	f    *frame.Frame  // outFrameRaw, outConnected
+	sub  *subscription // outMessage
+	ev   *chatEvent    // outMessage: shared by every receiver of the event
+}
+
+// chatEvent is what every MESSAGE of one chat event shares.
+type chatEvent struct {
+	seq  uint64 // outbox sequence: the message-id
+	body []byte // the notification JSON
 }
 
 // push queues f without blocking and reports whether it was queued. A full
@@ -233,8 +241,8 @@ func (c *conn) runWriter() {
 				c.log.Debug("chat socket write failed", "err", err)
 				return
 			}
-			if of.kind == outConnected && of.beat > 0 {
-				beatT = time.NewTicker(of.beat)
+			if of.kind == outConnected && c.beat > 0 {
+				beatT = time.NewTicker(c.beat)
 				defer beatT.Stop()
 				beat, ping = beatT.C, nil // server beats probe the client instead of pings
 			}
@@ -273,11 +281,11 @@ func (c *conn) write(w *frameWriter, of outFrame) error {
 	if of.kind == outMessage {
 		f = frame.New(frame.MESSAGE,
 			frame.Subscription, of.sub.id,
-			frame.MessageId, strconv.FormatUint(of.seq, 10),
+			frame.MessageId, strconv.FormatUint(of.ev.seq, 10),
 			frame.Destination, of.sub.destination,
 			frame.ContentType, contentTypeJSON,
-			frame.ContentLength, strconv.Itoa(len(of.body)))
-		f.Body = of.body
+			frame.ContentLength, strconv.Itoa(len(of.ev.body)))
+		f.Body = of.ev.body
 	}
 	p, err := w.encode(f)
 	if err != nil {

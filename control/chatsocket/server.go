@@ -299,8 +299,9 @@ func (s *Server) deliver(d events.ChatDelivery) {
 	}
 	s.mu.RUnlock()
 	var queued uint64
+	ev := &chatEvent{seq: d.Event.Seq, body: d.Event.Message}
 	for _, sub := range targets {
-		if sub.conn.push(outFrame{kind: outMessage, sub: sub, seq: d.Event.Seq, body: d.Event.Message}) {
+		if sub.conn.push(outFrame{kind: outMessage, sub: sub, ev: ev}) {
 			queued++
 		}
 	}

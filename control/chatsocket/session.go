@@ -74,7 +74,8 @@ func (c *conn) onConnect(f *frame.Frame) error {
 	hb := strconv.FormatInt(sx, 10) + "," + strconv.FormatInt(sx, 10)
 	res := frame.New(frame.CONNECTED, frame.Version, "1.2", frame.HeartBeat, hb,
 		frame.Server, "Roomcast/1", frame.Session, strconv.FormatUint(c.id, 10))
-	c.push(outFrame{kind: outConnected, f: res, beat: out})
+	c.beat = out
+	c.push(outFrame{kind: outConnected, f: res})
 	// The socket ends when the token expires (run stops the timer).
 	c.expiry = time.AfterFunc(max(cl.ExpiresAt.Sub(c.s.Control.Time()), 0), func() {
 		c.fail(control.ErrUnauthorized.WithMessage("the access token expired"))
