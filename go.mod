@@ -8,6 +8,8 @@ require (
 	github.com/axiomhq/hyperloglog v0.3.0
 	github.com/bluenviron/gohlslib/v2 v2.4.5
 	github.com/bluenviron/mediacommon/v2 v2.9.5
+	github.com/coder/websocket v1.8.15
+	github.com/go-stomp/stomp/v3 v3.1.3
 	github.com/google/uuid v1.6.0
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/prometheus/client_golang v1.25.0

@@ -28,7 +28,7 @@
 //     (statemachine.go) and applied in one storage Update that writes the room, its
 //     stream key and the outbox event together (events.Outbox). Events and the
 //     OnSessionLive / OnRoomEnded hooks run after the commit, outside any mutex.
-//   - Chat changes (admin message sent, hidden, unhidden, deleted) write their
+//   - Chat changes (admin or member message sent, hidden, unhidden, deleted) write their
 //     outbox event in the transaction of the change too (chat.AddEvent). Their SSE
 //     audience is the room's chat room (events.AudienceChat, ChatMembers),
 //     narrowed to the message's receivers (Event.Receivers); the Member API room

@@ -124,7 +124,8 @@
 // meta/schemaVersion and records each version; version 1 creates all buckets,
 // 2 the chat buckets, 3 the webhook deliveries, 4 the room list indexes (filled
 // from the rooms already stored), 5 the chat moderation buckets (forbidden words,
-// mutes; tx_chat_moderation.go). A
+// mutes; tx_chat_moderation.go), 6 the chat rooms by channel key (filled from
+// the chat rooms already stored; tx_chat_channel.go). A
 // file written by a newer binary is refused. Add a migration by appending
 // {version: N+1, up: func(*bbolt.Tx) error}; never edit a released one. The same
 // first transaction creates the install secret (Store.InstallSecret) if absent.

@@ -64,7 +64,8 @@ func (m *ChatMute) Active(now time.Time) bool {
 	return m.Until.IsZero() || now.Before(m.Until)
 }
 
-// ChatMessage is one admin message of a chat room (broadcast or direct).
+// ChatMessage is one message of a chat room (broadcast or direct), sent by the
+// app (admin API) or by a member (Sender).
 type ChatMessage struct {
 	RoomID uint64 `json:"roomId,omitzero"`
 	// ID is the message ID within its room (the API's "messageId"), from 1.
@@ -78,10 +79,20 @@ type ChatMessage struct {
 	// Data is the compact JSON object of the API's "data" field (nil when absent).
 	Data json.RawMessage `json:"data,omitzero"`
 	// Receivers are the appUserIds of the receivers; empty means everyone.
-	Receivers      []string  `json:"receivers,omitzero"`
-	Hidden         bool      `json:"hidden,omitzero"`
-	CreatedAt      time.Time `json:"createdAt,omitzero"`
-	LastModifiedAt time.Time `json:"lastModifiedAt,omitzero"`
+	Receivers []string `json:"receivers,omitzero"`
+	// Sender is the member who sent the message; nil for the app's admin messages.
+	Sender         *ChatSender `json:"sender,omitzero"`
+	Hidden         bool        `json:"hidden,omitzero"`
+	CreatedAt      time.Time   `json:"createdAt,omitzero"`
+	LastModifiedAt time.Time   `json:"lastModifiedAt,omitzero"`
+}
+
+// ChatSender is the member who sent a chat message, as it was when it sent it.
+type ChatSender struct {
+	MemberID      uint64 `json:"memberId,omitzero"`
+	AppUserID     string `json:"appUserId,omitzero"`
+	AppUserName   string `json:"appUserName,omitzero"`
+	ProfileImgURL string `json:"profileImgUrl,omitzero"`
 }
 
 // ChatMember is a member participating in a chat room.

@@ -54,6 +54,7 @@ var migrations = []migration{
 	{version: 3, up: createDeliveryBuckets},       // tx_delivery.go
 	{version: 4, up: createRoomListIndexes},       // tx_room_list.go
 	{version: 5, up: createChatModerationBuckets}, // tx_chat_moderation.go
+	{version: 6, up: createChatChannelIndex},      // tx_chat_channel.go
 }
 
 // createBuckets is migration 1: every bucket of allBuckets.
@@ -111,7 +112,7 @@ func setSchemaVersion(tx *bolt.Tx, v uint64) error {
 
 // checkBuckets verifies that the schema holds every bucket; Tx methods rely on it.
 func checkBuckets(tx *bolt.Tx) error {
-	for _, name := range slices.Concat(allBuckets, chatBuckets, deliveryBuckets, roomListBuckets, chatModerationBuckets) {
+	for _, name := range slices.Concat(allBuckets, chatBuckets, deliveryBuckets, roomListBuckets, chatModerationBuckets, chatChannelBuckets) {
 		if tx.Bucket(name) == nil {
 			return fmt.Errorf("bucket %s missing after migrations", name)
 		}

@@ -64,6 +64,9 @@ func (t *Tx) CreateChatRoom(c *ChatRoom) error {
 		return fmt.Errorf("create chat room of room %d: %w", c.RoomID, ErrConflict)
 	}
 	c.LastMessageID, c.MessageCount, c.LastJoinSeq, c.MemberCount, c.ForbiddenWordsVersion = 0, 0, 0, 0, 0
+	if err := t.indexChannelKey(c); err != nil {
+		return err
+	}
 	invalidateCached(t, chatRoomKind, c.RoomID)
 	return putJSON(b, u64(c.RoomID), c, "chat room")
 }

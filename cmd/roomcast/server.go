@@ -21,6 +21,8 @@ import (
 
 	"github.com/roomcast/roomcast/control"
 	controlapi "github.com/roomcast/roomcast/control/api"
+	"github.com/roomcast/roomcast/control/chat"
+	"github.com/roomcast/roomcast/control/chatsocket"
 	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/ingest"
 	"github.com/roomcast/roomcast/ingest/admission"
@@ -41,6 +43,7 @@ type server struct {
 	control  *control.Control
 	api      *controlapi.Server
 	broker   *events.Broker
+	chat     *chatsocket.Server
 	live     *liveStats
 	streams  *hub.Registry
 	packager *packager.Packager
@@ -100,9 +103,18 @@ func (s *server) initialize() error {
 	if err := s.control.Initialize(); err != nil {
 		return fmt.Errorf("initialize control: %w", err)
 	}
+	// One moderator for every member message (its refusal counter is in /metrics).
+	moderator := &chat.Moderator{Registerer: reg}
+	if err := moderator.Initialize(); err != nil {
+		return fmt.Errorf("initialize chat moderation: %w", err)
+	}
+	s.chat = &chatsocket.Server{Control: s.control, Events: s.broker, Moderator: moderator,
+		Log: s.Log.With("component", "chatsocket")}
 	s.api = &controlapi.Server{
+		Moderator:   moderator,
 		Control:     s.control,
 		EventSource: s.broker,
+		ChatSocket:  s.chat,
 		BodyLimit:   c.BodyLimit,
 		MaxInFlight: unlimitedIfZero(c.MaxAPIRequests),
 		Registry:    reg,
@@ -115,6 +127,10 @@ func (s *server) initialize() error {
 	if err := s.broker.Initialize(); err != nil {
 		s.broker = nil
 		return fmt.Errorf("initialize events: %w", err)
+	}
+	if err := s.chat.Initialize(); err != nil {
+		s.chat = nil
+		return fmt.Errorf("initialize chat socket: %w", err)
 	}
 	if err := s.firstStart(); err != nil {
 		return err
@@ -321,6 +337,12 @@ func (s *server) Close() {
 	}
 	if s.headroom != nil {
 		s.headroom.Close()
+	}
+	if s.chat != nil {
+		// Before the Broker (its chat events feed the sockets) and the HTTP
+		// shutdown (which does not wait for upgraded connections): every socket
+		// gets ERROR SERVER_SHUTDOWN and is closed.
+		s.chat.Close()
 	}
 	if s.broker != nil {
 		// Before the HTTP shutdown: it ends the SSE streams Shutdown would wait for.

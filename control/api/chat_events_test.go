@@ -85,7 +85,7 @@ func TestChatEventsInOutbox(t *testing.T) {
 	wantSSE := map[string]any{"messageId": idString(b), "sentAt": "2025-03-01T12:00:00.123456789Z",
 		"origin": "ADMIN", "type": "MESSAGE", "deliveryType": "BROADCAST", "channelId": f.room["id"],
 		"channelKey": chatRoom["channelKey"], "videoKey": idString(f.room["id"]), "customType": "MSG",
-		"message": "hi", "data": map[string]any{"foo": "bar"}}
+		"message": "hi", "data": map[string]any{"foo": "bar"}, "sender": nil}
 	if idString(sse) != idString(wantSSE) {
 		t.Fatalf("sse message\n got %s\nwant %s", idString(sse), idString(wantSSE))
 	}

@@ -37,7 +37,8 @@ func FuzzChatMessageRequest(f *testing.F) {
 		err := request.DecodeJSON(body, &req)
 		if err == nil {
 			var got storageChatMessage
-			if got, err = req.validate(d); err == nil {
+			draft := req.draft()
+			if got, err = draft.Validate(d); err == nil {
 				checkAcceptedChatMessage(t, d, got.Type, got.CustomType, got.Data, got.Receivers)
 			}
 		}
@@ -57,7 +58,7 @@ func checkAcceptedChatMessage(t *testing.T, d chat.Delivery, typ, customType str
 	if !chat.MessageType(typ).AllowedFor(d) {
 		t.Fatalf("type %q accepted for %s", typ, d)
 	}
-	if utf8.RuneCountInString(customType) > request.MaxCustomTypeLen || len(data) > maxChatDataBytes {
+	if utf8.RuneCountInString(customType) > request.MaxCustomTypeLen || len(data) > chat.MaxDataBytes {
 		t.Fatalf("limits exceeded: customType %q, data %d bytes", customType, len(data))
 	}
 	if data != nil && (!json.Valid(data) || data[0] != '{') {

@@ -1,14 +1,11 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -29,73 +26,10 @@ type sendChatMessageRequest struct {
 	AppUserIDs  []string        `json:"appUserIds"`
 }
 
-// validate checks the request for delivery d in the order of the seed's error
-// tables and returns the message to store.
-func (r *sendChatMessageRequest) validate(d chat.Delivery) (storage.ChatMessage, error) {
-	var m storage.ChatMessage
-	if r.MessageType == nil || *r.MessageType == "" {
-		return m, chat.ErrEmptyMessageType
-	}
-	t, err := chat.ParseMessageType(*r.MessageType)
-	if err != nil || !t.AllowedFor(d) {
-		return m, control.ErrInvalidRequest.WithMessage("messageType %q is not allowed for %s messages", *r.MessageType, d)
-	}
-	if d == chat.Direct && len(r.AppUserIDs) == 0 {
-		return m, chat.ErrEmptyAppUserIDs
-	}
-	if utf8.RuneCountInString(request.Deref(r.CustomType)) > request.MaxCustomTypeLen {
-		return m, control.ErrCustomTypeTooLong
-	}
-	if err := request.CheckLen("message", request.Deref(r.Message), maxChatMessageLen); err != nil {
-		return m, err
-	}
-	data, err := chatData(r.Data)
-	if err != nil {
-		return m, err
-	}
-	receivers, err := chatReceivers(r.AppUserIDs)
-	if err != nil {
-		return m, err
-	}
-	return storage.ChatMessage{Delivery: string(d), Type: string(t), CustomType: request.Deref(r.CustomType),
-		Message: request.Deref(r.Message), Data: data, Receivers: receivers}, nil
-}
-
-// chatData validates "data": absent, null or a JSON object, stored compact.
-func chatData(raw json.RawMessage) (json.RawMessage, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	if raw[0] != '{' {
-		return nil, control.ErrInvalidRequest.WithMessage("data must be a JSON object")
-	}
-	var b bytes.Buffer
-	if err := json.Compact(&b, raw); err != nil {
-		return nil, control.ErrInvalidRequest.WithMessage("data: %v", err)
-	}
-	if b.Len() > maxChatDataBytes {
-		return nil, control.ErrInvalidRequest.WithMessage("data exceeds %d bytes", maxChatDataBytes)
-	}
-	return b.Bytes(), nil
-}
-
-// chatReceivers validates appUserIds (each 1..128 characters, at most 100) and
-// drops duplicates, keeping the first occurrence.
-func chatReceivers(ids []string) ([]string, error) {
-	if len(ids) > maxChatReceivers {
-		return nil, control.ErrInvalidRequest.WithMessage("appUserIds has more than %d entries", maxChatReceivers)
-	}
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if id == "" || utf8.RuneCountInString(id) > request.MaxAppUserIDLen {
-			return nil, control.ErrInvalidRequest.WithMessage("appUserIds entries must be 1..%d characters", request.MaxAppUserIDLen)
-		}
-		if !slices.Contains(out, id) {
-			out = append(out, id)
-		}
-	}
-	return out, nil
+// draft is the request as a chat.Draft ("" for an absent messageType).
+func (r *sendChatMessageRequest) draft() chat.Draft {
+	return chat.Draft{Type: request.Deref(r.MessageType), CustomType: r.CustomType, Message: r.Message,
+		Data: r.Data, AppUserIDs: r.AppUserIDs}
 }
 
 // onChatBroadcast is POST .../chat-room/admin/messages/broadcast: 201.
@@ -119,7 +53,8 @@ func (h *chatHandlers) sendChatMessage(ec echo.Context, d chat.Delivery) error {
 	if err := request.DecodeBody(ec, &req); err != nil {
 		return err
 	}
-	msg, err := req.validate(d)
+	draft := req.draft()
+	msg, err := draft.Validate(d)
 	if err != nil {
 		return err
 	}
@@ -128,20 +63,15 @@ func (h *chatHandlers) sendChatMessage(ec echo.Context, d chat.Delivery) error {
 	var ob events.Outbox
 	err = h.c.Store.Update(func(tx *storage.Tx) error {
 		ob = events.Outbox{}
-		r, cr, err := chat.Load(tx, appID, id, chat.ErrRoomNotFound)
+		_, cr, err := chat.Load(tx, appID, id, chat.ErrRoomNotFound)
 		if err != nil {
 			return err
 		}
-		if cr.Closed {
-			return chat.ErrRoomClosed
+		if err := chat.Send(tx, &ob, &cr, &msg, h.c.Time()); err != nil {
+			return err
 		}
-		now := h.c.Time().UTC()
-		msg.CreatedAt, msg.LastModifiedAt = now, now
-		if err := tx.AppendChatMessage(r.ID, &msg); err != nil {
-			return fmt.Errorf("append chat message: %w", err)
-		}
-		ref = chat.MessageRefJSON{VideoKey: control.VideoKey(r.ID), ChannelKey: cr.ChannelKey, MessageID: msg.ID}
-		return chat.AddEvent(tx, &ob, events.EventChatMessageSent, &cr, &msg, now)
+		ref = chat.MessageRefJSON{VideoKey: control.VideoKey(cr.RoomID), ChannelKey: cr.ChannelKey, MessageID: msg.ID}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -333,11 +263,3 @@ func (h *chatHandlers) onChatMessagesList(ec echo.Context) error {
 	}
 	return ec.JSON(http.StatusOK, page)
 }
-
-// Chat message limits (Roomcast's; the seed names none besides customType, which
-// follows the Member API's 50 characters).
-const (
-	maxChatMessageLen = chat.MaxMessageLen // characters of "message" (member messages share it)
-	maxChatDataBytes  = 16 * 1024          // compact JSON bytes of "data"
-	maxChatReceivers  = 100                // entries of "appUserIds"
-)

@@ -195,7 +195,8 @@ func TestChatMessages(t *testing.T) {
 	got := e.must(200, "GET", f.chat+"/messages/2", f.app, nil)
 	wantBody := `{"videoKey":"` + idString(f.room["id"]) + `","channelKey":"` + created["channelKey"].(string) +
 		`","messageId":2,"messageType":"DM","customType":"DM","message":"hi","data":{"z":1,"a":{"nested":[true,null]}},` +
-		`"receiverAppUserIds":["2","1"],"deliveryType":"DIRECT","hidden":false,"createdAt":"2025-03-01T12:00:00.124456Z"}`
+		`"receiverAppUserIds":["2","1"],"deliveryType":"DIRECT","hidden":false,"origin":"ADMIN","sender":null,` +
+		`"createdAt":"2025-03-01T12:00:00.124456Z"}`
 	if strings.TrimSpace(string(got.Body)) != wantBody {
 		t.Fatalf("GET message 2:\n got %s\nwant %s", got.Body, wantBody)
 	}

@@ -22,7 +22,7 @@ const (
 )
 
 // Server is the echo/v4 REST API of a Control: the App API (/v2/apps/me), the
-// Member API (/v2/members/me), /healthz, /readyz, /metrics and /openapi.yaml. Set
+// Member API (/v2/members/me, with its SSE stream and chat socket), /healthz, /readyz, /metrics and /openapi.yaml. Set
 // the exported fields, call Initialize, then Register (or Handler).
 type Server struct {
 	// Control is the initialized control plane the handlers call (required).
@@ -41,6 +41,9 @@ type Server struct {
 	// EventSource serves GET /v2/members/me/event-sources (events.Broker).
 	// Nil: that route answers 503 EVENT_SOURCE_UNAVAILABLE.
 	EventSource EventSource
+	// ChatSocket serves GET /v2/members/me/chat-socket (chatsocket.Server).
+	// Nil: that route answers 503 CHAT_SOCKET_UNAVAILABLE.
+	ChatSocket ChatSocket
 	// Registry receives the HTTP metrics and is served on /metrics. Nil: no metrics.
 	Registry *prometheus.Registry
 	// Ready reports readiness for /readyz (listeners up). Nil: ready.
@@ -133,6 +136,9 @@ func (s *Server) Register(e *echo.Echo) {
 	// SSE streams last as long as the member listens: not counted in MaxInFlight.
 	// A browser's EventSource cannot set headers: ?accessToken= is accepted here.
 	members.GET("/event-sources", s.onEventSources, s.limitBody, s.memberAuthOrQuery)
+	// The chat socket authenticates itself (the token may come in STOMP CONNECT)
+	// and lasts as long as the member chats: not counted in MaxInFlight either.
+	members.GET("/chat-socket", s.onChatSocket, s.limitBody)
 }
 
 // Handler returns a new echo instance with every route registered.

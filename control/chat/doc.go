@@ -13,10 +13,12 @@
 // documented sentinel counted in roomcast_chat_messages_refused_total{reason}.
 //
 // Files: errors.go (sentinels, Load), members.go (membership), messages.go (the
-// message JSON), message_type.go (MessageType, Delivery), events.go (the
-// outbox events and their SSE and webhook shapes), moderation.go (Moderator),
-// words.go (normalising and matching forbidden words), limiter.go (token
-// buckets per member), mutes.go (mutes and their events).
+// message JSON), message_type.go (MessageType, Delivery), send.go (Draft and
+// Send: the one send path of admin messages, control/api, and member messages,
+// control/chatsocket), events.go (the outbox events and their SSE and webhook
+// shapes), moderation.go (Moderator), words.go (normalising and matching
+// forbidden words), limiter.go (token buckets per member), mutes.go (mutes and
+// their events).
 //
 // Ownership rules:
 //   - No goroutines. The functions are stateless: callers own the transaction,

@@ -30,7 +30,7 @@ var (
 // app's (nobody learns it by probing the error text).
 var (
 	ErrMessageForbiddenWord = control.NewAPIError(http.StatusBadRequest, "CHAT_MESSAGE_FORBIDDEN_WORD", "the message contains a forbidden word")
-	ErrMessageTooLong       = control.NewAPIError(http.StatusBadRequest, "CHAT_MESSAGE_TOO_LONG", fmt.Sprintf("the message exceeds %d characters", MaxMessageLen))
+	ErrMessageTooLong       = control.NewAPIError(http.StatusBadRequest, "CHAT_MESSAGE_TOO_LONG", "the message exceeds the length limit")
 	ErrMemberMuted          = control.NewAPIError(http.StatusForbidden, "CHAT_MEMBER_MUTED", "the member is muted in this chat room")
 	ErrRateLimited          = control.NewAPIError(http.StatusTooManyRequests, "CHAT_RATE_LIMITED", "too many messages; slow down")
 )

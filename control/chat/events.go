@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -27,8 +28,12 @@ import (
 //     resolved to member IDs when the message is sent; unknown appUserIds reach
 //     nobody). Its hide/unhide/delete signals follow the same receivers, so no
 //     other member learns the message exists.
+//   - A direct message a member sent (Sender set) also reaches its sender, so
+//     that the sender's other connections show it; so do its signals.
 //   - Webhooks carry every chat event, direct messages included: the app's own
 //     backend sees everything it sent.
+//   - The chat socket (control/chatsocket) delivers the same notifications to
+//     the same audience (events.Broker.ListenChat).
 
 // chatEventPayload is the webhook payload of chat.* events.
 type chatEventPayload struct {
@@ -43,6 +48,9 @@ func AddEvent(tx *storage.Tx, ob *events.Outbox, name string, cr *storage.ChatRo
 	if err != nil {
 		return err
 	}
+	if receivers != nil && m.Sender != nil && !slices.Contains(receivers, m.Sender.MemberID) {
+		receivers = append(receivers, m.Sender.MemberID)
+	}
 	ev := events.Event{Name: name, AppID: cr.AppID, RoomID: cr.RoomID, ChannelID: cr.RoomID, Time: now,
 		Audience: events.AudienceChat, Receivers: receivers}
 	stamp := now.UTC().Format(time.RFC3339Nano)
@@ -54,9 +62,9 @@ func AddEvent(tx *storage.Tx, ob *events.Outbox, name string, cr *storage.ChatRo
 			data = json.RawMessage("null")
 		}
 		msg = events.ChatMessage{MessageID: msgID, SentAt: m.CreatedAt.UTC().Format(time.RFC3339Nano),
-			Origin: "ADMIN", Type: m.Type, DeliveryType: m.Delivery, ChannelID: cr.RoomID,
+			Origin: Origin(m), Type: m.Type, DeliveryType: m.Delivery, ChannelID: cr.RoomID,
 			ChannelKey: cr.ChannelKey, VideoKey: control.VideoKey(cr.RoomID), CustomType: control.Opt(m.CustomType),
-			Message: control.Opt(m.Message), Data: data}
+			Message: control.Opt(m.Message), Data: data, Sender: SenderJSON(m.Sender)}
 	} else {
 		state := events.ChatMessageVisible
 		switch {
@@ -74,6 +82,24 @@ func AddEvent(tx *storage.Tx, ob *events.Outbox, name string, cr *storage.ChatRo
 		return fmt.Errorf("encode chat event message: %w", err)
 	}
 	return ob.Append(tx, ev, chatEventPayload{VideoRoomID: cr.RoomID, ChatMessage: NewMessageJSON(cr, m)})
+}
+
+// Origin is the origin of message m: events.OriginMember when a member sent it,
+// else events.OriginAdmin.
+func Origin(m *storage.ChatMessage) string {
+	if m.Sender != nil {
+		return events.OriginMember
+	}
+	return events.OriginAdmin
+}
+
+// SenderJSON is the sender view of s; nil (JSON null) for admin messages.
+func SenderJSON(s *storage.ChatSender) *events.ChatSender {
+	if s == nil {
+		return nil
+	}
+	return &events.ChatSender{AppUserID: s.AppUserID, AppUserName: control.Opt(s.AppUserName),
+		AppUserProfileImgURL: control.Opt(s.ProfileImgURL)}
 }
 
 // chatReceiverIDs resolves the appUserIds of a message to member IDs: nil for

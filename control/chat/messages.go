@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/control/events"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -15,19 +16,21 @@ type MessageRefJSON struct {
 }
 
 // MessageJSON is a message (the chat API's message).
-// deliveryType and hidden are Roomcast additions.
+// deliveryType, hidden, origin and sender are Roomcast additions.
 type MessageJSON struct {
-	VideoKey           string          `json:"videoKey"`
-	ChannelKey         string          `json:"channelKey"`
-	MessageID          uint64          `json:"messageId"`
-	MessageType        string          `json:"messageType"`
-	CustomType         *string         `json:"customType"`
-	Message            *string         `json:"message"`
-	Data               json.RawMessage `json:"data"`
-	ReceiverAppUserIDs []string        `json:"receiverAppUserIds"`
-	DeliveryType       string          `json:"deliveryType"`
-	Hidden             bool            `json:"hidden"`
-	CreatedAt          *string         `json:"createdAt"`
+	VideoKey           string             `json:"videoKey"`
+	ChannelKey         string             `json:"channelKey"`
+	MessageID          uint64             `json:"messageId"`
+	MessageType        string             `json:"messageType"`
+	CustomType         *string            `json:"customType"`
+	Message            *string            `json:"message"`
+	Data               json.RawMessage    `json:"data"`
+	ReceiverAppUserIDs []string           `json:"receiverAppUserIds"`
+	DeliveryType       string             `json:"deliveryType"`
+	Hidden             bool               `json:"hidden"`
+	Origin             string             `json:"origin"`
+	Sender             *events.ChatSender `json:"sender"`
+	CreatedAt          *string            `json:"createdAt"`
 }
 
 // NewMessageJSON converts a message of chat room cr.
@@ -36,7 +39,7 @@ func NewMessageJSON(cr *storage.ChatRoom, m *storage.ChatMessage) MessageJSON {
 		VideoKey: control.VideoKey(cr.RoomID), ChannelKey: cr.ChannelKey, MessageID: m.ID,
 		MessageType: m.Type, CustomType: control.Opt(m.CustomType), Message: control.Opt(m.Message),
 		Data: m.Data, ReceiverAppUserIDs: m.Receivers, DeliveryType: m.Delivery,
-		Hidden: m.Hidden, CreatedAt: control.OptTime(m.CreatedAt),
+		Hidden: m.Hidden, Origin: Origin(m), Sender: SenderJSON(m.Sender), CreatedAt: control.OptTime(m.CreatedAt),
 	}
 	if len(j.Data) == 0 {
 		j.Data = json.RawMessage("null")

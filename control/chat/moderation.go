@@ -12,9 +12,8 @@ import (
 	"github.com/roomcast/roomcast/storage"
 )
 
-// MaxMessageLen is the longest chat message text, in characters, of an admin
-// message (the App API) and of a member's (Moderate).
-const MaxMessageLen = 10000
+// DefaultMaxMemberMessageLen is the default Moderator.MaxMessageLen.
+const DefaultMaxMemberMessageLen = 2000
 
 // DefaultMaxMatchers is the default Moderator.MaxMatchers.
 const DefaultMaxMatchers = 1024
@@ -43,6 +42,10 @@ type Moderator struct {
 	// may send at once. Defaults DefaultRate (5) and DefaultBurst (10).
 	Rate  float64
 	Burst int
+	// MaxMessageLen is the longest text of a member's message, in characters
+	// (CHAT_MESSAGE_TOO_LONG). Default DefaultMaxMemberMessageLen (2000); every
+	// message, admin ones too, is also bounded by MaxMessageLen (10 000).
+	MaxMessageLen int
 	// MaxMatchers bounds the compiled matchers kept (one per chat room with
 	// forbidden words; an arbitrary one is dropped beyond it and compiled again
 	// when needed). Default DefaultMaxMatchers (1024).
@@ -68,6 +71,9 @@ type cachedMatcher struct {
 func (m *Moderator) Initialize() error {
 	if m.MaxMatchers <= 0 {
 		m.MaxMatchers = DefaultMaxMatchers
+	}
+	if m.MaxMessageLen <= 0 {
+		m.MaxMessageLen = min(DefaultMaxMemberMessageLen, MaxMessageLen)
 	}
 	m.limiter = NewLimiter(m.Rate, m.Burst)
 	m.matchers = map[uint64]cachedMatcher{}
@@ -98,7 +104,7 @@ func (m *Moderator) Allow(memberID uint64, now time.Time) bool {
 // checks, cheapest first, so that a flood costs a map lookup per message:
 //
 //	CHAT_ROOM_CLOSED             400  the chat room is closed
-//	CHAT_MESSAGE_TOO_LONG        400  more than MaxMessageLen characters
+//	CHAT_MESSAGE_TOO_LONG        400  more than m.MaxMessageLen characters
 //	CHAT_RATE_LIMITED            429  over the member's rate (Rate, Burst)
 //	CHAT_ROOM_MEMBER_NOT_FOUND   404  the member is not in the chat room
 //	CHAT_MEMBER_MUTED            403  an active mute (App API …/mute)
@@ -110,8 +116,8 @@ func (m *Moderator) Moderate(tx *storage.Tx, cr *storage.ChatRoom, member storag
 	switch {
 	case cr.Closed:
 		return m.refuse(ReasonRoomClosed, ErrRoomClosed)
-	case len(text) > MaxMessageLen && utf8.RuneCountInString(text) > MaxMessageLen:
-		return m.refuse(ReasonTooLong, ErrMessageTooLong)
+	case len(text) > m.MaxMessageLen && utf8.RuneCountInString(text) > m.MaxMessageLen:
+		return m.refuse(ReasonTooLong, ErrMessageTooLong.WithMessage("the message exceeds %d characters", m.MaxMessageLen))
 	case !m.limiter.Allow(member.ID, now):
 		return m.refuse(ReasonRateLimited, ErrRateLimited)
 	}

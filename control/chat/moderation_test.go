@@ -108,8 +108,8 @@ func TestModerateSentinels(t *testing.T) {
 	}{
 		{"clean", f.roomID, f.a, "hello there", 0, nil, 0, ""},
 		{"closed", f.closedID, f.a, "hello", 0, ErrRoomClosed, 400, ReasonRoomClosed},
-		{"too long", f.roomID, f.a, strings.Repeat("ü", MaxMessageLen+1), 0, ErrMessageTooLong, 400, ReasonTooLong},
-		{"longest allowed", f.roomID, f.a, strings.Repeat("ü", MaxMessageLen), 0, nil, 0, ""},
+		{"too long", f.roomID, f.a, strings.Repeat("ü", DefaultMaxMemberMessageLen+1), 0, ErrMessageTooLong, 400, ReasonTooLong},
+		{"longest allowed", f.roomID, f.a, strings.Repeat("ü", DefaultMaxMemberMessageLen), 0, nil, 0, ""},
 		{"not a member", f.roomID, f.c, "hello", 0, ErrMemberNotFound, 404, ReasonNotMember},
 		{"muted", f.roomID, f.b, "hello", 0, ErrMemberMuted, 403, ReasonMuted},
 		{"mute ended", f.roomID, f.b, "hello", time.Minute, nil, 0, ""},

@@ -102,12 +102,15 @@ type Broker struct {
 	jobs      chan job
 	ownClient bool
 
-	mu       sync.Mutex
-	closed   bool
-	fanned   uint64                              // last outbox seq fanned out to SSE
-	subs     map[uint64]map[*subscriber]struct{} // memberID → streams
-	inflight map[uint64]struct{}                 // delivery IDs being attempted
-	stats    Stats
+	mu     sync.Mutex
+	closed bool
+	fanned uint64                              // last outbox seq fanned out to SSE
+	subs   map[uint64]map[*subscriber]struct{} // memberID → streams
+	// chatListeners receive chat events (ListenChat); replaced, never edited in
+	// place, so the fan-out may use a snapshot outside mu.
+	chatListeners []*chatListener
+	inflight      map[uint64]struct{} // delivery IDs being attempted
+	stats         Stats
 }
 
 // Stats are counters of a Broker since Initialize.

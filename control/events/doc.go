@@ -12,6 +12,7 @@
 //	srv.EventSource = broker             // the API serves the member SSE stream through it
 //	broker.Channels = ctl                // the audiences (ChannelDirectory, ChatDirectory)
 //	broker.Initialize()                  // after ctl.Initialize
+//	stop := broker.ListenChat(fn)        // the chat socket's deliveries (chatsocket.Server)
 //	defer broker.Close()                 // after the HTTP server stopped, before store.Close
 //
 // # Files
@@ -20,6 +21,7 @@
 //   - message.go: the SSE notifications carried in Event.Message.
 //   - redelivery.go: manual redelivery records.
 //   - broker.go, sse.go, webhook.go: the Broker and its goroutines.
+//   - chat_listen.go: ListenChat, the chat events for the member chat socket.
 //
 // # Ownership rules
 //
@@ -35,7 +37,10 @@
 //     for AudienceChat (chat messages), the room's chat room (ChatDirectory),
 //     narrowed to Event.Receivers when the event has a receiver set (direct
 //     messages). Replay applies the same filter. A full queue disconnects that
-//     client; nothing blocks the fan-out. Each SSE connection is written by its own
+//     client; nothing blocks the fan-out. The same goroutine hands each chat
+//     event, with its audience resolved once, to the chat listeners
+//     (ListenChat: the member chat socket), once each and in outbox order; a
+//     listener only queues. Each SSE connection is written by its own
 //     HTTP handler goroutine, with a write deadline on every write, a comment
 //     heartbeat, and Last-Event-ID replay read straight from the outbox.
 //   - One dispatcher goroutine turns new outbox events into durable delivery records

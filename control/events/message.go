@@ -63,10 +63,17 @@ const (
 	ChatMessageDeleted = "DELETED"
 )
 
-// ChatMessage is the SSE notification of a sent chat message: the notification
-// envelope with the chat message. messageId is the chat messageId in decimal (a
-// string, like every messageId of the stream); origin is ADMIN (messages of the
-// App API admin endpoints).
+// Origins of a ChatMessage.
+const (
+	OriginAdmin  = "ADMIN"  // sent through the App API admin endpoints
+	OriginMember = "MEMBER" // sent by a member over the chat socket
+)
+
+// ChatMessage is the notification of a sent chat message (member SSE stream and
+// chat socket): the notification envelope with the chat message. messageId is
+// the chat messageId in decimal (a string, like every messageId of the stream);
+// origin is OriginAdmin or OriginMember; sender (a Roomcast addition) is the
+// member who sent it, null for admin messages.
 type ChatMessage struct {
 	MessageID    string          `json:"messageId"`
 	SentAt       string          `json:"sentAt"`
@@ -79,6 +86,14 @@ type ChatMessage struct {
 	CustomType   *string         `json:"customType"`
 	Message      *string         `json:"message"`
 	Data         json.RawMessage `json:"data"`
+	Sender       *ChatSender     `json:"sender"`
+}
+
+// ChatSender is the member who sent a chat message, as it was when it sent it.
+type ChatSender struct {
+	AppUserID            string  `json:"appUserId"`
+	AppUserName          *string `json:"appUserName"`
+	AppUserProfileImgURL *string `json:"appUserProfileImgUrl"`
 }
 
 // ChatSignal is the CHANGE_DATA_CAPTURE signal of a hidden, visible again or

@@ -108,22 +108,36 @@ func (b *Broker) readEvents(after uint64, limit int) ([]Event, uint64, error) {
 	return out, last, nil
 }
 
-// fanOne pushes ev to the connected members joined to its room's channel and
-// advances b.fanned to ev.Seq.
+// fanOne pushes ev to the connected members joined to its room's channel and to
+// the chat listeners (chat events), and advances b.fanned to ev.Seq.
 func (b *Broker) fanOne(ev Event) {
 	b.mu.Lock()
-	empty := len(b.subs) == 0
-	if empty {
+	noSSE := len(b.subs) == 0
+	if noSSE {
 		b.fanned = ev.Seq // a later subscriber neither replays nor receives it
 	}
+	var listeners []*chatListener
+	if ev.Audience == AudienceChat {
+		listeners = b.chatListeners
+	}
 	b.mu.Unlock()
-	if empty {
+	if noSSE && len(listeners) == 0 {
 		return
 	}
 	members, err := b.audience(ev)
 	if err != nil {
 		b.Log.Error("sse: audience", "room", ev.RoomID, "audience", ev.Audience, "err", err)
 	}
+	if len(listeners) > 0 {
+		b.deliverChat(listeners, ev, members)
+	}
+	if !noSSE {
+		b.fanSSE(ev, members)
+	}
+}
+
+// fanSSE pushes ev to the SSE streams of members (its audience).
+func (b *Broker) fanSSE(ev Event, members []uint64) {
 	frame := messageFrame(ev)
 	var targets []*subscriber
 	b.mu.Lock()
