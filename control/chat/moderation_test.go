@@ -2,6 +2,7 @@ package chat
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -42,7 +43,7 @@ func newModFixture(t *testing.T) *modFixture {
 			}
 		}
 		for _, id := range []uint64{f.roomID, f.closedID} {
-			if err := tx.CreateChatRoom(&storage.ChatRoom{RoomID: id, AppID: 1, ChannelKey: "ch"}); err != nil {
+			if err := tx.CreateChatRoom(&storage.ChatRoom{RoomID: id, AppID: 1, ChannelKey: fmt.Sprint("ch-", id)}); err != nil {
 				return err
 			}
 			for _, m := range []storage.Member{f.a, f.b} {
