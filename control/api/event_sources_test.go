@@ -15,6 +15,7 @@ import (
 
 	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/control/events"
+	"github.com/roomcast/roomcast/internal/testclock"
 	"github.com/roomcast/roomcast/storage/storagetest"
 )
 
@@ -49,7 +50,7 @@ func newSSEEnv(t *testing.T) *sseEnv {
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store := storagetest.Open(t)
 	broker := &events.Broker{Store: store, Log: log}
-	e := &env{t: t, store: store, clock: &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}, rec: &recorder{}}
+	e := &env{t: t, store: store, clock: testclock.New(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)), rec: &recorder{}}
 	e.c = &control.Control{Store: store, Log: log, PublicHTTPURL: "http://media.test", Events: broker, Now: e.clock.Now}
 	broker.Channels = e.c
 	if err := e.c.Initialize(); err != nil {

@@ -18,27 +18,10 @@ import (
 
 	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/control/events"
+	"github.com/roomcast/roomcast/internal/testclock"
 	"github.com/roomcast/roomcast/storage"
 	"github.com/roomcast/roomcast/storage/storagetest"
 )
-
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // recorder is an Emitter and hook sink that remembers everything.
 type recorder struct {
@@ -77,7 +60,7 @@ type env struct {
 	c     *control.Control
 	api   *Server
 	srv   *httptest.Server
-	clock *clock
+	clock *testclock.Clock
 	rec   *recorder
 	reg   *prometheus.Registry
 }
@@ -94,7 +77,7 @@ func newEnvWith(t testing.TB, store *storage.Store, mod func(*control.Control)) 
 	if store == nil {
 		store = storagetest.Open(t)
 	}
-	e := &env{t: t, store: store, clock: &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)},
+	e := &env{t: t, store: store, clock: testclock.New(time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)),
 		rec: &recorder{}, reg: prometheus.NewRegistry()}
 	e.c = &control.Control{
 		Store: store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -25,6 +25,7 @@ import (
 	"github.com/roomcast/roomcast/control/chat"
 	"github.com/roomcast/roomcast/control/chatsocket"
 	"github.com/roomcast/roomcast/control/events"
+	"github.com/roomcast/roomcast/internal/testclock"
 	"github.com/roomcast/roomcast/storage"
 	"github.com/roomcast/roomcast/storage/storagetest"
 )
@@ -37,30 +38,12 @@ func TestMain(m *testing.M) {
 // quiet is a logger that drops everything.
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// clock is a settable time source (token expiry).
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // env is the whole member chat path: a real bbolt store, control, the events
 // Broker (SSE, webhooks), the REST API and the chat socket on a loopback HTTP
 // listener, and a local webhook receiver.
 type env struct {
 	t      testing.TB
-	clock  *clock
+	clock  *testclock.Clock
 	ctl    *control.Control
 	broker *events.Broker
 	chat   *chatsocket.Server
@@ -78,7 +61,7 @@ func start(t testing.TB, tune func(*chatsocket.Server), wrap ...func(net.Listene
 // startOn is start over an open store (closed by the caller).
 func startOn(t testing.TB, store *storage.Store, tune func(*chatsocket.Server), wrap ...func(net.Listener) net.Listener) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{t: time.Now().UTC()}, hooks: newReceiver(t)}
+	e := &env{t: t, clock: testclock.New(time.Now().UTC()), hooks: newReceiver(t)}
 	e.broker = &events.Broker{Store: store, Log: quiet, PollInterval: 50 * time.Millisecond,
 		RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond}
 	e.ctl = &control.Control{Store: store, Log: quiet, Now: e.clock.Now, Events: e.broker,

@@ -10,33 +10,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
+
+	"github.com/roomcast/roomcast/internal/testclock"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const testRoom = "0b6f2a52-8d1c-4c1e-9a51-3f1f1c2d3e4f"
 
-// clock is an injected clock the tests advance by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type testCounter struct {
 	*Counter
-	clk *clock
+	clk *testclock.Clock
 	reg *prometheus.Registry
 }
 
@@ -45,9 +29,9 @@ type testCounter struct {
 // changes only repeats the test's.
 func newCounter(t *testing.T, mod func(*Counter)) *testCounter {
 	t.Helper()
-	clk := &clock{t: time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC))
 	reg := prometheus.NewRegistry()
-	c := &Counter{Registerer: reg, now: clk.now}
+	c := &Counter{Registerer: reg, now: clk.Now}
 	if mod != nil {
 		mod(c)
 	}
@@ -60,7 +44,7 @@ func newCounter(t *testing.T, mod func(*Counter)) *testCounter {
 
 // at advances the clock by d and samples.
 func (c *testCounter) at(d time.Duration) *testCounter {
-	c.clk.advance(d)
+	c.clk.Add(d)
 	c.sample()
 	return c
 }
