@@ -32,7 +32,12 @@ func TestMain(m *testing.M) {
 	// the tests' http.Get/DefaultClient keep idle keep-alive connections
 	http.DefaultClient.CloseIdleConnections()
 	if code == 0 {
-		if err := goleak.Find(); err != nil {
+		// A publisher stopped while its RTMP connect was in flight closes the
+		// connection and leaves go-rtmp's Stream.Connect waiting for an answer
+		// forever: it has no timeout or cancellation (its own TODO), so the load
+		// tool abandons that goroutine by design (load.dialAttempt). Anything
+		// else left behind fails the package.
+		if err := goleak.Find(goleak.IgnoreTopFunction("github.com/yutopp/go-rtmp.(*Stream).Connect")); err != nil {
 			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
 			code = 1
 		}

@@ -15,7 +15,9 @@ import (
 // dialAttempt lets the publisher give up on a connect that go-rtmp cannot time out:
 // the attempt runs in its own goroutine; on timeout the publisher marks it abandoned
 // and closes whatever connection exists, and the attempt closes a connection it gets
-// later by itself.
+// later by itself. An attempt abandoned inside go-rtmp's Stream.Connect stays
+// blocked there (it waits for the connect answer with no timeout and closing the
+// connection does not wake it): one parked goroutine per abandoned connect.
 type dialAttempt struct {
 	mu        sync.Mutex
 	conn      *rtmp.ClientConn
