@@ -56,23 +56,10 @@ func TestChatChannelIndex(t *testing.T) {
 }
 
 // TestChatChannelMigrationIndexesExistingChatRooms opens a version-4 file
-// holding chat rooms and finds them by channel key after migration 5.
+// holding chat rooms and finds them by channel key after migration 6.
 func TestChatChannelMigrationIndexesExistingChatRooms(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "roomcast.db")
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(btx *bolt.Tx) error {
-		for _, m := range migrations[:4] {
-			if err := m.up(btx); err != nil {
-				return err
-			}
-		}
-		if err := setSchemaVersion(btx, 4); err != nil {
-			return err
-		}
+	s := openFromVersion(t, 4, func(btx *bolt.Tx) error {
 		for id := uint64(1); id <= 5; id++ {
 			c := ChatRoom{RoomID: id, AppID: 1, ChannelKey: fmt.Sprint("ch-", id), MessageCount: id}
 			if err := putJSON(btx.Bucket(bucketChatRooms), u64(id), &c, "chat room"); err != nil {
@@ -81,21 +68,7 @@ func TestChatChannelMigrationIndexesExistingChatRooms(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	err = s.View(func(tx *Tx) error {
-		if v, want := schemaVersion(tx.tx), migrations[len(migrations)-1].version; v != want {
-			t.Errorf("schema version %d, want %d", v, want)
-		}
+	err := s.View(func(tx *Tx) error {
 		for id := uint64(1); id <= 5; id++ {
 			c, err := tx.ChatRoomByChannelKey(fmt.Sprint("ch-", id))
 			if err != nil || c.RoomID != id || c.MessageCount != id {

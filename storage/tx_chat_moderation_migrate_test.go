@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,44 +13,12 @@ import (
 // and that words and mutes can then be stored.
 func TestChatModerationMigrationUpgradesVersion4File(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "roomcast.db")
-	v4 := migrations[:4]
-	if v4[len(v4)-1].version != 4 {
-		t.Fatalf("migration table changed: %+v", v4)
-	}
-	db, err := bolt.Open(path, 0o600, nil) // what a version-4 binary wrote
-	if err != nil {
-		t.Fatal(err)
-	}
 	at := time.Date(2025, 3, 3, 8, 0, 0, 0, time.UTC)
-	err = db.Update(func(btx *bolt.Tx) error {
-		for _, m := range v4 {
-			if err := m.up(btx); err != nil {
-				return err
-			}
-		}
-		if err := setSchemaVersion(btx, 4); err != nil {
-			return err
-		}
+	s := openFromVersion(t, 4, func(btx *bolt.Tx) error {
 		cr := ChatRoom{RoomID: 9, AppID: 1, ChannelKey: "ch", CreatedAt: at, MemberCount: 1, LastJoinSeq: 1}
 		return putJSON(btx.Bucket(bucketChatRooms), u64(9), &cr, "chat room")
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	err = s.Update(func(tx *Tx) error {
-		if v, want := schemaVersion(tx.tx), migrations[len(migrations)-1].version; v != want {
-			t.Errorf("schema version %d, want %d", v, want)
-		}
+	err := s.Update(func(tx *Tx) error {
 		cr, err := tx.ChatRoom(9)
 		if err != nil || cr.ForbiddenWordsVersion != 0 || cr.MemberCount != 1 {
 			t.Errorf("chat room after migration: %+v, %v", cr, err)

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,21 +12,8 @@ import (
 // list entries) and checks that migration 4 lists every active room.
 func TestRoomListMigrationIndexesExistingRooms(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "roomcast.db")
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	err = db.Update(func(btx *bolt.Tx) error {
-		for _, m := range migrations[:3] {
-			if err := m.up(btx); err != nil {
-				return err
-			}
-		}
-		if err := setSchemaVersion(btx, 3); err != nil {
-			return err
-		}
+	s := openFromVersion(t, 3, func(btx *bolt.Tx) error {
 		for i := uint64(1); i <= 30; i++ {
 			r := Room{ID: i, UUID: fmt.Sprint("u-", i), AppID: 1, MemberID: i%3 + 1, State: "ACTIVE",
 				VideoRoomState: "SCHEDULED", Type: "WEBINAR", AccessLevel: "PUBLIC",
@@ -41,21 +27,7 @@ func TestRoomListMigrationIndexesExistingRooms(t *testing.T) {
 		}
 		return btx.Bucket(bucketRooms).SetSequence(30)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	err = s.View(func(tx *Tx) error {
-		if v, want := schemaVersion(tx.tx), migrations[len(migrations)-1].version; v != want {
-			t.Errorf("schema version %d, want %d", v, want)
-		}
+	err := s.View(func(tx *Tx) error {
 		rooms, total, err := tx.ListRooms(RoomQuery{AppID: 1, ByModified: true, Limit: 100})
 		if err != nil {
 			return err
