@@ -16,6 +16,7 @@ import (
 
 	"github.com/roomcast/roomcast/control/chat"
 	"github.com/roomcast/roomcast/control/chatsocket"
+	"github.com/roomcast/roomcast/internal/testwait"
 )
 
 // connectFrame is a CONNECT with token as passcode, as raw bytes.
@@ -39,7 +40,7 @@ func TestBadInput(t *testing.T) {
 	// proof: the bad connection is gone, and the watcher still gets a new message.
 	proof := func(t *testing.T, name string) {
 		t.Helper()
-		eventually(t, "bad connections gone", func() bool { return e.chat.Stats().Connections == 1 })
+		testwait.Until(t, 10*time.Second, "bad connections gone", func() bool { return e.chat.Stats().Connections == 1 })
 		n++
 		text := fmt.Sprintf("after %s", name)
 		w.t = t
@@ -302,7 +303,7 @@ func TestSlowConsumer(t *testing.T) {
 		want = append(want, text)
 		good.expectTexts("good", text)
 	}
-	eventually(t, "slow connection closed", func() bool { return e.chat.Stats().Connections == 1 })
+	testwait.Until(t, 10*time.Second, "slow connection closed", func() bool { return e.chat.Stats().Connections == 1 })
 	good.post(room.messages(), "after", map[string]any{"message": "after"})
 	good.expectTexts("good", "after")
 	if len(want) < 5 {

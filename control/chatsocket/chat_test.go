@@ -12,6 +12,7 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 
 	"github.com/roomcast/roomcast/control/chatsocket"
+	"github.com/roomcast/roomcast/internal/testwait"
 )
 
 // TestGoSTOMPClientChat uses go-stomp's client (an unmodified STOMP client)
@@ -49,7 +50,7 @@ func TestGoSTOMPClientChat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "both subscribed", func() bool { return e.chat.Stats().Subscriptions == 2 })
+	testwait.Until(t, 10*time.Second, "both subscribed", func() bool { return e.chat.Stats().Subscriptions == 2 })
 	list := e.must(200, "GET", room.path()+"/chat-room/members", string(a), nil)
 	if ids := appUserIDs(list["content"]); ids != "alice,bob" && ids != "bob,alice" {
 		t.Fatalf("chat members %q, want alice and bob", ids)
@@ -82,7 +83,7 @@ func TestGoSTOMPClientChat(t *testing.T) {
 		first["sender"].(map[string]any)["appUserId"] != "alice" || strconv.FormatFloat(first["messageId"].(float64), 'f', -1, 64) != msgID {
 		t.Fatalf("message list %v", page)
 	}
-	eventually(t, "chat.message_sent webhook", func() bool { return e.hooks.find("chat.message_sent", "hello from alice") != nil })
+	testwait.Until(t, 10*time.Second, "chat.message_sent webhook", func() bool { return e.hooks.find("chat.message_sent", "hello from alice") != nil })
 	var hook struct {
 		Payload struct {
 			ChatMessage struct {
@@ -199,7 +200,7 @@ func TestFrames(t *testing.T) {
 	if err := c.ws.Close(websocket.StatusNormalClosure, ""); err != nil { // as stompjs does after the receipt
 		t.Fatalf("close after DISCONNECT: %v", err)
 	}
-	eventually(t, "connection gone", func() bool { return e.chat.Stats().Connections == 0 })
+	testwait.Until(t, 10*time.Second, "connection gone", func() bool { return e.chat.Stats().Connections == 0 })
 }
 
 // TestDirectMessage: a member's direct message reaches its receiver and its

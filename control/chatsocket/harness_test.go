@@ -208,18 +208,6 @@ func (e *env) wsURL(query string) string {
 	return u
 }
 
-// eventually polls cond every 10 ms until it holds or 10 s pass.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // client is a raw STOMP client: it writes each frame as one WebSocket message
 // (go-stomp's frame.Writer) and parses what the server sends with go-stomp's
 // frame.Reader, a decoder independent of the server's.

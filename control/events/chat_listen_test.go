@@ -5,8 +5,10 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/roomcast/roomcast/control/events"
+	"github.com/roomcast/roomcast/internal/testwait"
 )
 
 // chatSink collects ListenChat deliveries.
@@ -42,7 +44,7 @@ func TestListenChat(t *testing.T) {
 	e.must(204, "POST", chatPath(room)+"/messages/"+dm+"/hide", a.auth, nil)
 	e.must(200, "POST", roomPath(room)+"/rtmp-broadcast/state/cancelled", a.auth, nil)
 	e.marker(a, room, "three")
-	eventually(t, "four chat deliveries", func() bool { return len(sink.all()) >= 4 })
+	testwait.Until(t, 10*time.Second, "four chat deliveries", func() bool { return len(sink.all()) >= 4 })
 
 	ds := sink.all()
 	if len(ds) != 4 {
@@ -80,7 +82,7 @@ func TestListenChat(t *testing.T) {
 	e.marker(a, room, "after stop")
 	// The SSE stream of a member proves the fan-out passed the last event.
 	c, _ := e.openSSE(ms[0].Access, "")
-	eventually(t, "subscribed", func() bool { return e.broker.Stats().SSEClients == 1 })
+	testwait.Until(t, 10*time.Second, "subscribed", func() bool { return e.broker.Stats().SSEClients == 1 })
 	e.marker(a, room, "proof")
 	c.expectTexts(t, "u1", "proof") // the fan-out (one goroutine, in order) is past "after stop"
 	if n := len(sink.all()); n != 4 {

@@ -2,10 +2,12 @@ package events_test
 
 import (
 	"encoding/json"
+	"github.com/roomcast/roomcast/internal/testwait"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // chatMsg is the part of a chat SSE message (or chat signal) the tests read.
@@ -109,7 +111,7 @@ func TestChatBroadcastReachesChatMembers(t *testing.T) {
 	ca, _ := e.openSSE(added.Access, "")
 	ce, _ := e.openSSE(early.Access, "")
 	cn, _ := e.openSSE(nobody.Access, "")
-	eventually(t, "subscribed", func() bool { return e.broker.Stats().SSEClients == 4 })
+	testwait.Until(t, 10*time.Second, "subscribed", func() bool { return e.broker.Stats().SSEClients == 4 })
 
 	id := e.send(a, room, "broadcast", map[string]any{"messageType": "MESSAGE", "customType": "MSG",
 		"message": "hello all", "data": map[string]any{"foo": "bar"}})
@@ -158,7 +160,7 @@ func TestChatDirectOnlyToReceivers(t *testing.T) {
 		c, _ := e.openSSE(m.Access, "")
 		cs = append(cs, c)
 	}
-	eventually(t, "subscribed", func() bool { return e.broker.Stats().SSEClients == len(ms) })
+	testwait.Until(t, 10*time.Second, "subscribed", func() bool { return e.broker.Stats().SSEClients == len(ms) })
 	// u4 is a receiver but leaves the room (and so the chat) first; "ghost" is no member.
 	e.must(200, "POST", "/v2/members/me/video-rooms/"+strconv.FormatUint(room, 10)+"/leave", "Bearer "+ms[3].Access, nil)
 	dm := e.send(a, room, "direct", map[string]any{"messageType": "DM", "message": "secret",
@@ -194,13 +196,13 @@ func TestChatReplayFiltered(t *testing.T) {
 	u1, u2, u3 := ms[0], ms[1], ms[2]
 	c1, _ := e.openSSE(u1.Access, "")
 	c2, _ := e.openSSE(u2.Access, "")
-	eventually(t, "subscribed", func() bool { return e.broker.Stats().SSEClients == 2 })
+	testwait.Until(t, 10*time.Second, "subscribed", func() bool { return e.broker.Stats().SSEClients == 2 })
 	e.marker(a, room, "start")
 	last1 := c1.expectTexts(t, "u1", "start")[0].ID
 	last2 := c2.expectTexts(t, "u2", "start")[0].ID
 	c1.close()
 	c2.close()
-	eventually(t, "unsubscribed", func() bool { return e.broker.Stats().SSEClients == 0 })
+	testwait.Until(t, 10*time.Second, "unsubscribed", func() bool { return e.broker.Stats().SSEClients == 0 })
 
 	toU2 := e.send(a, room, "direct", map[string]any{"messageType": "DM", "message": "to u2", "appUserIds": []string{"u2"}})
 	e.marker(a, room, "all")
@@ -215,7 +217,7 @@ func TestChatReplayFiltered(t *testing.T) {
 	r3, _ := e.openSSE(u3.Access, last1)
 	r1.expectTexts(t, "u1 replay", "all", "to u1", "to u1 and u3")
 	r2.expectTexts(t, "u2 replay", "to u2", "all", "SIGNAL:HIDDEN:"+toU2)
-	eventually(t, "resubscribed", func() bool { return e.broker.Stats().SSEClients == 3 })
+	testwait.Until(t, 10*time.Second, "resubscribed", func() bool { return e.broker.Stats().SSEClients == 3 })
 	// u3 is still in the room's channel: the room transition is its first message,
 	// so its replay held none of the chat messages. (Membership is read when the
 	// replay runs, so u3 rejoins the chat only once the replay is over.)
@@ -243,7 +245,7 @@ func TestChatWebhookSigned(t *testing.T) {
 	dm := e.send(a, room, "direct", map[string]any{"messageType": "DM", "message": "psst", "appUserIds": []string{"u2"}})
 	e.must(204, "POST", chatPath(room)+"/messages/"+b+"/hide", a.auth, nil) // not subscribed
 	e.must(204, "DELETE", chatPath(room)+"/messages/"+dm, a.auth, nil)
-	eventually(t, "three webhooks", func() bool { return len(distinct(rcv.hooks())) >= 3 })
+	testwait.Until(t, 10*time.Second, "three webhooks", func() bool { return len(distinct(rcv.hooks())) >= 3 })
 	hs := distinct(rcv.hooks())
 	var names []string
 	for _, h := range hs {

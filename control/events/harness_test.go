@@ -282,18 +282,6 @@ func (e *env) outboxNames(after uint64) []string {
 	return out
 }
 
-// eventually polls cond every 10 ms until it holds or 10 s pass.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // hook is a received webhook request.
 type hook struct {
 	EventID   string

@@ -3,8 +3,10 @@ package events_test
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/roomcast/roomcast/control/events"
+	"github.com/roomcast/roomcast/internal/testwait"
 	"github.com/roomcast/roomcast/publish"
 )
 
@@ -19,7 +21,7 @@ func TestSSEHealthToKeyOwner(t *testing.T) {
 	e.join(viewer, room)
 	hc, _ := e.openSSE(host.Access, "")
 	vc, _ := e.openSSE(viewer.Access, "")
-	eventually(t, "subscribed", func() bool { return e.broker.Stats().SSEClients == 2 })
+	testwait.Until(t, 10*time.Second, "subscribed", func() bool { return e.broker.Stats().SSEClients == 2 })
 	e.publish(host)
 	e.must(200, "POST", roomPath(room)+"/rtmp-broadcast/state/live", a.auth, nil)
 	if _, s := vc.nextState(t); s != "LIVE" {

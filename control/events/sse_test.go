@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/roomcast/roomcast/control/events"
+	"github.com/roomcast/roomcast/internal/testwait"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -84,7 +85,7 @@ func TestSSEDropAndResume(t *testing.T) {
 		t.Fatalf("status %d %q", st, c.res.Header.Get("Content-Type"))
 	}
 	o, _ := e.openSSE(outsider.Access, "")
-	eventually(t, "both subscribed", func() bool { return e.broker.Stats().SSEClients == 2 })
+	testwait.Until(t, 10*time.Second, "both subscribed", func() bool { return e.broker.Stats().SSEClients == 2 })
 	e.broadcast(a, host, room)
 	want := []string{"LIVE", "LIVE_INACTIVE", "LIVE", "LIVE_INACTIVE", "ENDED"}
 	var ids []uint64
@@ -121,7 +122,7 @@ func TestSSEReplayLastEventID(t *testing.T) {
 	room := e.newRoom(a, host, nil)
 	e.join(viewer, room)
 	c, _ := e.openSSE(viewer.Access, "")
-	eventually(t, "subscribed", func() bool { return e.broker.Stats().SSEClients == 1 })
+	testwait.Until(t, 10*time.Second, "subscribed", func() bool { return e.broker.Stats().SSEClients == 1 })
 	e.publish(host)
 	e.must(200, "POST", roomPath(room)+"/rtmp-broadcast/state/live", a.auth, nil)
 	m1, _ := c.nextState(t)
@@ -239,7 +240,7 @@ func TestSSESlowClientDisconnected(t *testing.T) {
 	_ = conn.(*net.TCPConn).SetReadBuffer(4096)
 	fmt.Fprintf(conn, "GET /v2/members/me/event-sources HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", slow.Access)
 	fc, _ := e.openSSE(fast.Access, "")
-	eventually(t, "subscribed", func() bool { return e.broker.Stats().SSEClients == 2 })
+	testwait.Until(t, 10*time.Second, "subscribed", func() bool { return e.broker.Stats().SSEClients == 2 })
 	pad := strings.Repeat("p", 64<<10)
 	got := 0
 	// Disconnected either by its full queue (SSEDropped) or by the write timeout,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/control/events"
+	"github.com/roomcast/roomcast/internal/testwait"
 	"github.com/roomcast/roomcast/storage"
 )
 
@@ -103,7 +104,7 @@ func TestWebhooksSignedAndOrdered(t *testing.T) {
 	e.must(200, "POST", roomPath(r1)+"/rtmp-broadcast/state/ended", a.auth, nil)
 	e.must(200, "POST", roomPath(r2)+"/rtmp-broadcast/state/ended", a.auth, nil)
 	all := e.outboxNames(0)
-	eventually(t, "all webhooks", func() bool { return len(rcv.hooks()) >= len(all) })
+	testwait.Until(t, 10*time.Second, "all webhooks", func() bool { return len(rcv.hooks()) >= len(all) })
 	hs := rcv.hooks()
 	if len(hs) != len(all) {
 		t.Fatalf("%d webhooks for %d events", len(hs), len(all))
@@ -159,14 +160,14 @@ func TestWebhooksSurviveReceiverDownAndRestart(t *testing.T) {
 	room := e.newRoom(a, host, nil)
 	e.broadcast(a, host, room)
 	want, wantRooms := e.outboxNames(0), e.outboxRooms(0)
-	eventually(t, "failed attempts", func() bool { return len(rcv.hooks()) >= 3 })
+	testwait.Until(t, 10*time.Second, "failed attempts", func() bool { return len(rcv.hooks()) >= 3 })
 	e.stop() // restart with the receiver still down
 	before := len(rcv.hooks())
 	e = start(t, dir, nil)
-	eventually(t, "attempts after the restart", func() bool { return len(rcv.hooks()) > before })
+	testwait.Until(t, 10*time.Second, "attempts after the restart", func() bool { return len(rcv.hooks()) > before })
 	rcv.setStatus(http.StatusNoContent)
-	eventually(t, "every event delivered", func() bool { return len(distinct(rcv.hooks())) == len(want) })
-	eventually(t, "delivery log all DELIVERED", func() bool {
+	testwait.Until(t, 10*time.Second, "every event delivered", func() bool { return len(distinct(rcv.hooks())) == len(want) })
+	testwait.Until(t, 10*time.Second, "delivery log all DELIVERED", func() bool {
 		page := e.must(200, "GET", "/v2/apps/me/callback/deliveries?status=PENDING", a.auth, nil)
 		return page["totalElements"].(float64) == 0
 	})
@@ -281,7 +282,7 @@ func TestWebhookBadReceivers(t *testing.T) {
 				t.Fatalf("transitions took %s", d)
 			}
 			var last map[string]any
-			eventually(t, "two failed attempts", func() bool {
+			testwait.Until(t, 10*time.Second, "two failed attempts", func() bool {
 				page := e.must(200, "GET", "/v2/apps/me/callback/deliveries", a.auth, nil)
 				c := page["content"].([]any)
 				if len(c) == 0 {
@@ -326,11 +327,11 @@ func TestRedeliverKeepsEventID(t *testing.T) {
 	e.setCallback(a, rcv.srv.URL, []string{events.EventPublishStarted})
 	host := e.newMember(a, "host")
 	e.publish(host)
-	eventually(t, "first delivery", func() bool { return len(rcv.hooks()) == 1 })
+	testwait.Until(t, 10*time.Second, "first delivery", func() bool { return len(rcv.hooks()) == 1 })
 	page := e.must(200, "GET", "/v2/apps/me/callback/deliveries", a.auth, nil)
 	d := page["content"].([]any)[0].(map[string]any)
 	id := strconv.FormatFloat(d["id"].(float64), 'f', -1, 64)
-	eventually(t, "DELIVERED", func() bool {
+	testwait.Until(t, 10*time.Second, "DELIVERED", func() bool {
 		p := e.must(200, "GET", "/v2/apps/me/callback/deliveries", a.auth, nil)
 		return p["content"].([]any)[0].(map[string]any)["status"] == "DELIVERED"
 	})
@@ -338,7 +339,7 @@ func TestRedeliverKeepsEventID(t *testing.T) {
 	if nd["redeliveryOf"].(float64) != d["id"].(float64) || nd["eventId"] != d["eventId"] {
 		t.Fatalf("redelivery %v of %v", nd, d)
 	}
-	eventually(t, "redelivery", func() bool { return len(rcv.hooks()) == 2 })
+	testwait.Until(t, 10*time.Second, "redelivery", func() bool { return len(rcv.hooks()) == 2 })
 	hs := rcv.hooks()
 	if hs[0].EventID != hs[1].EventID || string(hs[0].Body) != string(hs[1].Body) || hs[1].EventID != d["eventId"] {
 		t.Fatalf("redelivered %+v vs %+v", hs[1], hs[0])
@@ -375,7 +376,7 @@ func TestRoomWebhookFilter(t *testing.T) {
 	e.broadcastOnce(a, host, room)
 	e.broadcastOnce(a, host, other)
 	secret := e.setCallback(a, appRcv.srv.URL, []string{events.EventVideoRoomEnded})
-	eventually(t, "room webhooks", func() bool { return len(roomRcv.hooks()) == 2 })
+	testwait.Until(t, 10*time.Second, "room webhooks", func() bool { return len(roomRcv.hooks()) == 2 })
 	for i, h := range roomRcv.hooks() {
 		if err := verify(secret, h.Signature, h.Body); err != nil {
 			t.Fatal(err)
@@ -390,7 +391,7 @@ func TestRoomWebhookFilter(t *testing.T) {
 	third := e.newRoom(a, host, nil)
 	e.must(200, "POST", roomPath(third)+"/rtmp-broadcast/state/cancelled", a.auth, nil)
 	e.broadcastOnce(a, host, e.newRoom(a, host, nil))
-	eventually(t, "ended of the last room", func() bool {
+	testwait.Until(t, 10*time.Second, "ended of the last room", func() bool {
 		hs := appRcv.hooks()
 		return len(hs) > 0 && hs[len(hs)-1].RoomID == third+1
 	})
@@ -408,7 +409,7 @@ func TestCapacityEventGoesToEveryApp(t *testing.T) {
 	e.setCallback(e.newApp("a"), r1.srv.URL, nil)
 	e.setCallback(e.newApp("b"), r2.srv.URL, nil)
 	e.ctl.IngestCapacity(events.EventIngestNearLimit, 8, 10)
-	eventually(t, "both apps", func() bool { return len(r1.hooks()) == 1 && len(r2.hooks()) == 1 })
+	testwait.Until(t, 10*time.Second, "both apps", func() bool { return len(r1.hooks()) == 1 && len(r2.hooks()) == 1 })
 	if r1.hooks()[0].EventID != r2.hooks()[0].EventID {
 		t.Fatal("one event, two ids")
 	}
@@ -428,7 +429,7 @@ func TestAutoEndSurvivesRestart(t *testing.T) {
 	e.stop() // before the timer fires
 	time.Sleep(1100 * time.Millisecond)
 	e = start(t, dir, nil)
-	eventually(t, "auto-ended after restart", func() bool {
+	testwait.Until(t, 10*time.Second, "auto-ended after restart", func() bool {
 		return e.must(200, "GET", roomPath(room), a.auth, nil)["videoRoomState"] == "ENDED"
 	})
 	var names []string
@@ -462,7 +463,7 @@ func TestRetention(t *testing.T) {
 		_ = e.store.View(func(tx *storage.Tx) error { f = tx.FirstEventSeq(); return nil })
 		return f
 	}
-	eventually(t, "outbox and log pruned", func() bool {
+	testwait.Until(t, 10*time.Second, "outbox and log pruned", func() bool {
 		page := e.must(200, "GET", "/v2/apps/me/callback/deliveries", a.auth, nil)
 		return first() == 0 && page["totalElements"].(float64) == 0
 	})
@@ -473,7 +474,7 @@ func TestRetention(t *testing.T) {
 	// A failing receiver keeps its events in the outbox past Retention.
 	rcv.setStatus(500)
 	e.ctl.IngestCapacity(events.EventIngestLimited, 10, 10)
-	eventually(t, "attempted", func() bool { return len(rcv.hooks()) > len(e.outboxNames(0))+4 })
+	testwait.Until(t, 10*time.Second, "attempted", func() bool { return len(rcv.hooks()) > len(e.outboxNames(0))+4 })
 	time.Sleep(300 * time.Millisecond)
 	if got := e.outboxNames(0); !slices.Equal(got, []string{events.EventIngestLimited}) {
 		t.Fatalf("outbox with a pending delivery: %v", got)
