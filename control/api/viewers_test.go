@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/roomcast/roomcast/control"
+	"github.com/roomcast/roomcast/internal/testwait"
 	"github.com/roomcast/roomcast/packager/viewers"
 	"github.com/roomcast/roomcast/publish"
 	"github.com/roomcast/roomcast/storage/storagetest"
@@ -41,17 +43,10 @@ func TestPeakViewersKept(t *testing.T) {
 	}
 	waitStats := func(cur, peak int) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for { // the counter samples once per second
-			c, p := stats(e)
-			if c == cur && p == peak {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("stats: viewerCount %d peakViewerCount %d, want %d and %d", c, p, cur, peak)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		testwait.Until(t, 10*time.Second, fmt.Sprintf("viewerCount %d and peakViewerCount %d", cur, peak), func() bool {
+			c, p := stats(e) // the counter samples once per second
+			return c == cur && p == peak
+		})
 	}
 	stored := func() int {
 		t.Helper()
@@ -147,8 +142,8 @@ func TestPeakViewersSurviveCrash(t *testing.T) {
 	for m := range uint64(3) {
 		counter.See(uuid, 100+m)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for stored := 0; stored != 3; {
+	testwait.Until(t, 10*time.Second, "peak 3 stored while LIVE", func() bool {
+		var stored int
 		if err := store.View(func(tx *storageTx) error {
 			r, err := tx.RoomByUUID(uuid)
 			stored = r.PeakViewerCount
@@ -156,11 +151,8 @@ func TestPeakViewersSurviveCrash(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("peak stored while LIVE: %d, want 3", stored)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return stored == 3
+	})
 	// The crash: no transition, no End; a new control plane over the same file.
 	counter.Close()
 	e.srv.Close()
