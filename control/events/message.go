@@ -5,18 +5,23 @@ import "encoding/json"
 // The member SSE notifications (Event.Message). Every one shares the
 // notification envelope: messageId, sentAt, origin, type, deliveryType, channelId.
 
+// Signal is the notification envelope of a SYSTEM signal (origin SYSTEM, type
+// SIGNAL) with its customType and customData D; the signals below are its
+// instances.
+type Signal[D any] struct {
+	MessageID    string `json:"messageId"`
+	SentAt       string `json:"sentAt"`
+	Origin       string `json:"origin"`
+	Type         string `json:"type"`
+	DeliveryType string `json:"deliveryType"`
+	ChannelID    uint64 `json:"channelId"`
+	CustomType   string `json:"customType"`
+	CustomData   D      `json:"customData"`
+}
+
 // RoomSignal is the SSE notification of a room transition: a SYSTEM
 // CHANGE_DATA_CAPTURE signal carrying the room's new states and URLs.
-type RoomSignal struct {
-	MessageID    string         `json:"messageId"`
-	SentAt       string         `json:"sentAt"`
-	Origin       string         `json:"origin"`
-	Type         string         `json:"type"`
-	DeliveryType string         `json:"deliveryType"`
-	ChannelID    uint64         `json:"channelId"`
-	CustomType   string         `json:"customType"`
-	CustomData   RoomSignalData `json:"customData"`
-}
+type RoomSignal = Signal[RoomSignalData]
 
 // RoomSignalData is the customData of RoomSignal.
 type RoomSignalData struct {
@@ -32,16 +37,7 @@ type RoomSignalData struct {
 // resolved, sent to the owner of the publishing stream key (the room's host):
 // the notification envelope with deliveryType DIRECT and customType
 // STREAM_HEALTH.
-type HealthSignal struct {
-	MessageID    string           `json:"messageId"`
-	SentAt       string           `json:"sentAt"`
-	Origin       string           `json:"origin"`
-	Type         string           `json:"type"`
-	DeliveryType string           `json:"deliveryType"`
-	ChannelID    uint64           `json:"channelId"`
-	CustomType   string           `json:"customType"`
-	CustomData   HealthSignalData `json:"customData"`
-}
+type HealthSignal = Signal[HealthSignalData]
 
 // HealthSignalData is the customData of HealthSignal.
 type HealthSignalData struct {
@@ -98,16 +94,7 @@ type ChatSender struct {
 
 // ChatSignal is the CHANGE_DATA_CAPTURE signal of a hidden, visible again or
 // deleted chat message (the same envelope as RoomSignal).
-type ChatSignal struct {
-	MessageID    string         `json:"messageId"`
-	SentAt       string         `json:"sentAt"`
-	Origin       string         `json:"origin"`
-	Type         string         `json:"type"`
-	DeliveryType string         `json:"deliveryType"`
-	ChannelID    uint64         `json:"channelId"`
-	CustomType   string         `json:"customType"`
-	CustomData   ChatSignalData `json:"customData"`
-}
+type ChatSignal = Signal[ChatSignalData]
 
 // ChatSignalData is the customData of ChatSignal.
 type ChatSignalData struct {
@@ -128,16 +115,7 @@ type Member struct {
 // ChatMemberSignal is the SSE notification of a mute or unmute, sent to the
 // muted member only (deliveryType DIRECT): the notification envelope with
 // customType CHANGE_DATA_CAPTURE.
-type ChatMemberSignal struct {
-	MessageID    string               `json:"messageId"`
-	SentAt       string               `json:"sentAt"`
-	Origin       string               `json:"origin"`
-	Type         string               `json:"type"`
-	DeliveryType string               `json:"deliveryType"`
-	ChannelID    uint64               `json:"channelId"`
-	CustomType   string               `json:"customType"`
-	CustomData   ChatMemberSignalData `json:"customData"`
-}
+type ChatMemberSignal = Signal[ChatMemberSignalData]
 
 // ChatMemberSignalData is the customData of ChatMemberSignal.
 type ChatMemberSignalData struct {
