@@ -13,13 +13,11 @@
 //   {"op":"eventsource","page":"bob","url":U}            native EventSource, messages kept in the page
 //   {"op":"dump","page":"alice"}                         everything the page received so far
 //   {"op":"quit"}
-import http from 'node:http';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { openBrowser } from './browser.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = Object.fromEntries(
@@ -70,25 +68,7 @@ window.rcFetch = async (url, method, token) => {
 };
 </script>`;
 
-const server = http.createServer((req, res) => {
-  if (req.url === '/stomp.umd.min.js') {
-    res.writeHead(200, { 'content-type': 'text/javascript' });
-    fs.createReadStream(stompJS).pipe(res);
-    return;
-  }
-  res.writeHead(200, { 'content-type': 'text/html' });
-  res.end(page);
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const origin = `http://127.0.0.1:${server.address().port}`;
-
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-chromium-'));
-const browser = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
+const { browser, origin, close } = await openBrowser(page, { '/stomp.umd.min.js': stompJS });
 
 const pages = {};
 const console_ = {};
@@ -127,6 +107,4 @@ for await (const line of rl) {
   }
   process.stdout.write(JSON.stringify(out) + '\n');
 }
-await browser.close();
-server.close();
-fs.rmSync(userDataDir, { recursive: true, force: true });
+await close();

@@ -7,12 +7,10 @@
 //
 // The test page is served by this script on its own origin (another port), so CORS is
 // really exercised: without Access-Control-Allow-Origin hls.js fails fatally.
-import http from 'node:http';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { openBrowser } from './browser.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = Object.fromEntries(
@@ -31,31 +29,7 @@ const page = `<!doctype html><meta charset="utf-8"><title>e2e</title>
 <script src="/hls.min.js"></script><script src="/dash.all.min.js"></script><script src="/shaka-player.compiled.js"></script>
 <video id="v" muted autoplay playsinline width="640" height="360"></video><canvas id="c" width="64" height="36"></canvas>`;
 
-const server = http.createServer((req, res) => {
-  const file = assets[req.url];
-  if (file) {
-    res.writeHead(200, { 'content-type': 'text/javascript' });
-    fs.createReadStream(file).pipe(res);
-    return;
-  }
-  res.writeHead(200, { 'content-type': 'text/html' });
-  res.end(page);
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const origin = `http://127.0.0.1:${server.address().port}`;
-
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-chromium-'));
-// A fresh profile per run (REAL-CLIENTS.md); playwright passes it as --user-data-dir.
-const browser = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  viewport: { width: 1000, height: 700 },
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required',
-  ],
-});
+const { browser, origin, close } = await openBrowser(page, assets);
 
 // Measures playback in the page: currentTime progress, decoded video and audio, a frame
 // that is not flat, player errors and the player's live latency.
@@ -192,9 +166,7 @@ if (args.follow) {
   try {
     await follow(args.follow);
   } finally {
-    await browser.close();
-    server.close();
-    fs.rmSync(userDataDir, { recursive: true, force: true });
+    await close();
   }
   process.exit(0);
 }
@@ -207,8 +179,6 @@ try {
   if (args.shaka) results.push(await play('shaka', args.shaka));
   if (args.watch) results.push(await watch(args.watch));
 } finally {
-  await browser.close();
-  server.close();
-  fs.rmSync(userDataDir, { recursive: true, force: true });
+  await close();
 }
 process.stdout.write(JSON.stringify(results) + '\n');
