@@ -2,6 +2,7 @@ package chat
 
 import (
 	"fmt"
+	"iter"
 	"strings"
 	"sync"
 	"unicode"
@@ -176,28 +177,23 @@ func NormalizeWords(list []string) ([]string, error) {
 // position walking at most one trie path: O(message length × the longest word),
 // independent of the number of words.
 type Matcher struct {
-	words     *tokenNode // phrases of boundary-matched words, word by word
-	substr    *runeNode  // substring words, rune by rune
+	words     *trie[string] // phrases of boundary-matched words, keyed word by word
+	substr    *trie[rune]   // substring words, keyed rune by rune
 	hasSubstr bool
 	n         int
 }
 
-// tokenNode is a node of the trie of phrases, keyed by folded word.
-type tokenNode struct {
-	next map[string]*tokenNode
+// trie is a node of a trie of forbidden words: K is a folded word (phrases) or
+// a rune (substring words).
+type trie[K comparable] struct {
+	next map[K]*trie[K]
 	word string // the forbidden word ending here ("" if none)
-}
-
-// runeNode is a node of the trie of substring words, keyed by rune.
-type runeNode struct {
-	next map[rune]*runeNode
-	word string
 }
 
 // NewMatcher compiles a list of forbidden words (normalised or not: each is
 // normalised again; words NormalizeWord refuses are skipped).
 func NewMatcher(list []string) *Matcher {
-	m := &Matcher{words: &tokenNode{}, substr: &runeNode{}}
+	m := &Matcher{words: &trie[string]{}, substr: &trie[rune]{}}
 	for _, w := range list {
 		n, substring, err := NormalizeWord(w)
 		if err != nil {
@@ -206,10 +202,16 @@ func NewMatcher(list []string) *Matcher {
 		m.n++
 		if substring {
 			m.hasSubstr = true
-			m.substr.add(n)
+			m.substr.add(n, func(yield func(rune) bool) {
+				for _, r := range n {
+					if !yield(r) {
+						return
+					}
+				}
+			})
 			continue
 		}
-		m.words.add(n)
+		m.words.add(n, strings.SplitSeq(n, " "))
 	}
 	return m
 }
@@ -217,36 +219,17 @@ func NewMatcher(list []string) *Matcher {
 // Len is the number of words compiled.
 func (m *Matcher) Len() int { return m.n }
 
-// add inserts phrase w (words separated by one space).
-func (t *tokenNode) add(w string) {
+// add inserts word w, keyed by keys (its words, or its runes).
+func (t *trie[K]) add(w string, keys iter.Seq[K]) {
 	node := t
-	for tok := range strings.SplitSeq(w, " ") {
+	for k := range keys {
 		if node.next == nil {
-			node.next = map[string]*tokenNode{}
+			node.next = map[K]*trie[K]{}
 		}
-		child := node.next[tok]
+		child := node.next[k]
 		if child == nil {
-			child = &tokenNode{}
-			node.next[tok] = child
-		}
-		node = child
-	}
-	if node.word == "" {
-		node.word = w
-	}
-}
-
-// add inserts substring word w.
-func (t *runeNode) add(w string) {
-	node := t
-	for _, r := range w {
-		if node.next == nil {
-			node.next = map[rune]*runeNode{}
-		}
-		child := node.next[r]
-		if child == nil {
-			child = &runeNode{}
-			node.next[r] = child
+			child = &trie[K]{}
+			node.next[k] = child
 		}
 		node = child
 	}
