@@ -49,7 +49,7 @@ func Check(path string, lockTimeout time.Duration) (CheckReport, error) {
 	err = guard(path, func() error {
 		return db.View(func(tx *bolt.Tx) error {
 			rep.Bytes = tx.Size()
-			rep.SchemaVersion = schemaVersion(tx)
+			rep.SchemaVersion = schemaVersion(boltTx{tx})
 			if b := tx.Bucket(bucketRooms); b != nil {
 				rep.Rooms = b.Stats().KeyN
 			}
@@ -65,6 +65,9 @@ func Check(path string, lockTimeout time.Duration) (CheckReport, error) {
 // follow. It returns the number of bytes written.
 func (s *Store) Backup(w io.Writer, size func(int64)) (int64, error) {
 	var n int64
+	if s.db == nil {
+		return 0, fmt.Errorf("backup %s: %w", s.eng, ErrNotBbolt)
+	}
 	err := guard(s.db.Path(), func() error {
 		return s.db.View(func(tx *bolt.Tx) error {
 			if size != nil {

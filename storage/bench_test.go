@@ -132,7 +132,8 @@ func BenchmarkStreamKeyBySecret(b *testing.B) {
 // TestHundredThousandRooms inserts 100 000 rooms in transactions of 1000 with
 // fsync on, logs the file size, and checks the indexes at that scale.
 func TestHundredThousandRooms(t *testing.T) {
-	t.Parallel() // CPU-bound for long under -race: overlaps the other parallel tests
+	storagetest.BboltOnly(t) // measures the file
+	t.Parallel()             // CPU-bound for long under -race: overlaps the other parallel tests
 	if testing.Short() {
 		t.Skip("slow: run without -short")
 	}

@@ -153,6 +153,17 @@ func (c *recordCache[T]) undo(txID, prev uint64) {
 	}
 }
 
+// clear drops every entry and refuses fills from snapshots before rev (the etcd
+// engine lost track of changes up to rev).
+func (c *recordCache[T]) clear(rev uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
+	clear(c.ring)
+	c.ring, c.hand = c.ring[:0], 0
+	c.lastWrite = max(c.lastWrite, rev)
+}
+
 // len returns the number of cached entries (tests).
 func (c *recordCache[T]) len() int {
 	c.mu.RLock()
@@ -228,11 +239,11 @@ var (
 // decoded from bbolt (and cached when the snapshot allows). Without a cache, or
 // in a write transaction, it is getJSON.
 func getCached[T any](t *Tx, k recordKind[T], id uint64) (T, error) {
-	if t.caches == nil || t.tx.Writable() {
+	if t.caches == nil || t.tx.Writable() || !t.tx.Cacheable() {
 		return getUncached(t, k, id)
 	}
 	c := k.pick(t.caches)
-	snap := uint64(t.tx.ID())
+	snap := t.tx.Snapshot()
 	if v, found, ok := c.get(id, snap); ok {
 		t.caches.hits.Add(1)
 		if !found {
@@ -279,7 +290,7 @@ func invalidateCached[T any](t *Tx, k recordKind[T], id uint64) {
 		return
 	}
 	c := k.pick(t.caches)
-	txID := uint64(t.tx.ID())
+	txID := t.tx.Snapshot()
 	prev := c.invalidate(id, txID)
 	t.undo = append(t.undo, func() { c.undo(txID, prev) })
 }

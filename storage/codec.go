@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // All record encoding and key layout lives in this file; see doc.go for the table.
@@ -48,7 +46,7 @@ func appString(appID uint64, s string) []byte {
 // getJSON decodes the record kind with the given ID from b into v. It returns
 // ErrNotFound (wrapped with kind and id) when the record is absent. The error
 // text is built only on failure: lookups are the hot path.
-func getJSON(b *bolt.Bucket, id uint64, v any, kind string) error {
+func getJSON(b bucket, id uint64, v any, kind string) error {
 	var key [8]byte
 	binary.BigEndian.PutUint64(key[:], id)
 	data := b.Get(key[:])
@@ -71,7 +69,7 @@ func decodeJSON(data []byte, v any, what string) error {
 }
 
 // putJSON encodes v and stores it under key in b.
-func putJSON(b *bolt.Bucket, key []byte, v any, what string) error {
+func putJSON(b bucket, key []byte, v any, what string) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", what, err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/roomcast/roomcast/storage"
+	"github.com/roomcast/roomcast/storage/storagetest"
 )
 
 const pageSize = 4096 // bbolt's page size is the OS page size; the tests below assume 4 KiB
@@ -82,6 +83,7 @@ func wantCorrupt(t *testing.T, err error, path, reason string) {
 }
 
 func TestOpenRefusesEmptyFile(t *testing.T) {
+	storagetest.BboltOnly(t)
 	path := dbPath(t)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
@@ -99,6 +101,7 @@ func TestOpenRefusesEmptyFile(t *testing.T) {
 }
 
 func TestOpenRefusesTruncatedFile(t *testing.T) {
+	storagetest.BboltOnly(t)
 	path, _ := filledStore(t, 200)
 	fi, _ := os.Stat(path)
 	if err := os.Truncate(path, fi.Size()/2); err != nil {
@@ -111,6 +114,7 @@ func TestOpenRefusesTruncatedFile(t *testing.T) {
 }
 
 func TestOpenRefusesSmashedPages(t *testing.T) {
+	storagetest.BboltOnly(t)
 	path, rooms := filledStore(t, 200)
 	smash(t, path, pageOf(t, path, rooms[100]))
 	_, err := storage.Open(path, storage.Options{})
@@ -120,6 +124,7 @@ func TestOpenRefusesSmashedPages(t *testing.T) {
 }
 
 func TestOpenRefusesSmashedMeta(t *testing.T) {
+	storagetest.BboltOnly(t)
 	path, _ := filledStore(t, 10)
 	smash(t, path, 0)
 	smash(t, path, pageSize)
@@ -130,6 +135,7 @@ func TestOpenRefusesSmashedMeta(t *testing.T) {
 // A page damaged while the store is open: the transaction that reaches it fails
 // with ErrCorrupt, the others go on.
 func TestDamagedPageFailsOnlyItsTransactions(t *testing.T) {
+	storagetest.BboltOnly(t)
 	path, rooms := filledStore(t, 200)
 	s := openAt(t, path)
 	t.Cleanup(func() { _ = s.Close() })
@@ -159,6 +165,7 @@ func TestDamagedPageFailsOnlyItsTransactions(t *testing.T) {
 
 // A panic of the caller's own code is a bug, not damage: it is not swallowed.
 func TestViewRepanicsForCallerBugs(t *testing.T) {
+	storagetest.BboltOnly(t)
 	s := openAt(t, dbPath(t))
 	t.Cleanup(func() { _ = s.Close() })
 	defer func() {
@@ -170,6 +177,7 @@ func TestViewRepanicsForCallerBugs(t *testing.T) {
 }
 
 func TestUpdateReportsStorageFull(t *testing.T) {
+	storagetest.BboltOnly(t)
 	path := dbPath(t)
 	s, err := storage.Open(path, storage.Options{MaxSize: 1 << 20})
 	if err != nil {
@@ -204,6 +212,7 @@ func TestUpdateReportsStorageFull(t *testing.T) {
 }
 
 func TestCheckAndBackupFile(t *testing.T) {
+	storagetest.BboltOnly(t)
 	path, rooms := filledStore(t, 50)
 	rep, err := storage.Check(path, 0)
 	if err != nil {
@@ -237,6 +246,7 @@ func TestCheckAndBackupFile(t *testing.T) {
 // that reach the pages that are gone (the bucket roots, written last, are among
 // them) fail with ErrCorrupt instead of killing the process with SIGBUS.
 func TestFileTruncatedWhileOpen(t *testing.T) {
+	storagetest.BboltOnly(t)
 	path, rooms := filledStore(t, 200)
 	s, err := storage.Open(path, storage.Options{CacheRecords: -1})
 	if err != nil {

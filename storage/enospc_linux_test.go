@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/roomcast/roomcast/storage"
+	"github.com/roomcast/roomcast/storage/storagetest"
 )
 
 // TestUpdateReportsENOSPC fills a real 2 MiB tmpfs: the commit that does not fit
@@ -16,6 +17,7 @@ import (
 // Mounting needs root (CAP_SYS_ADMIN); TestUpdateReportsStorageFull covers the
 // same path with Options.MaxSize everywhere.
 func TestUpdateReportsENOSPC(t *testing.T) {
+	storagetest.BboltOnly(t)
 	if os.Geteuid() != 0 {
 		t.Skip("skipped: mounting a small tmpfs needs root; TestUpdateReportsStorageFull covers ErrFull with Options.MaxSize")
 	}

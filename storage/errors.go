@@ -64,3 +64,11 @@ func (e *CorruptError) Error() string { return e.Path + ": damaged store: " + e.
 
 // Is reports whether target is ErrCorrupt.
 func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+
+// ErrNotBbolt is returned by operations on a bbolt file (Backup) asked of an etcd
+// store: etcd's own tools do those (etcdctl snapshot save).
+var ErrNotBbolt = errors.New("not a bbolt store: use etcdctl snapshot save for an etcd store")
+
+// ErrBusy is returned by an etcd store's Update when other nodes kept committing
+// first: the write did not happen and may be retried.
+var ErrBusy = errors.New("store busy: other nodes kept writing first")

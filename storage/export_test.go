@@ -1,6 +1,16 @@
 package storage
 
-import "fmt"
+import (
+	"bytes"
+	"fmt"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// TestEtcd returns the etcd client of an etcd test run (nil on bbolt). The
+// external tests set it (package storagetest knows the run); the tests of this
+// package open stores through testOpen.
+var TestEtcd = func() *clientv3.Client { return nil }
 
 // Store methods only the tests use (compiled with the tests, not in the binary).
 
@@ -35,10 +45,11 @@ func (t *Tx) DeleteEventsBefore(seq uint64) (int, error) {
 	if err := t.writable("delete events"); err != nil {
 		return 0, err
 	}
-	c := t.bucket(bucketEvents).Cursor()
+	events := t.bucket(bucketEvents)
+	c := events.Cursor()
 	n := 0
 	for k, _ := c.First(); k != nil && btoi(k) < seq; k, _ = c.First() {
-		if err := c.Delete(); err != nil {
+		if err := events.Delete(bytes.Clone(k)); err != nil {
 			return n, fmt.Errorf("delete event %d: %w", btoi(k), err)
 		}
 		n++

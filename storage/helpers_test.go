@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/storage"
+	"github.com/roomcast/roomcast/storage/storagetest"
 )
 
 // update runs fn in an Update and fails the test on error.
@@ -29,7 +30,7 @@ func view(t testing.TB, s *storage.Store, fn func(*storage.Tx) error) {
 // openAt opens a store at path with fsync on (the production setting).
 func openAt(t testing.TB, path string) *storage.Store {
 	t.Helper()
-	s, err := storage.Open(path, storage.Options{})
+	s, err := storagetest.OpenAt(path, storage.Options{})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

@@ -1,44 +1,79 @@
 package storage
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"path/filepath"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// openFromVersion writes a store file as a binary of schema version v left it
+// testOpen opens the store path names on the engine of the test run: the bbolt
+// file, or on etcd the key prefix derived from path (as storagetest.OpenAt does).
+func testOpen(path string, opts Options) (*Store, error) {
+	return testOpenTable(path, opts, migrations)
+}
+
+// testOpenTable is testOpen with an explicit migration table.
+func testOpenTable(path string, opts Options, table []migration) (*Store, error) {
+	c := TestEtcd()
+	if c == nil {
+		return open(path, opts, table)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return openEtcd(ctx, EtcdOptions{Client: c, Prefix: testPrefix(path), Options: opts}, table)
+}
+
+// testPrefix is the etcd prefix that stands for path (storagetest.Prefix).
+func testPrefix(path string) string {
+	sum := sha256.Sum256([]byte(path))
+	return "/roomcast-test/" + hex.EncodeToString(sum[:8])
+}
+
+// openFromVersion writes a store as a binary of schema version v left it
 // (migrations 1..v and their buckets only), with the records fill writes the way
-// that binary stored them, then opens it with Open, which must migrate it to the
-// latest version. The store is closed at the end of the test.
-func openFromVersion(t *testing.T, v uint64, fill func(*bolt.Tx) error) *Store {
+// that binary stored them, then opens it with Open (or OpenEtcd), which must
+// migrate it to the latest version. The store is closed at the end of the test.
+func openFromVersion(t *testing.T, v uint64, fill func(kvTx) error) *Store {
 	t.Helper()
 	if migrations[v-1].version != v {
 		t.Fatalf("migration table changed: no version %d at index %d", v, v-1)
 	}
 	path := filepath.Join(t.TempDir(), "roomcast.db")
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(btx *bolt.Tx) error {
+	build := func(tx kvTx) error {
 		for _, m := range migrations[:v] {
-			if err := m.up(btx); err != nil {
+			if err := m.up(tx); err != nil {
 				return err
 			}
 		}
-		if err := setSchemaVersion(btx, v); err != nil {
+		if err := setSchemaVersion(tx, v); err != nil {
 			return err
 		}
-		return fill(btx)
-	})
-	if err != nil {
-		t.Fatal(err)
+		return fill(tx)
 	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
+	if c := TestEtcd(); c != nil {
+		e := &etcdEngine{cli: c, prefix: testPrefix(path) + "/", commit: testPrefix(path) + "/commit",
+			timeout: 5 * time.Second, done: make(chan struct{})}
+		if err := e.update(func(tx kvTx) (func(), error) { return nil, build(tx) }); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(func(btx *bolt.Tx) error { return build(boltTx{btx}) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	s, err := Open(path, Options{})
+	s, err := testOpen(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,4 +88,28 @@ func openFromVersion(t *testing.T, v uint64, fill func(*bolt.Tx) error) *Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// settle waits until an etcd store's watch has applied every change up to the
+// current revision, so that the read cache may serve the next View (bbolt: at
+// once).
+func settle(t testing.TB, s *Store) {
+	t.Helper()
+	e, ok := s.eng.(*etcdEngine)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := e.cli.Get(ctx, e.commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for e.watched.Load() < resp.Header.Revision {
+		if ctx.Err() != nil {
+			t.Fatalf("watch stuck at revision %d, want %d", e.watched.Load(), resp.Header.Revision)
+		}
+		e.requestProgress()
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -4,15 +4,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 func TestMigrationHookRunsOnOlderFile(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "roomcast.db")
 	next := migrations[len(migrations)-1].version + 1
-	s, err := open(path, Options{}, migrations) // a file of the current version
+	s, err := testOpenTable(path, Options{}, migrations) // a file of the current version
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,19 +21,19 @@ func TestMigrationHookRunsOnOlderFile(t *testing.T) {
 
 	runs := 0
 	table := append(append([]migration(nil), migrations...), migration{version: next,
-		up: func(tx *bolt.Tx) error {
+		up: func(tx kvTx) error {
 			runs++
-			_, err := tx.CreateBucket([]byte("v2"))
+			_, err := tx.CreateBucketIfNotExists([]byte("v2"))
 			return err
 		}})
 	for range 2 { // the second open finds version next and runs nothing
-		s, err = open(path, Options{}, table)
+		s, err = testOpenTable(path, Options{}, table)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var version uint64
 		var hasV2 bool
-		_ = s.db.View(func(tx *bolt.Tx) error {
+		_ = s.eng.view(func(tx kvTx) error {
 			version, hasV2 = schemaVersion(tx), tx.Bucket([]byte("v2")) != nil
 			return nil
 		})
@@ -50,7 +48,7 @@ func TestMigrationHookRunsOnOlderFile(t *testing.T) {
 		t.Errorf("migration %d ran %d times, want 1", next, runs)
 	}
 
-	_, err = open(path, Options{}, migrations) // an older binary
+	_, err = testOpenTable(path, Options{}, migrations) // an older binary
 	if err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Errorf("old binary opened a newer file: %v", err)
 	}
@@ -59,7 +57,7 @@ func TestMigrationHookRunsOnOlderFile(t *testing.T) {
 func TestMigrationFailureLeavesVersion(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "roomcast.db")
-	s, err := open(path, Options{}, migrations)
+	s, err := testOpenTable(path, Options{}, migrations)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,16 +66,16 @@ func TestMigrationFailureLeavesVersion(t *testing.T) {
 	}
 	current := migrations[len(migrations)-1].version
 	table := append(append([]migration(nil), migrations...), migration{version: current + 1,
-		up: func(*bolt.Tx) error { return errTestMigration }})
-	if _, err := open(path, Options{}, table); err == nil {
+		up: func(kvTx) error { return errTestMigration }})
+	if _, err := testOpenTable(path, Options{}, table); err == nil {
 		t.Fatal("open succeeded although a migration failed")
 	}
-	s, err = open(path, Options{}, migrations)
+	s, err = testOpenTable(path, Options{}, migrations)
 	if err != nil {
 		t.Fatalf("reopen after failed migration: %v", err)
 	}
 	defer s.Close()
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	_ = s.eng.view(func(tx kvTx) error {
 		if v := schemaVersion(tx); v != current {
 			t.Errorf("schema version %d after failed open, want %d", v, current)
 		}

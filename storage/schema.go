@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"slices"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Bucket names. The layout is documented in doc.go.
@@ -44,7 +42,7 @@ const installSecretLen = 32
 // migration moves the schema to version by changing the raw bbolt transaction.
 type migration struct {
 	version uint64
-	up      func(*bolt.Tx) error
+	up      func(kvTx) error
 }
 
 // migrations is applied in order by Open; append new versions, never edit old ones.
@@ -58,7 +56,7 @@ var migrations = []migration{
 }
 
 // createBuckets is migration 1: every bucket of allBuckets.
-func createBuckets(tx *bolt.Tx) error {
+func createBuckets(tx kvTx) error {
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
@@ -68,7 +66,7 @@ func createBuckets(tx *bolt.Tx) error {
 }
 
 // schemaVersion reads the stored version; 0 for a new file.
-func schemaVersion(tx *bolt.Tx) uint64 {
+func schemaVersion(tx kvTx) uint64 {
 	b := tx.Bucket(bucketMeta)
 	if b == nil {
 		return 0
@@ -78,7 +76,7 @@ func schemaVersion(tx *bolt.Tx) uint64 {
 
 // migrate applies every migration newer than the stored version, in order, and
 // records each version as it goes. A file newer than the table is refused.
-func migrate(tx *bolt.Tx, table []migration) error {
+func migrate(tx kvTx, table []migration) error {
 	current := schemaVersion(tx)
 	if n := len(table); n > 0 && current > table[n-1].version {
 		return fmt.Errorf("schema version %d is newer than this binary supports (%d)",
@@ -99,7 +97,7 @@ func migrate(tx *bolt.Tx, table []migration) error {
 }
 
 // setSchemaVersion stores v in the meta bucket (created if a migration has not).
-func setSchemaVersion(tx *bolt.Tx, v uint64) error {
+func setSchemaVersion(tx kvTx, v uint64) error {
 	b, err := tx.CreateBucketIfNotExists(bucketMeta)
 	if err != nil {
 		return fmt.Errorf("create meta bucket: %w", err)
@@ -111,7 +109,7 @@ func setSchemaVersion(tx *bolt.Tx, v uint64) error {
 }
 
 // checkBuckets verifies that the schema holds every bucket; Tx methods rely on it.
-func checkBuckets(tx *bolt.Tx) error {
+func checkBuckets(tx kvTx) error {
 	for _, name := range slices.Concat(allBuckets, chatBuckets, deliveryBuckets, roomListBuckets, chatModerationBuckets, chatChannelBuckets) {
 		if tx.Bucket(name) == nil {
 			return fmt.Errorf("bucket %s missing after migrations", name)
@@ -121,7 +119,7 @@ func checkBuckets(tx *bolt.Tx) error {
 }
 
 // ensureInstallSecret returns the install secret, creating it on first open.
-func ensureInstallSecret(tx *bolt.Tx) ([]byte, error) {
+func ensureInstallSecret(tx kvTx) ([]byte, error) {
 	b := tx.Bucket(bucketMeta)
 	if v := b.Get([]byte(metaInstallSecret)); len(v) == installSecretLen {
 		return append([]byte(nil), v...), nil

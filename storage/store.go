@@ -38,13 +38,73 @@ type Options struct {
 	SkipCheck bool
 }
 
-// Store is the bbolt-backed store. It is safe for concurrent use; Update calls are
-// serialized by bbolt, View calls run concurrently with each other and with one
-// Update.
+// Store is the store on one of its engines: a bbolt file (Open) or an etcd
+// cluster (OpenEtcd). It is safe for concurrent use; Update calls are serialized
+// (bbolt: one writer; etcd: one writer per process, and optimistic across
+// processes), View calls run concurrently with each other and with one Update.
 type Store struct {
-	db     *bolt.DB
+	eng    engine
+	db     *bolt.DB // the bbolt engine's file; nil on etcd
 	secret []byte
 	caches *caches // nil when Options.CacheRecords < 0
+}
+
+// engine is what a Store needs of its storage engine.
+type engine interface {
+	// view runs fn in a read-only transaction on one consistent snapshot.
+	view(fn func(kvTx) error) error
+	// update runs attempt in a read-write transaction and commits when it returns
+	// nil. When attempt fails, or the commit does, update calls the rollback
+	// attempt returned. An engine may run attempt again after a rollback when
+	// another writer committed first (etcd), so attempt must derive everything
+	// from the transaction.
+	update(attempt func(kvTx) (rollback func(), err error)) error
+	close() error
+	// String names the store in errors and logs: a file path, or etcd endpoints
+	// and prefix.
+	String() string
+}
+
+// boltEngine is the embedded engine: one bbolt file.
+type boltEngine struct{ db *bolt.DB }
+
+func (e boltEngine) String() string { return e.db.Path() }
+
+func (e boltEngine) close() error { return e.db.Close() }
+
+// view runs fn under guard: a damaged page becomes a *CorruptError.
+func (e boltEngine) view(fn func(kvTx) error) error {
+	return guard(e.db.Path(), func() error {
+		return e.db.View(func(btx *bolt.Tx) error { return fn(boltTx{btx}) })
+	})
+}
+
+// update rolls back the cache bookkeeping while still holding bbolt's writer
+// lock when attempt fails; a failed commit rolls it back afterwards.
+func (e boltEngine) update(attempt func(kvTx) (func(), error)) error {
+	var rollback func()
+	err := guard(e.db.Path(), func() error {
+		return e.db.Update(func(btx *bolt.Tx) error {
+			var err error
+			err = guard(e.db.Path(), func() error {
+				var aerr error
+				rollback, aerr = attempt(boltTx{btx})
+				return aerr
+			})
+			if err != nil && rollback != nil {
+				rollback()
+				rollback = nil
+			}
+			if err == nil {
+				btx.OnCommit(func() { rollback = nil })
+			}
+			return err
+		})
+	})
+	if rollback != nil {
+		rollback()
+	}
+	return classify(err)
 }
 
 // Open opens (or creates) the store at path: it creates the parent directory
@@ -77,37 +137,39 @@ func open(path string, opts Options, table []migration) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &Store{db: db, caches: newCaches(opts.CacheRecords)}
-	if err := guard(path, func() error { return db.Update(s.initialize(table)) }); err != nil {
+	s := &Store{eng: boltEngine{db}, db: db, caches: newCaches(opts.CacheRecords)}
+	if err := s.initialize(table); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, classify(err))
+		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	return s, nil
 }
 
-// initialize returns the first transaction: migrations, then the install secret.
-func (s *Store) initialize(table []migration) func(*bolt.Tx) error {
-	return func(tx *bolt.Tx) error {
+// initialize runs the first transaction: migrations, then the install secret.
+func (s *Store) initialize(table []migration) error {
+	return s.eng.update(func(tx kvTx) (func(), error) {
 		if err := migrate(tx, table); err != nil {
-			return err
+			return nil, err
 		}
 		secret, err := ensureInstallSecret(tx)
 		s.secret = secret
-		return err
-	}
+		return nil, err
+	})
 }
 
-// Close releases the file lock and closes the file. Pending transactions finish
-// first (bbolt waits for them).
+// Close closes the store: bbolt releases the file lock and closes the file
+// (pending transactions finish first); etcd stops watching and closes its client
+// connection if the store opened it.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("close store %s: %w", s.db.Path(), err)
+	if err := s.eng.close(); err != nil {
+		return fmt.Errorf("close store %s: %w", s.eng, err)
 	}
 	return nil
 }
 
-// Path returns the file path of the store.
-func (s *Store) Path() string { return s.db.Path() }
+// Path returns the file path of a bbolt store, or a description of an etcd store
+// (endpoints and prefix).
+func (s *Store) Path() string { return s.eng.String() }
 
 // InstallSecret returns a copy of the 32 random bytes created on first open and
 // kept in the meta bucket (used to sign tokens). Rotating it is not supported.
@@ -121,9 +183,7 @@ func (s *Store) InstallSecret() []byte { return append([]byte(nil), s.secret...)
 // A damaged page reached by the transaction makes View return a *CorruptError
 // (errors.Is ErrCorrupt) instead of crashing the process.
 func (s *Store) View(fn func(*Tx) error) error {
-	return guard(s.db.Path(), func() error {
-		return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, caches: s.caches}) })
-	})
+	return s.eng.view(func(ktx kvTx) error { return fn(&Tx{tx: ktx, caches: s.caches}) })
 }
 
 // Update runs fn in a read-write transaction. It commits (and fsyncs, unless
@@ -136,20 +196,10 @@ func (s *Store) View(fn func(*Tx) error) error {
 // ErrCorrupt); a commit that cannot grow the file (full file system,
 // Options.MaxSize) returns an error matching ErrFull. Neither writes anything.
 func (s *Store) Update(fn func(*Tx) error) error {
-	err := guard(s.db.Path(), func() error {
-		return s.db.Update(func(btx *bolt.Tx) error {
-			t := &Tx{tx: btx, caches: s.caches}
-			err := guard(s.db.Path(), func() error { return fn(t) })
-			if err != nil {
-				// Rolling back: still under bbolt's writer lock, let fills resume.
-				for i := len(t.undo) - 1; i >= 0; i-- {
-					t.undo[i]()
-				}
-			}
-			return err
-		})
+	return s.eng.update(func(ktx kvTx) (func(), error) {
+		t := &Tx{tx: ktx, caches: s.caches}
+		return t.rollback, fn(t)
 	})
-	return classify(err)
 }
 
 // StreamKeyBySecret looks a stream key up by its secret in its own read

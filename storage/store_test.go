@@ -14,6 +14,7 @@ import (
 )
 
 func TestOpenCreatesDirAndFileMode(t *testing.T) {
+	storagetest.BboltOnly(t)
 	t.Parallel()
 	path := dbPath(t)
 	s := openAt(t, path)
@@ -31,6 +32,7 @@ func TestOpenCreatesDirAndFileMode(t *testing.T) {
 }
 
 func TestOpenLockedByAnother(t *testing.T) {
+	storagetest.BboltOnly(t)
 	t.Parallel()
 	path := dbPath(t)
 	s := openAt(t, path)
@@ -40,6 +42,7 @@ func TestOpenLockedByAnother(t *testing.T) {
 }
 
 func TestOpenRefusesGarbage(t *testing.T) {
+	storagetest.BboltOnly(t)
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "garbage.db")
 	if err := os.WriteFile(path, bytes.Repeat([]byte("x"), 8192), 0o600); err != nil {

@@ -3,17 +3,24 @@ package storage
 import (
 	"bytes"
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Tx is one transaction of the store, valid only inside the View or Update
 // callback that received it. Lookups return copies; write methods return
 // ErrReadOnly on a View transaction.
 type Tx struct {
-	tx     *bolt.Tx
+	tx     kvTx
 	caches *caches  // the store's read cache; nil when disabled
-	undo   []func() // cache bookkeeping to undo if this write transaction rolls back
+	undo   []func() // what to undo if this write transaction rolls back: cache bookkeeping, fresh IDs
+}
+
+// rollback undoes, newest first, what the transaction registered in undo: the
+// engine calls it when the transaction rolls back.
+func (t *Tx) rollback() {
+	for i := len(t.undo) - 1; i >= 0; i-- {
+		t.undo[i]()
+	}
+	t.undo = nil
 }
 
 // Writable reports whether the transaction came from Update.
@@ -24,17 +31,15 @@ func (t *Tx) Writable() bool { return t.tx.Writable() }
 func (t *Tx) OnCommit(fn func()) { t.tx.OnCommit(fn) }
 
 // bucket returns a top-level bucket; migrations guarantee it exists.
-func (t *Tx) bucket(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }
+func (t *Tx) bucket(name []byte) bucket { return t.tx.Bucket(name) }
 
-// appendFill is the page fill factor for buckets whose keys mostly grow (records
-// keyed by sequence, creation-ordered lists, the outbox). bbolt's default of 0.5
-// leaves half of every page empty under appends: 100 000 rooms took twice the space.
-const appendFill = 0.9
-
-// appendBucket returns a top-level bucket tuned for appends in this transaction.
-func (t *Tx) appendBucket(name []byte) *bolt.Bucket {
+// appendBucket returns a top-level bucket tuned for appends in this transaction
+// (bbolt fills its pages to appendFill; etcd has no pages).
+func (t *Tx) appendBucket(name []byte) bucket {
 	b := t.tx.Bucket(name)
-	b.FillPercent = appendFill
+	if bb, ok := b.(boltBucket); ok {
+		bb.FillPercent = appendFill
+	}
 	return b
 }
 
@@ -49,7 +54,7 @@ func (t *Tx) writable(op string) error {
 // assignID gives *id the next sequence of b when it is 0 and otherwise raises the
 // sequence to *id so that later inserts never reuse it. It reports whether it
 // assigned a fresh ID.
-func assignID(b *bolt.Bucket, id *uint64) (fresh bool, err error) {
+func assignID(b bucket, id *uint64) (fresh bool, err error) {
 	if *id != 0 {
 		if *id > b.Sequence() {
 			return false, b.SetSequence(*id)
@@ -66,7 +71,7 @@ func assignID(b *bolt.Bucket, id *uint64) (fresh bool, err error) {
 
 // claim maps key to id in the unique index idx, or returns ErrConflict when the
 // key already belongs to another id.
-func claim(idx *bolt.Bucket, key []byte, id uint64, what string) error {
+func claim(idx bucket, key []byte, id uint64, what string) error {
 	if v := idx.Get(key); v != nil && btoi(v) != id {
 		return fmt.Errorf("%s: %w", what, ErrConflict)
 	}
@@ -74,7 +79,7 @@ func claim(idx *bolt.Bucket, key []byte, id uint64, what string) error {
 }
 
 // release deletes oldKey from idx when it differs from newKey (nil oldKey: none).
-func release(idx *bolt.Bucket, oldKey, newKey []byte) error {
+func release(idx bucket, oldKey, newKey []byte) error {
 	if oldKey == nil || bytes.Equal(oldKey, newKey) {
 		return nil
 	}
@@ -83,7 +88,7 @@ func release(idx *bolt.Bucket, oldKey, newKey []byte) error {
 
 // scanPrefix calls fn for each key of b starting with prefix, ascending or
 // descending, until fn returns more == false or an error.
-func scanPrefix(b *bolt.Bucket, prefix []byte, desc bool, fn func(k []byte) (bool, error)) error {
+func scanPrefix(b bucket, prefix []byte, desc bool, fn func(k []byte) (bool, error)) error {
 	c := b.Cursor()
 	step := c.Next
 	k := seekFirst(c, prefix)
@@ -101,13 +106,13 @@ func scanPrefix(b *bolt.Bucket, prefix []byte, desc bool, fn func(k []byte) (boo
 }
 
 // seekFirst positions c on the first key >= prefix.
-func seekFirst(c *bolt.Cursor, prefix []byte) []byte {
+func seekFirst(c cursor, prefix []byte) []byte {
 	k, _ := c.Seek(prefix)
 	return k
 }
 
 // seekLast positions c on the last key that may start with prefix.
-func seekLast(c *bolt.Cursor, prefix []byte) []byte {
+func seekLast(c cursor, prefix []byte) []byte {
 	end := prefixEnd(prefix)
 	if end == nil {
 		k, _ := c.Last()
@@ -135,7 +140,7 @@ func prefixEnd(prefix []byte) []byte {
 }
 
 // count returns the number of keys of b starting with prefix.
-func count(b *bolt.Bucket, prefix []byte) int {
+func count(b bucket, prefix []byte) int {
 	n := 0
 	_ = scanPrefix(b, prefix, false, func([]byte) (bool, error) { n++; return true, nil })
 	return n

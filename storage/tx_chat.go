@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Chat buckets (schema version 2, migration createChatBuckets):
@@ -35,7 +33,7 @@ var chatBuckets = [][]byte{
 }
 
 // createChatBuckets is migration 2: the chat buckets.
-func createChatBuckets(tx *bolt.Tx) error {
+func createChatBuckets(tx kvTx) error {
 	for _, name := range chatBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
@@ -297,14 +295,15 @@ func (t *Tx) ForEachChatMember(roomID, afterSeq uint64, fn func(ChatMember) (mor
 // clearChatMembers deletes every member of chat room roomID.
 func (t *Tx) clearChatMembers(roomID uint64) error {
 	prefix := u64(roomID)
-	c := t.bucket(bucketChatMembers).Cursor()
+	members := t.bucket(bucketChatMembers)
+	c := members.Cursor()
 	idx := t.bucket(bucketChatMembersByMember)
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Seek(prefix) {
 		var cm ChatMember
 		if err := decodeJSON(v, &cm, "chat member"); err != nil {
 			return err
 		}
-		if err := c.Delete(); err != nil {
+		if err := members.Delete(bytes.Clone(k)); err != nil {
 			return fmt.Errorf("clear chat members: %w", err)
 		}
 		if err := idx.Delete(pair(roomID, cm.MemberID)); err != nil {
@@ -315,7 +314,7 @@ func (t *Tx) clearChatMembers(roomID uint64) error {
 }
 
 // scanPrefixValues is scanPrefix with values.
-func scanPrefixValues(b *bolt.Bucket, prefix []byte, desc bool, fn func(k, v []byte) (bool, error)) error {
+func scanPrefixValues(b bucket, prefix []byte, desc bool, fn func(k, v []byte) (bool, error)) error {
 	c := b.Cursor()
 	step := c.Next
 	k, v := c.Seek(prefix)
@@ -333,7 +332,7 @@ func scanPrefixValues(b *bolt.Bucket, prefix []byte, desc bool, fn func(k, v []b
 }
 
 // seekLastValue positions c on the last key that may start with prefix.
-func seekLastValue(c *bolt.Cursor, prefix []byte) ([]byte, []byte) {
+func seekLastValue(c cursor, prefix []byte) ([]byte, []byte) {
 	end := prefixEnd(prefix)
 	if end == nil {
 		return c.Last()

@@ -3,8 +3,6 @@ package storage
 import (
 	"errors"
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // The chat room of a channel key (schema version 5, migration
@@ -24,7 +22,7 @@ var chatChannelBuckets = [][]byte{bucketChatRoomsByChannel}
 
 // createChatChannelIndex is migration 5: the channel key index, filled from
 // every chat room.
-func createChatChannelIndex(tx *bolt.Tx) error {
+func createChatChannelIndex(tx kvTx) error {
 	idx, err := tx.CreateBucketIfNotExists(bucketChatRoomsByChannel)
 	if err != nil {
 		return fmt.Errorf("create bucket %s: %w", bucketChatRoomsByChannel, err)

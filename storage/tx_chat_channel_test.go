@@ -5,15 +5,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // TestChatChannelIndex finds chat rooms by channel key, refuses a key that names
 // another chat room and answers ErrNotFound for unknown and empty keys.
 func TestChatChannelIndex(t *testing.T) {
 	t.Parallel()
-	s, err := Open(filepath.Join(t.TempDir(), "roomcast.db"), Options{})
+	s, err := testOpen(filepath.Join(t.TempDir(), "roomcast.db"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +57,7 @@ func TestChatChannelIndex(t *testing.T) {
 // holding chat rooms and finds them by channel key after migration 6.
 func TestChatChannelMigrationIndexesExistingChatRooms(t *testing.T) {
 	t.Parallel()
-	s := openFromVersion(t, 4, func(btx *bolt.Tx) error {
+	s := openFromVersion(t, 4, func(btx kvTx) error {
 		for id := uint64(1); id <= 5; id++ {
 			c := ChatRoom{RoomID: id, AppID: 1, ChannelKey: fmt.Sprint("ch-", id), MessageCount: id}
 			if err := putJSON(btx.Bucket(bucketChatRooms), u64(id), &c, "chat room"); err != nil {

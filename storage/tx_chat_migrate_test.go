@@ -3,8 +3,6 @@ package storage
 import (
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // TestChatMigrationUpgradesVersion1File opens a file written before the chat
@@ -12,7 +10,7 @@ import (
 func TestChatMigrationUpgradesVersion1File(t *testing.T) {
 	t.Parallel()
 	r := Room{ID: 1, UUID: "u-1", AppID: 1, State: "ACTIVE", CreatedAt: time.Now().UTC()}
-	s := openFromVersion(t, 1, func(btx *bolt.Tx) error {
+	s := openFromVersion(t, 1, func(btx kvTx) error {
 		// the record as version 1 stored it (PutRoom now also writes later indexes)
 		return putJSON(btx.Bucket(bucketRooms), u64(r.ID), &r, "room")
 	})

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Chat moderation buckets (schema version 5, migration createChatModerationBuckets):
@@ -29,7 +27,7 @@ var (
 var chatModerationBuckets = [][]byte{bucketChatForbiddenWords, bucketChatMutes}
 
 // createChatModerationBuckets is migration 5: forbidden words and mutes.
-func createChatModerationBuckets(tx *bolt.Tx) error {
+func createChatModerationBuckets(tx kvTx) error {
 	for _, name := range chatModerationBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)

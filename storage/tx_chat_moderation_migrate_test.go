@@ -3,8 +3,6 @@ package storage
 import (
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // TestChatModerationMigrationUpgradesVersion4File opens a file of schema
@@ -14,7 +12,7 @@ import (
 func TestChatModerationMigrationUpgradesVersion4File(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2025, 3, 3, 8, 0, 0, 0, time.UTC)
-	s := openFromVersion(t, 4, func(btx *bolt.Tx) error {
+	s := openFromVersion(t, 4, func(btx kvTx) error {
 		cr := ChatRoom{RoomID: 9, AppID: 1, ChannelKey: "ch", CreatedAt: at, MemberCount: 1, LastJoinSeq: 1}
 		return putJSON(btx.Bucket(bucketChatRooms), u64(9), &cr, "chat room")
 	})

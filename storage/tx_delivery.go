@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Webhook delivery buckets (migration 3):
@@ -24,7 +22,7 @@ var (
 var deliveryBuckets = [][]byte{bucketDeliveries, bucketDeliveriesByApp, bucketDeliveriesPending}
 
 // createDeliveryBuckets is migration 3: the webhook delivery buckets (issue 6).
-func createDeliveryBuckets(tx *bolt.Tx) error {
+func createDeliveryBuckets(tx kvTx) error {
 	for _, name := range deliveryBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)

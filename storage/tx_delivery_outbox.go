@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 )
@@ -26,7 +27,8 @@ func (t *Tx) PruneEvents(cutoff time.Time, seqLimit uint64) (int, error) {
 	if err := t.writable("prune events"); err != nil {
 		return 0, err
 	}
-	c := t.bucket(bucketEvents).Cursor()
+	events := t.bucket(bucketEvents)
+	c := events.Cursor()
 	n := 0
 	for k, v := c.First(); k != nil && btoi(k) < seqLimit; k, v = c.First() {
 		var ev Event
@@ -36,7 +38,7 @@ func (t *Tx) PruneEvents(cutoff time.Time, seqLimit uint64) (int, error) {
 		if !ev.CreatedAt.Before(cutoff) {
 			break
 		}
-		if err := c.Delete(); err != nil {
+		if err := events.Delete(bytes.Clone(k)); err != nil {
 			return n, fmt.Errorf("delete event %d: %w", btoi(k), err)
 		}
 		n++

@@ -2,8 +2,6 @@ package storage
 
 import (
 	"errors"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Room returns the room with the given ID, or ErrNotFound. Soft-deleted rooms
@@ -104,7 +102,7 @@ func (t *Tx) forEachListedRoom(index []byte, prefix []byte, desc bool, fn func(R
 }
 
 // roomAt decodes the room stored under key.
-func roomAt(rooms *bolt.Bucket, key []byte) (Room, error) {
+func roomAt(rooms bucket, key []byte) (Room, error) {
 	var r Room
 	err := getJSON(rooms, btoi(key), &r, "room")
 	return r, err

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // List indexes of rooms (schema version 4; doc.go "Room lists"). Only rooms with
@@ -35,7 +33,7 @@ var (
 var roomListBuckets = [][]byte{bucketRoomsListCreated, bucketRoomsListModified, bucketRoomsListCount}
 
 // createRoomListIndexes is migration 4: the list buckets, filled from every room.
-func createRoomListIndexes(tx *bolt.Tx) error {
+func createRoomListIndexes(tx kvTx) error {
 	for _, name := range roomListBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
@@ -209,7 +207,7 @@ func (t *Tx) relist(old Room, found bool, r *Room) error {
 }
 
 // addCount adds d to the counter under key, deleting it at 0.
-func addCount(b *bolt.Bucket, key []byte, d int) error {
+func addCount(b bucket, key []byte, d int) error {
 	n := int64(btoi(b.Get(key))) + int64(d)
 	if n <= 0 {
 		return b.Delete(key)
@@ -224,7 +222,7 @@ type merge struct {
 }
 
 type mergeHead struct {
-	c      *bolt.Cursor
+	c      cursor
 	prefix []byte
 	k, v   []byte
 }
@@ -250,7 +248,7 @@ func (m *mergeHeap) Pop() any {
 	return x
 }
 
-func newMerge(b *bolt.Bucket, prefixes [][]byte, desc bool) *merge {
+func newMerge(b bucket, prefixes [][]byte, desc bool) *merge {
 	m := &merge{heads: mergeHeap{desc: desc}}
 	for _, p := range prefixes {
 		h := &mergeHead{c: b.Cursor(), prefix: p}
@@ -270,7 +268,7 @@ func newMerge(b *bolt.Bucket, prefixes [][]byte, desc bool) *merge {
 
 // currentValue returns the value at the cursor's position (seekLast returns only
 // the key).
-func currentValue(c *bolt.Cursor, k []byte) []byte {
+func currentValue(c cursor, k []byte) []byte {
 	if k == nil {
 		return nil
 	}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // TestRoomListMigrationIndexesExistingRooms opens a version-3 file (rooms without
@@ -13,7 +11,7 @@ import (
 func TestRoomListMigrationIndexesExistingRooms(t *testing.T) {
 	t.Parallel()
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := openFromVersion(t, 3, func(btx *bolt.Tx) error {
+	s := openFromVersion(t, 3, func(btx kvTx) error {
 		for i := uint64(1); i <= 30; i++ {
 			r := Room{ID: i, UUID: fmt.Sprint("u-", i), AppID: 1, MemberID: i%3 + 1, State: "ACTIVE",
 				VideoRoomState: "SCHEDULED", Type: "WEBINAR", AccessLevel: "PUBLIC",
