@@ -68,7 +68,7 @@ func readRoom(s *Store, id uint64) (Room, error) {
 
 // TestCacheHitAfterFill: the second read is a hit and equals the first.
 func TestCacheHitAfterFill(t *testing.T) {
-	t.Parallel()
+	parallelOnBbolt(t)
 	s := openCached(t, 0)
 	r := cacheRoom(1)
 	mustUpdate(t, s, func(tx *Tx) error { return tx.PutRoom(&r) })
@@ -153,7 +153,7 @@ func fillSlices(v reflect.Value) {
 // TestCacheRollbackDoesNotPollute: a write that rolls back is never seen, and
 // fills resume after it.
 func TestCacheRollbackDoesNotPollute(t *testing.T) {
-	t.Parallel()
+	parallelOnBbolt(t)
 	s := openCached(t, 0)
 	r := cacheRoom(1)
 	mustUpdate(t, s, func(tx *Tx) error { return tx.PutRoom(&r) })
@@ -326,7 +326,7 @@ func TestCacheDisabled(t *testing.T) {
 // commit returned sees at least that commit, that its own reads never go back,
 // and that cached reads equal bbolt's in the same transaction.
 func TestCacheConcurrentMonotonic(t *testing.T) {
-	t.Parallel()
+	parallelOnBbolt(t)
 	s := openCached(t, 4)
 	r := cacheRoom(1)
 	mustUpdate(t, s, func(tx *Tx) error { return tx.PutRoom(&r) })

@@ -121,8 +121,8 @@ type etcdEngine struct {
 	// watched is the revision up to which every change below the prefix has been
 	// applied to the read cache (and to the record watchers); cached records serve
 	// only snapshots at or below it.
-	watched     atomic.Int64
-	progressReq atomic.Bool // a progress request is outstanding
+	watched    atomic.Int64
+	progressAt atomic.Int64 // when the last progress request went out (Unix ns)
 
 	watchMu  sync.Mutex
 	watchers []func(bucket string, key, value []byte, rev int64)

@@ -56,7 +56,6 @@ func (e *etcdEngine) watchOnce(ctx context.Context, from int64) int64 {
 	ch := e.cli.Watch(wctx, e.prefix+"b/", clientv3.WithPrefix(), clientv3.WithRev(from),
 		clientv3.WithPrevKV(), clientv3.WithProgressNotify())
 	for resp := range ch {
-		e.progressReq.Store(false)
 		if err := resp.Err(); err != nil {
 			if resp.CompactRevision > 0 {
 				e.log.Warn("store watch compacted: read cache dropped", "from", from, "compacted", resp.CompactRevision)
@@ -126,18 +125,20 @@ func (e *etcdEngine) dropCaches(rev uint64) {
 	e.caches.chatRooms.clear(rev)
 }
 
-// requestProgress asks the watch for a progress report (one at a time), so that
+// requestProgress asks the watch for a progress report (at most one per 5 ms), so that
 // the watched revision catches up with revisions that changed nothing below the
 // prefix.
 func (e *etcdEngine) requestProgress() {
-	if !e.progressReq.CompareAndSwap(false, true) {
+	now := time.Now().UnixNano()
+	last := e.progressAt.Load()
+	if now-last < int64(5*time.Millisecond) || !e.progressAt.CompareAndSwap(last, now) {
 		return
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()
-	if err := e.cli.RequestProgress(ctx); err != nil {
-		e.progressReq.Store(false)
-	}
+	// The request goes to the watch stream of the same metadata as the watch's
+	// own context (WithRequireLeader), or to none at all.
+	_ = e.cli.RequestProgress(clientv3.WithRequireLeader(ctx)) // a failure only delays the cache
 }
 
 // watch registers fn for every change below the prefix.

@@ -113,3 +113,13 @@ func settle(t testing.TB, s *Store) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// parallelOnBbolt marks t parallel on bbolt only. On etcd, the tests of a run
+// share one cluster, whose revision every parallel test's writes advance: a test
+// that expects cache hits runs alone there (the cache serves only snapshots the
+// watch has reached).
+func parallelOnBbolt(t *testing.T) {
+	if TestEtcd() == nil {
+		t.Parallel()
+	}
+}
