@@ -362,6 +362,62 @@ func newClient(endpoints []string) (*clientv3.Client, error) {
 	return cli, nil
 }
 
+// Leader returns the index of the member that is the raft leader, once the
+// running members agree on one that is running (it polls until ctx ends).
+func (c *Cluster) Leader(ctx context.Context) (int, error) {
+	cli, err := newClient(c.Endpoints())
+	if err != nil {
+		return -1, fmt.Errorf("etcdtest: leader: %w", err)
+	}
+	defer cli.Close()
+	for {
+		i, err := c.agreedLeader(ctx, cli)
+		if err == nil {
+			return i, nil
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return -1, fmt.Errorf("etcdtest: leader: %w (%w)", err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// agreedLeader asks every running member for its leader.
+func (c *Cluster) agreedLeader(ctx context.Context, cli *clientv3.Client) (int, error) {
+	c.mu.Lock()
+	ids := make(map[uint64]int) // member ID → index, learnt from each running member
+	var eps []string
+	var idx []int
+	for i, m := range c.members {
+		if m.cmd != nil {
+			eps, idx = append(eps, hostPort(m.clientURL)), append(idx, i)
+		}
+	}
+	c.mu.Unlock()
+	var leader uint64
+	for k, ep := range eps {
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		st, err := cli.Status(sctx, ep)
+		cancel()
+		if err != nil {
+			return -1, fmt.Errorf("status of %s: %w", ep, err)
+		}
+		ids[st.Header.MemberId] = idx[k]
+		if st.Leader == 0 || (leader != 0 && st.Leader != leader) {
+			return -1, errors.New("members do not agree on a leader")
+		}
+		leader = st.Leader
+	}
+	i, ok := ids[leader]
+	if !ok {
+		return -1, errors.New("the leader is not a running member")
+	}
+	return i, nil
+}
+
 // Kill sends SIGKILL to member i and waits for it to exit. A member that is not
 // running is left alone.
 func (c *Cluster) Kill(i int) {

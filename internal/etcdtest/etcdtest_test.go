@@ -16,8 +16,8 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestClusterSurvivesMemberKill: a 3-member cluster takes writes, keeps taking
-// them with one member killed, and the restarted member catches up on what it
-// missed.
+// them once the two others elected a leader after its leader was killed, and
+// the restarted member catches up on what it missed.
 func TestClusterSurvivesMemberKill(t *testing.T) {
 	c := etcdtest.Start(t, 3)
 	if got := len(c.Endpoints()); got != 3 {
@@ -32,17 +32,26 @@ func TestClusterSurvivesMemberKill(t *testing.T) {
 	}
 	mustGet(ctx, t, cli, "k1", "v1")
 
-	c.Kill(1)
+	victim, err := c.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Kill(victim)
 	if got := c.Endpoints(); len(got) != 2 {
 		t.Fatalf("Endpoints after kill: %v, want 2", got)
 	}
+	// A write proposed while the leader is gone may fail ("request timed out,
+	// possibly due to previous leader failure"): wait for the new leader.
+	if next, err := c.Leader(ctx); err != nil || next == victim {
+		t.Fatalf("new leader %d (killed %d): %v", next, victim, err)
+	}
 	// The client has all three endpoints: its writes go to the live members.
-	if _, err := cli.Put(ctx, "k2", "written while member 1 was down"); err != nil {
+	if _, err := cli.Put(ctx, "k2", "written while a member was down"); err != nil {
 		t.Fatalf("put with a member down: %v", err)
 	}
-	mustGet(ctx, t, cli, "k2", "written while member 1 was down")
+	mustGet(ctx, t, cli, "k2", "written while a member was down")
 
-	if err := c.Restart(1); err != nil {
+	if err := c.Restart(victim); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(c.Endpoints()); got != 3 {
@@ -50,13 +59,13 @@ func TestClusterSurvivesMemberKill(t *testing.T) {
 	}
 	// A serializable read is answered from the member's own store, without
 	// asking the leader: the key is there only if it caught up.
-	only := c.Client(t, c.Endpoint(1))
+	only := c.Client(t, c.Endpoint(victim))
 	resp, err := only.Get(ctx, "k2", clientv3.WithSerializable())
 	if err != nil {
-		t.Fatalf("serializable get from member 1: %v", err)
+		t.Fatalf("serializable get from member %d: %v", victim, err)
 	}
-	if len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != "written while member 1 was down" {
-		t.Fatalf("member 1 after restart: %v, want the key written while it was down", resp.Kvs)
+	if len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != "written while a member was down" {
+		t.Fatalf("member %d after restart: %v, want the key written while it was down", victim, resp.Kvs)
 	}
 }
 
