@@ -539,7 +539,9 @@ func (e *Etcd) leadTerm(ctx context.Context, el *concurrency.Election, name stri
 			}
 		}
 	}()
-	fn(lctx)
+	if lctx.Err() == nil { // elected as ctx ended: no term
+		fn(lctx)
+	}
 	stillLeader = lctx.Err() == nil
 	cancel()
 	<-watched
