@@ -1,6 +1,7 @@
 // Package etcdtest runs a real etcd cluster for tests: separate etcd processes
-// (the etcd-server package's /usr/bin/etcd, not an embedded Go server) on
-// 127.0.0.1, so that a test can kill -9 a member and start it again.
+// (the etcd binary of the etcd-server package, found in PATH; not an embedded
+// Go server) on 127.0.0.1, so that a test can kill -9 a member and start it
+// again.
 //
 //	c := etcdtest.Start(t, 3)     // healthy when it returns; t.Cleanup stops it
 //	cli := c.Client(t)            // all members' endpoints
