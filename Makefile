@@ -22,8 +22,11 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # Every test that needs no network beyond loopback, with the race detector.
+# The storage suite runs twice: on bbolt, and on a three-member etcd cluster
+# (Debian's etcd-server) that the tests start on loopback.
 test: lint
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	ROOMCAST_TEST_STORE=etcd $(GO) test -race -count=1 -timeout 15m ./storage/...
 
 # Real clients against the real binary: ffmpeg and GStreamer publish like OBS; hls.js,
 # dash.js, Shaka Player (headless Chromium), GStreamer, ffmpeg and an RTMP relay player

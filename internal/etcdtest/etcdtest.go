@@ -212,6 +212,9 @@ func (c *Cluster) spawn(i int, state string) error {
 		"--initial-cluster-token", c.token,
 		"--heartbeat-interval", strconv.Itoa(int(HeartbeatInterval/time.Millisecond)),
 		"--election-timeout", strconv.Itoa(int(ElectionTimeout/time.Millisecond)),
+		// Batch writes of the storage tests (and a store migration over many
+		// records) are one transaction of more than etcd's default 128 operations.
+		"--max-txn-ops", "4096",
 		"--logger", "zap",
 		"--log-outputs", "stderr",
 	)
