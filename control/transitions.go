@@ -78,12 +78,13 @@ func (c *Control) roomAction(ctx context.Context, appID, roomID, memberID uint64
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := c.locks.tryLock(roomID); err != nil {
+	unlock, err := c.lockRoom(ctx, roomID)
+	if err != nil {
 		return nil, err
 	}
-	defer c.locks.unlock(roomID)
+	defer unlock()
 	var cm committed
-	err := c.Store.Update(func(tx *storage.Tx) error {
+	err = c.Store.Update(func(tx *storage.Tx) error {
 		cm = committed{ev: ev, why: why}
 		return c.roomActionTx(tx, appID, roomID, memberID, &cm)
 	})
