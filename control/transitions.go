@@ -219,11 +219,13 @@ func applyRoom(r *storage.Room, k *storage.StreamKey, ev RoomEvent, out outcome,
 	}
 	if out.NewSession {
 		r.LastSessionNo++
-		r.Sessions = append(r.Sessions, storage.Session{No: r.LastSessionNo, StartedAt: now})
+		s := storage.Session{No: r.LastSessionNo, StartedAt: now}
 		r.InactiveSince = time.Time{}
 		if k != nil {
 			r.Mode = k.Mode
+			s.HTTPURL, s.RTMPURL = k.NodeHTTPURL, k.NodeRTMPURL
 		}
+		r.Sessions = append(r.Sessions, s)
 	}
 	return nil
 }
