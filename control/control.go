@@ -33,6 +33,8 @@ type Control struct {
 	// RoomLocker makes REQUEST_LOCKED hold across the nodes of a cluster (nil:
 	// one process).
 	RoomLocker RoomLocker
+	// NodeID names this node in a cluster; the sessions it ingests record it.
+	NodeID string
 	// Log receives request failures and transitions. Default slog.Default().
 	Log *slog.Logger
 	// PublicHTTPURL is the base of playUrl, vodUrl and the player page

@@ -58,7 +58,7 @@ func (c *Control) PublishStarted(ctx context.Context, streamKeySecret, mode stri
 		}
 		k.Mode = string(m)
 		k.PublishSeq++
-		k.NodeHTTPURL, k.NodeRTMPURL = c.PublicHTTPURL, c.PublicRTMPURL
+		k.Node, k.NodeHTTPURL, k.NodeRTMPURL = c.NodeID, c.PublicHTTPURL, c.PublicRTMPURL
 		res = PublishStart{KeyID: k.ID, AppID: k.AppID, Mode: m, PublishSeq: k.PublishSeq}
 		if err := c.commitTransition(tx, r, &k, out, &cm, ""); err != nil {
 			return err

@@ -223,7 +223,7 @@ func applyRoom(r *storage.Room, k *storage.StreamKey, ev RoomEvent, out outcome,
 		r.InactiveSince = time.Time{}
 		if k != nil {
 			r.Mode = k.Mode
-			s.HTTPURL, s.RTMPURL = k.NodeHTTPURL, k.NodeRTMPURL
+			s.HTTPURL, s.RTMPURL, s.Node = k.NodeHTTPURL, k.NodeRTMPURL, k.Node
 		}
 		r.Sessions = append(r.Sessions, s)
 	}

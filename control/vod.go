@@ -9,19 +9,30 @@ import (
 	"github.com/roomcast/roomcast/storage"
 )
 
+// ArchivingRoom is a room left ARCHIVING and the node of its last session (""
+// on one node).
+type ArchivingRoom struct {
+	UUID string
+	Node string
+}
+
 // ArchivingRooms returns the UUIDs of the rooms whose vodState is still ARCHIVING
 // (the process stopped before the archive finished). cmd calls it at boot and
 // restarts their archiving, which ends in VODFinished.
-func (c *Control) ArchivingRooms(ctx context.Context) ([]string, error) {
+func (c *Control) ArchivingRooms(ctx context.Context) ([]ArchivingRoom, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var out []string
+	var out []ArchivingRoom
 	err := c.Store.View(func(tx *storage.Tx) error {
 		return tx.ForEachApp(func(a storage.App) error {
 			return tx.ForEachRoomOfApp(a.ID, false, func(r storage.Room) (bool, error) {
 				if r.State == storage.RoomActive && VODState(r.VODState) == VODStateArchiving {
-					out = append(out, r.UUID)
+					a := ArchivingRoom{UUID: r.UUID}
+					if n := len(r.Sessions); n > 0 {
+						a.Node = r.Sessions[n-1].Node
+					}
+					out = append(out, a)
 				}
 				return true, nil
 			})

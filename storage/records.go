@@ -60,6 +60,7 @@ type StreamKey struct {
 	PublishSeq uint64 `json:"publishSeq,omitzero"`
 	// NodeHTTPURL and NodeRTMPURL are the public URLs of the node ingesting the
 	// current (or last) publish: a cluster serves its live media there.
+	Node        string    `json:"node,omitzero"` // its node's ID
 	NodeHTTPURL string    `json:"nodeHttpUrl,omitzero"`
 	NodeRTMPURL string    `json:"nodeRtmpUrl,omitzero"`
 	CreatedAt   time.Time `json:"createdAt,omitzero"`
@@ -139,6 +140,9 @@ type Session struct {
 	// session (empty: the node answering, one node).
 	HTTPURL string `json:"httpUrl,omitzero"`
 	RTMPURL string `json:"rtmpUrl,omitzero"`
+	// Node is the ID of that node: the one that has the session's media and
+	// archives the room when this is its last session.
+	Node string `json:"node,omitzero"`
 }
 
 // Event is one outbox record: written in the same transaction as

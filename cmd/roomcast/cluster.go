@@ -90,6 +90,7 @@ func (s *server) openStore() error {
 type claims struct {
 	mu   sync.Mutex
 	held map[uint64]cluster.Holding
+	seq  map[uint64]uint64 // the publish sequence of each claim
 }
 
 // claimKey names the claim of publish seq of key keyID.
@@ -125,9 +126,9 @@ func (s *server) claimPublish(ctx context.Context, ps control.PublishStart) erro
 	}
 	s.claims.mu.Lock()
 	if s.claims.held == nil {
-		s.claims.held = map[uint64]cluster.Holding{}
+		s.claims.held, s.claims.seq = map[uint64]cluster.Holding{}, map[uint64]uint64{}
 	}
-	s.claims.held[ps.KeyID] = h
+	s.claims.held[ps.KeyID], s.claims.seq[ps.KeyID] = h, ps.PublishSeq
 	s.claims.mu.Unlock()
 	return nil
 }
@@ -137,6 +138,7 @@ func (s *server) releasePublish(keyID uint64) {
 	s.claims.mu.Lock()
 	h := s.claims.held[keyID]
 	delete(s.claims.held, keyID)
+	delete(s.claims.seq, keyID)
 	s.claims.mu.Unlock()
 	if h == nil {
 		return
@@ -187,6 +189,7 @@ func (s *server) startCluster() error {
 		return fmt.Errorf("watch lost publishes: %w", err)
 	}
 	s.goCluster(func() { s.lead(ctx, "room-deadlines", s.sweepDeadlines) })
+	s.goCluster(func() { s.runReactor(ctx) })
 	s.goCluster(func() { s.register(ctx) })
 	s.goCluster(func() { s.watchMembership(ctx) })
 	return nil

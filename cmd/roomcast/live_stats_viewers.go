@@ -28,7 +28,9 @@ func (v viewerStats) Viewers(roomUUID string) (current, peak int) {
 
 func (s *server) onRoomEnded(roomUUID string) {
 	s.viewers.End(roomUUID)
-	s.packager.Archive(roomUUID)
+	if s.Config.Store != "etcd" {
+		s.archiveOnce(roomUUID, "") // in a cluster, the reactor of the node with the last session
+	}
 }
 
 func (s *server) onRoomDeleted(roomUUID string) {

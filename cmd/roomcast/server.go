@@ -47,6 +47,7 @@ type server struct {
 	etcd   *clientv3.Client    // --store etcd: the store's and the coordinator's client
 	coord  cluster.Coordinator // cluster.Local on bbolt
 	claims claims              // the publishes this node holds (cluster.go)
+	react  reactor             // what this node does about other nodes' transitions (cluster_reactor.go)
 	// clusterStop ends the goroutines of startCluster; clusterWG waits for them.
 	clusterStop context.CancelFunc
 	clusterWG   sync.WaitGroup
@@ -147,6 +148,10 @@ func (s *server) initialize() error {
 	}
 	s.broker.Channels = s.control
 	s.broker.Lead = s.coord.Lead
+	s.initReactor()
+	if c.Store == "etcd" {
+		s.broker.OnEvent = s.onEvent
+	}
 	if err := s.broker.Initialize(); err != nil {
 		s.broker = nil
 		return fmt.Errorf("initialize events: %w", err)
@@ -206,7 +211,7 @@ func (s *server) initialize() error {
 		return err
 	}
 	for _, room := range archiving {
-		s.packager.Archive(room)
+		s.archiveOnce(room.UUID, room.Node) // in a cluster, the node of its last session
 	}
 
 	s.ingest = &ingest.Server{
@@ -498,10 +503,18 @@ func (s *server) onPackagingFailed(streamID string, err error) {
 // --- seams: control → packager --------------------------------------------------------
 
 func (s *server) onSessionLive(si control.SessionInfo) {
-	s.viewers.Begin(si.RoomUUID)
-	// a mode=RTMP session is recorded but not offered as live CMAF (no cmaf URLs)
-	s.packager.Bind(pub.StreamID(si.KeyID).String(), packager.Session{AppID: si.AppID,
-		RoomUUID: si.RoomUUID, SessionNo: si.SessionNo, RecordOnly: si.Mode == pub.ModeRTMP})
+	// In a cluster the node ingesting the key binds (this one, or another node's
+	// reactor: cluster_reactor.go).
+	if s.Config.Store != "etcd" || s.holdsKey(si.KeyID) {
+		s.bindOnce(si)
+	}
+}
+
+// packagerSession is the packager's view of a live session: a mode=RTMP session
+// is recorded but not offered as live CMAF (no cmaf URLs).
+func packagerSession(si control.SessionInfo) packager.Session {
+	return packager.Session{AppID: si.AppID, RoomUUID: si.RoomUUID, SessionNo: si.SessionNo,
+		RecordOnly: si.Mode == pub.ModeRTMP}
 }
 
 // verifyToken checks a streaming token without a store read: its app, and its

@@ -34,7 +34,7 @@ func TestVODSeams(t *testing.T) {
 		t.Fatalf("archiving before end: %v", got)
 	}
 	e.must(200, "POST", path+"/rtmp-broadcast/state/ended", app, nil)
-	if got, err := e.c.ArchivingRooms(ctx); err != nil || !slices.Equal(got, []string{uuid}) {
+	if got, err := e.c.ArchivingRooms(ctx); err != nil || !slices.Equal(got, []control.ArchivingRoom{{UUID: uuid}}) {
 		t.Fatalf("ArchivingRooms = %v, %v", got, err)
 	}
 

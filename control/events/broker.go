@@ -97,6 +97,10 @@ type Broker struct {
 	// name cluster-wide (cluster.Coordinator.Lead): webhook attempts are made by one
 	// node at a time. Nil: this process delivers.
 	Lead func(ctx context.Context, name string, fn func(ctx context.Context)) error
+	// OnEvent, when set, is called with every outbox event, whichever node
+	// appended it, once and in order, from the fan-out goroutine (it must not
+	// block): a cluster node reacts to the transitions other nodes commit.
+	OnEvent func(Event)
 
 	ctx       context.Context
 	cancel    context.CancelFunc

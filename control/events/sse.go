@@ -111,6 +111,9 @@ func (b *Broker) readEvents(after uint64, limit int) ([]Event, uint64, error) {
 // fanOne pushes ev to the connected members joined to its room's channel and to
 // the chat listeners (chat events), and advances b.fanned to ev.Seq.
 func (b *Broker) fanOne(ev Event) {
+	if b.OnEvent != nil {
+		b.OnEvent(ev)
+	}
 	b.mu.Lock()
 	noSSE := len(b.subs) == 0
 	if noSSE {
