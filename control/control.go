@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,8 +28,11 @@ const (
 // through cmd. Set the exported fields, call Initialize, then serve it (api.Server)
 // and call the seam methods; Close stops the autoEnd timers.
 type Control struct {
-	// Store is the open bbolt store (required).
+	// Store is the open store (required).
 	Store *storage.Store
+	// RoomLocker makes REQUEST_LOCKED hold across the nodes of a cluster (nil:
+	// one process).
+	RoomLocker RoomLocker
 	// Log receives request failures and transitions. Default slog.Default().
 	Log *slog.Logger
 	// PublicHTTPURL is the base of playUrl, vodUrl and the player page
@@ -139,6 +143,30 @@ type roomLocks struct {
 }
 
 func (l *roomLocks) init() { l.held = map[uint64]struct{}{} }
+
+// RoomLocker takes the per-room lock behind REQUEST_LOCKED across processes (a
+// cluster: a lease-held key per room). TryLock returns ErrRequestLocked when
+// another request holds it.
+type RoomLocker interface {
+	TryLock(ctx context.Context, roomID uint64) (unlock func(), err error)
+}
+
+// lockRoom takes the lock of room id: in this process, then, with a RoomLocker,
+// cluster-wide.
+func (c *Control) lockRoom(ctx context.Context, id uint64) (unlock func(), err error) {
+	if err := c.locks.tryLock(id); err != nil {
+		return nil, err
+	}
+	if c.RoomLocker == nil {
+		return func() { c.locks.unlock(id) }, nil
+	}
+	release, err := c.RoomLocker.TryLock(ctx, id)
+	if err != nil {
+		c.locks.unlock(id)
+		return nil, err
+	}
+	return func() { release(); c.locks.unlock(id) }, nil
+}
 
 // tryLock takes the lock of room id or returns ErrRequestLocked.
 func (l *roomLocks) tryLock(id uint64) error {

@@ -64,6 +64,7 @@ var (
 	ErrAlreadyPublishing = APIError{http.StatusConflict, "STREAM_KEY_ALREADY_PUBLISHING", "the stream key is already publishing"}
 
 	ErrVideoRoomNotFound          = APIError{http.StatusNotFound, "VIDEO_ROOM_NOT_FOUND", "video room not found"}
+	ErrNotOperator                = APIError{http.StatusForbidden, "NOT_OPERATOR", "the cluster view is for the default app (the first app created) only"}
 	ErrVideoRoomNotOwned          = APIError{http.StatusForbidden, "VIDEO_ROOM_NOT_OWNED", "the video room belongs to another member"}
 	ErrVideoRoomTypeNotBroadcast  = APIError{http.StatusBadRequest, "VIDEO_ROOM_TYPE_NOT_BROADCAST_RTMP", "video room type is not BROADCAST_RTMP"}
 	ErrVideoRoomStateNotScheduled = APIError{http.StatusBadRequest, "VIDEO_ROOM_STATE_NOT_SCHEDULED", "video room state is not SCHEDULED"}

@@ -18,6 +18,9 @@ type PublishStart struct {
 	// resumed a LIVE_INACTIVE room, which is LIVE again with session SessionNo.
 	RoomUUID  string
 	SessionNo int
+	// PublishSeq numbers the key's publishes: a claim on the publish names it, so
+	// that the loss of an old claim never stops a newer publish (PublishLost).
+	PublishSeq uint64
 }
 
 // PublishStarted validates a stream key secret and mode (publish.ParseMode:
@@ -55,7 +58,8 @@ func (c *Control) PublishStarted(ctx context.Context, streamKeySecret, mode stri
 		}
 		k.Mode = string(m)
 		k.PublishSeq++
-		res = PublishStart{KeyID: k.ID, AppID: k.AppID, Mode: m}
+		k.NodeHTTPURL, k.NodeRTMPURL = c.PublicHTTPURL, c.PublicRTMPURL
+		res = PublishStart{KeyID: k.ID, AppID: k.AppID, Mode: m, PublishSeq: k.PublishSeq}
 		if err := c.commitTransition(tx, r, &k, out, &cm, ""); err != nil {
 			return err
 		}
@@ -90,6 +94,22 @@ func keyAndRoom(tx *storage.Tx, k *storage.StreamKey) (*storage.Room, states, er
 // reason is recorded in the stream_key.publish_stopped event. A key that is not
 // publishing is left alone (nil error), so a repeated call is harmless.
 func (c *Control) PublishStopped(ctx context.Context, keyID uint64, reason string) error {
+	return c.publishStopped(ctx, keyID, 0, reason)
+}
+
+// PublishLost applies "publish stopped" to key keyID for the publish numbered
+// seq (PublishStart.PublishSeq) whose node was lost: only if that publish is
+// still the key's current one, so that a repeated report, or one that arrives
+// after the encoder already reconnected elsewhere, changes nothing.
+func (c *Control) PublishLost(ctx context.Context, keyID, seq uint64, reason string) error {
+	if seq == 0 {
+		return errors.New("publish lost: no publish sequence")
+	}
+	return c.publishStopped(ctx, keyID, seq, reason)
+}
+
+// publishStopped is PublishStopped, restricted to publish seq when it is not 0.
+func (c *Control) publishStopped(ctx context.Context, keyID, seq uint64, reason string) error {
 	var cm committed
 	err := c.Store.Update(func(tx *storage.Tx) error {
 		cm = committed{ev: eventPublishStopped}
@@ -99,6 +119,9 @@ func (c *Control) PublishStopped(ctx context.Context, keyID uint64, reason strin
 		}
 		if err != nil {
 			return fmt.Errorf("read stream key %d: %w", keyID, err)
+		}
+		if seq != 0 && (k.PublishSeq != seq || !k.Publishing) {
+			return errKeyNotPublishing
 		}
 		r, cur, err := keyAndRoom(tx, &k)
 		if err != nil {
@@ -124,26 +147,43 @@ func (c *Control) PublishStopped(ctx context.Context, keyID uint64, reason strin
 // (the process died while streams were up) gets "publish stopped" with reason
 // SERVER_RESTART, so its LIVE room becomes LIVE_INACTIVE and can resume or end.
 func (c *Control) Recover(ctx context.Context) error {
-	var ids []uint64
+	return c.RecoverUnclaimed(ctx, publish.StopServerRestart, nil)
+}
+
+// RecoverUnclaimed is Recover for a node of a cluster: only the keys whose
+// publish no live node claims (claimed(keyID, publishSeq) false; nil claims
+// none) are stopped, with reason (NODE_LOST: their node died while no other
+// node was watching).
+func (c *Control) RecoverUnclaimed(ctx context.Context, reason publish.StopReason, claimed func(keyID, seq uint64) bool) error {
+	type pub struct{ id, seq uint64 }
+	var lost []pub
 	err := c.Store.View(func(tx *storage.Tx) error {
 		return tx.ForEachPublishingKey(func(k storage.StreamKey) error {
-			ids = append(ids, k.ID)
+			if claimed == nil || !claimed(k.ID, k.PublishSeq) {
+				lost = append(lost, pub{k.ID, k.PublishSeq})
+			}
 			return nil
 		})
 	})
 	if err != nil {
 		return fmt.Errorf("recover: list publishing keys: %w", err)
 	}
-	for _, id := range ids {
+	for _, p := range lost {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := c.PublishStopped(ctx, id, publish.StopServerRestart.String()); err != nil {
+		var err error
+		if claimed != nil && p.seq != 0 {
+			err = c.PublishLost(ctx, p.id, p.seq, reason.String())
+		} else {
+			err = c.PublishStopped(ctx, p.id, reason.String())
+		}
+		if err != nil {
 			return fmt.Errorf("recover: %w", err)
 		}
 	}
-	if len(ids) > 0 {
-		c.Log.Info("recovered stream keys left publishing", "count", len(ids))
+	if len(lost) > 0 {
+		c.Log.Info("recovered stream keys left publishing", "count", len(lost), "reason", reason)
 	}
 	return nil
 }

@@ -169,3 +169,10 @@ func (c *Control) rearmTimers() error {
 	}
 	return nil
 }
+
+// RearmTimers re-arms the deadlines of every LIVE or LIVE_INACTIVE room from the
+// store, as Initialize does. A cluster's deadline leader calls it periodically,
+// so that the deadlines of rooms whose transitions another node made (and that
+// node may have died since) fire here; firing is a transition, so a deadline
+// armed on several nodes ends its room once.
+func (c *Control) RearmTimers() error { return c.rearmTimers() }

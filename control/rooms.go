@@ -149,12 +149,13 @@ func (c *Control) DeleteRoom(ctx context.Context, appID, id uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := c.locks.tryLock(id); err != nil {
+	unlock, err := c.lockRoom(ctx, id)
+	if err != nil {
 		return err
 	}
-	defer c.locks.unlock(id)
+	defer unlock()
 	var uuid string
-	err := c.Store.Update(func(tx *storage.Tx) error {
+	err = c.Store.Update(func(tx *storage.Tx) error {
 		r, err := LoadRoom(tx, appID, id)
 		if err != nil {
 			return err

@@ -78,12 +78,13 @@ func (c *Control) roomAction(ctx context.Context, appID, roomID, memberID uint64
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := c.locks.tryLock(roomID); err != nil {
+	unlock, err := c.lockRoom(ctx, roomID)
+	if err != nil {
 		return nil, err
 	}
-	defer c.locks.unlock(roomID)
+	defer unlock()
 	var cm committed
-	err := c.Store.Update(func(tx *storage.Tx) error {
+	err = c.Store.Update(func(tx *storage.Tx) error {
 		cm = committed{ev: ev, why: why}
 		return c.roomActionTx(tx, appID, roomID, memberID, &cm)
 	})
@@ -218,11 +219,13 @@ func applyRoom(r *storage.Room, k *storage.StreamKey, ev RoomEvent, out outcome,
 	}
 	if out.NewSession {
 		r.LastSessionNo++
-		r.Sessions = append(r.Sessions, storage.Session{No: r.LastSessionNo, StartedAt: now})
+		s := storage.Session{No: r.LastSessionNo, StartedAt: now}
 		r.InactiveSince = time.Time{}
 		if k != nil {
 			r.Mode = k.Mode
+			s.HTTPURL, s.RTMPURL = k.NodeHTTPURL, k.NodeRTMPURL
 		}
+		r.Sessions = append(r.Sessions, s)
 	}
 	return nil
 }

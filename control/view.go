@@ -288,13 +288,19 @@ func (c *Control) playURLsOf(r *storage.Room) playURLs {
 		return u
 	}
 	mode := publish.Mode(r.Mode)
+	// Live media is served by the node that ingests the session (a cluster).
+	httpBase, rtmpBase := c.PublicHTTPURL, c.PublicRTMPURL
+	if n := len(r.Sessions); n > 0 {
+		httpBase = defaultString(r.Sessions[n-1].HTTPURL, httpBase)
+		rtmpBase = defaultString(r.Sessions[n-1].RTMPURL, rtmpBase)
+	}
 	if mode.HasCMAF() {
-		base := c.PublicHTTPURL + "/live/" + r.UUID + "/" + strconv.Itoa(r.LastSessionNo)
+		base := httpBase + "/live/" + r.UUID + "/" + strconv.Itoa(r.LastSessionNo)
 		u.HLS, u.DASH = base+"/index.m3u8", base+"/index.mpd"
 		u.Play = u.HLS
 	}
 	if mode.HasRTMP() {
-		u.RTMP = c.PublicRTMPURL + "/play/" + r.UUID
+		u.RTMP = rtmpBase + "/play/" + r.UUID
 		if u.Play == "" {
 			u.Play = u.RTMP
 		}

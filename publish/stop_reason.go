@@ -35,6 +35,10 @@ const (
 	// StopServerRestart: the key was still marked publishing when the server
 	// started (the previous process died with the stream up).
 	StopServerRestart StopReason = "SERVER_RESTART"
+	// StopNodeLost: the cluster node that ingested the stream died or lost the
+	// cluster (its lease expired); another node applied "publish stopped". The
+	// encoder's reconnect, to any node, resumes the room.
+	StopNodeLost StopReason = "NODE_LOST"
 )
 
 // String returns the reason as sent in events.
@@ -45,7 +49,7 @@ func (r StopReason) String() string { return string(r) }
 func ParseStopReason(s string) StopReason {
 	switch r := StopReason(s); r {
 	case StopClientUnpublish, StopIdleTimeout, StopConnectionError, StopInvalidMedia,
-		StopBitrateExceeded, StopKeyReset, StopKicked, StopMaxDuration, StopStorageError, StopServerShutdown, StopServerRestart:
+		StopBitrateExceeded, StopKeyReset, StopKicked, StopMaxDuration, StopStorageError, StopServerShutdown, StopServerRestart, StopNodeLost:
 		return r
 	}
 	return StopUnknown

@@ -6,7 +6,7 @@ import (
 
 func TestParseStopReason(t *testing.T) {
 	for _, r := range []StopReason{StopClientUnpublish, StopIdleTimeout, StopConnectionError, StopInvalidMedia,
-		StopBitrateExceeded, StopKeyReset, StopKicked, StopMaxDuration, StopStorageError, StopServerShutdown, StopServerRestart} {
+		StopBitrateExceeded, StopKeyReset, StopKicked, StopMaxDuration, StopStorageError, StopServerShutdown, StopServerRestart, StopNodeLost} {
 		if got := ParseStopReason(r.String()); got != r {
 			t.Errorf("ParseStopReason(%q) = %q", r, got)
 		}

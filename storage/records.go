@@ -57,9 +57,13 @@ type StreamKey struct {
 	// RoomID is the LIVE/LIVE_INACTIVE room the key is bound to, 0 if none.
 	RoomID uint64 `json:"roomId,omitzero"`
 	// PublishSeq counts publishes of this key (1-based after the first publish).
-	PublishSeq uint64    `json:"publishSeq,omitzero"`
-	CreatedAt  time.Time `json:"createdAt,omitzero"`
-	UpdatedAt  time.Time `json:"updatedAt,omitzero"`
+	PublishSeq uint64 `json:"publishSeq,omitzero"`
+	// NodeHTTPURL and NodeRTMPURL are the public URLs of the node ingesting the
+	// current (or last) publish: a cluster serves its live media there.
+	NodeHTTPURL string    `json:"nodeHttpUrl,omitzero"`
+	NodeRTMPURL string    `json:"nodeRtmpUrl,omitzero"`
+	CreatedAt   time.Time `json:"createdAt,omitzero"`
+	UpdatedAt   time.Time `json:"updatedAt,omitzero"`
 }
 
 // KeyValue is a customData entry of a room.
@@ -131,6 +135,10 @@ type Session struct {
 	No        int       `json:"no,omitzero"`
 	StartedAt time.Time `json:"startedAt,omitzero"`
 	EndedAt   time.Time `json:"endedAt,omitzero"`
+	// HTTPURL and RTMPURL are the public URLs of the node that ingests the
+	// session (empty: the node answering, one node).
+	HTTPURL string `json:"httpUrl,omitzero"`
+	RTMPURL string `json:"rtmpUrl,omitzero"`
 }
 
 // Event is one outbox record: written in the same transaction as

@@ -216,3 +216,19 @@ func (s *Store) StreamKeyBySecret(ctx context.Context, secret string) (StreamKey
 	})
 	return k, err
 }
+
+// WatchEvents registers fn to be called after events are appended to the outbox
+// by another process sharing the store (etcd: another node; fn runs on the
+// store's watch goroutine and must not block). On bbolt no other process can
+// write, so fn is never called: local appends are announced by their writers.
+func (s *Store) WatchEvents(fn func()) {
+	e, ok := s.eng.(*etcdEngine)
+	if !ok {
+		return
+	}
+	e.watch(func(bucket string, _, value []byte, _ int64) {
+		if bucket == string(bucketEvents) && value != nil {
+			fn()
+		}
+	})
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/roomcast/roomcast/cluster"
+
 	"errors"
 	"flag"
 	"fmt"
@@ -52,6 +54,19 @@ type Config struct {
 	MaxLiveDuration  time.Duration // --max-live-duration of a room without autoCloseConfig, 0 = no limit
 	AutoCloseUnit    time.Duration // --auto-close-unit: the length of one autoCloseConfig.duration unit
 
+	// Cluster (--store etcd): several nodes on one etcd cluster; see README
+	// "Running a cluster".
+	Store         string        // --store bbolt|etcd
+	EtcdEndpoints string        // --etcd-endpoints host:port,…
+	EtcdPrefix    string        // --etcd-prefix
+	EtcdCert      string        // --etcd-cert (etcdctl --cert)
+	EtcdKey       string        // --etcd-key (etcdctl --key)
+	EtcdCACert    string        // --etcd-cacert (etcdctl --cacert)
+	EtcdUser      string        // --etcd-user name[:password] (etcdctl --user)
+	EtcdPassword  string        // ROOMCAST_ETCD_PASSWORD only (secrets stay out of ps)
+	NodeID        string        // --node-id, default host name and HTTP port
+	NodeTTL       time.Duration // --node-ttl: lease of this node's claims, registry entry and leaderships
+
 	// AppKey / AppSecret choose the default app's credentials on first start
 	// (ROOMCAST_APP_KEY / ROOMCAST_APP_SECRET only, never flags: secrets stay out of ps).
 	AppKey    string
@@ -90,6 +105,9 @@ func defaultConfig() Config {
 		ShutdownTimeout:  10 * time.Second,
 		MaxLiveDuration:  12 * time.Hour,
 		AutoCloseUnit:    time.Minute,
+		Store:            "bbolt",
+		EtcdPrefix:       cluster.DefaultEtcdPrefix,
+		NodeTTL:          3 * time.Second,
 	}
 }
 
@@ -129,6 +147,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of member access and streaming tokens")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "graceful shutdown deadline")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve net/http/pprof on this address (empty = off)")
+	fs.StringVar(&c.Store, "store", c.Store, "store engine: bbolt (one node, <data>/roomcast.db) or etcd (a cluster of nodes; see --etcd-*)")
+	fs.StringVar(&c.EtcdEndpoints, "etcd-endpoints", c.EtcdEndpoints, "etcd members, comma-separated host:port or https://host:port (--store etcd)")
+	fs.StringVar(&c.EtcdPrefix, "etcd-prefix", c.EtcdPrefix, "root of Roomcast's etcd keys: nodes of one cluster share it")
+	fs.StringVar(&c.EtcdCert, "etcd-cert", c.EtcdCert, "etcd client certificate (PEM), as etcdctl --cert")
+	fs.StringVar(&c.EtcdKey, "etcd-key", c.EtcdKey, "etcd client key (PEM), as etcdctl --key")
+	fs.StringVar(&c.EtcdCACert, "etcd-cacert", c.EtcdCACert, "CA bundle verifying the etcd members (PEM), as etcdctl --cacert")
+	fs.StringVar(&c.EtcdUser, "etcd-user", c.EtcdUser, "etcd user name (password from ROOMCAST_ETCD_PASSWORD), as etcdctl --user")
+	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's ID in the cluster (default: host name and HTTP port)")
+	fs.DurationVar(&c.NodeTTL, "node-ttl", c.NodeTTL, "lease TTL of this node: a dead node's publishes are stopped (NODE_LOST) this long after it died, plus at most 1 s")
 	fs.Var((*daysDuration)(&c.VODRetention), "vod-retention", "delete VOD media this long after archiving, e.g. 30d or 12h (0 = keep forever)")
 
 	// Environment first, then the command line overrides it.
@@ -152,6 +179,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	c.AppKey = getenv("ROOMCAST_APP_KEY")
 	c.AppSecret = getenv("ROOMCAST_APP_SECRET")
+	c.EtcdPassword = getenv("ROOMCAST_ETCD_PASSWORD")
+	if c.NodeID == "" {
+		c.NodeID = defaultNodeID(c.HTTPAddr)
+	}
 	return c, c.validate()
 }
 
@@ -193,6 +224,9 @@ func (c Config) validate() error {
 	check(c.VODRetention == 0 || c.VODRetention >= time.Hour, "--vod-retention %s must be 0 (off) or at least 1h", c.VODRetention)
 	check(c.MaxLiveDuration >= 0, "--max-live-duration must be >= 0 (0 = no limit)")
 	check(c.AutoCloseUnit >= 100*time.Millisecond && c.AutoCloseUnit <= time.Minute, "--auto-close-unit %s must be between 100ms and 1m", c.AutoCloseUnit)
+	check(c.Store == "bbolt" || c.Store == "etcd", "--store %q: want bbolt or etcd", c.Store)
+	check(c.Store != "etcd" || c.EtcdEndpoints != "", "--store etcd needs --etcd-endpoints")
+	check(c.NodeTTL >= time.Second, "--node-ttl %s must be at least 1s", c.NodeTTL)
 	check((c.AppKey == "") == (c.AppSecret == ""), "ROOMCAST_APP_KEY and ROOMCAST_APP_SECRET must be set together")
 	return errors.Join(errs...)
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"github.com/roomcast/roomcast/cluster"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,23 +43,31 @@ type server struct {
 	Config Config
 	Log    *slog.Logger
 
-	store    *storage.Store
-	control  *control.Control
-	api      *controlapi.Server
-	broker   *events.Broker
-	chat     *chatsocket.Server
-	live     *liveStats
-	streams  *hub.Registry
-	packager *packager.Packager
-	viewers  *viewers.Counter
-	headroom *headroom.Watcher
-	ingest   *ingest.Server
-	httpLn   net.Listener
-	http     *http.Server
-	pprof    *http.Server
-	ops      *http.Server // operator socket (ops_socket.go)
-	errCh    chan error
-	wg       sync.WaitGroup
+	store  *storage.Store
+	etcd   *clientv3.Client    // --store etcd: the store's and the coordinator's client
+	coord  cluster.Coordinator // cluster.Local on bbolt
+	claims claims              // the publishes this node holds (cluster.go)
+	// clusterStop ends the goroutines of startCluster; clusterWG waits for them.
+	clusterStop context.CancelFunc
+	clusterWG   sync.WaitGroup
+	// clusterNodes is the number of live nodes at the last registry update.
+	clusterNodes atomic.Int64
+	control      *control.Control
+	api          *controlapi.Server
+	broker       *events.Broker
+	chat         *chatsocket.Server
+	live         *liveStats
+	streams      *hub.Registry
+	packager     *packager.Packager
+	viewers      *viewers.Counter
+	headroom     *headroom.Watcher
+	ingest       *ingest.Server
+	httpLn       net.Listener
+	http         *http.Server
+	pprof        *http.Server
+	ops          *http.Server // operator socket (ops_socket.go)
+	errCh        chan error
+	wg           sync.WaitGroup
 }
 
 // Initialize opens the store, builds every component and starts the listeners.
@@ -71,14 +83,20 @@ func (s *server) Initialize() error {
 func (s *server) initialize() error {
 	c := s.Config
 	s.errCh = make(chan error, 3)
-	store, err := storage.Open(filepath.Join(c.DataDir, "roomcast.db"), storage.Options{})
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+	if err := s.openStore(); err != nil {
+		return err
 	}
-	s.store = store
+	store := s.store
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomcast_cluster_nodes",
+			Help: "Live nodes of the cluster as this node last listed them (1 on bbolt)."},
+			func() float64 { return float64(s.clusterNodes.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomcast_node_publishers",
+			Help: "Publishes this node ingests (and claims in the cluster)."},
+			func() float64 { return float64(s.publishers()) }))
 
 	s.viewers = &viewers.Counter{Log: s.Log.With("component", "viewers"), Registerer: reg, OnPeaks: s.onPeaks}
 	if err := s.viewers.Initialize(); err != nil {
@@ -100,6 +118,9 @@ func (s *server) initialize() error {
 		MaxLiveDuration: c.MaxLiveDuration,
 		AutoCloseUnit:   c.AutoCloseUnit,
 	}
+	if c.Store == "etcd" {
+		s.control.RoomLocker = roomLocker{s.coord}
+	}
 	if err := s.control.Initialize(); err != nil {
 		return fmt.Errorf("initialize control: %w", err)
 	}
@@ -111,6 +132,7 @@ func (s *server) initialize() error {
 	s.chat = &chatsocket.Server{Control: s.control, Events: s.broker, Moderator: moderator,
 		Log: s.Log.With("component", "chatsocket")}
 	s.api = &controlapi.Server{
+		Nodes:       s.coord.Nodes,
 		Moderator:   moderator,
 		Control:     s.control,
 		EventSource: s.broker,
@@ -124,6 +146,7 @@ func (s *server) initialize() error {
 		return fmt.Errorf("initialize api: %w", err)
 	}
 	s.broker.Channels = s.control
+	s.broker.Lead = s.coord.Lead
 	if err := s.broker.Initialize(); err != nil {
 		s.broker = nil
 		return fmt.Errorf("initialize events: %w", err)
@@ -135,7 +158,7 @@ func (s *server) initialize() error {
 	if err := s.firstStart(); err != nil {
 		return err
 	}
-	if err := s.control.Recover(context.Background()); err != nil {
+	if err := s.startCluster(); err != nil { // stops publishes no live node holds
 		return err
 	}
 
@@ -360,16 +383,27 @@ func (s *server) Close() {
 		}
 	}
 	s.wg.Wait()
+	s.stopCluster()
 	if s.control != nil {
 		s.control.Close()
 	}
 	if s.viewers != nil {
 		s.viewers.Close()
 	}
+	if s.coord != nil {
+		// After the publishes stopped (their claims are released): leaves the
+		// cluster, ending this node's leaderships.
+		if err := s.coord.Close(); err != nil {
+			s.Log.Warn("leave cluster", "err", err)
+		}
+	}
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {
 			s.Log.Error("close store", "err", err)
 		}
+	}
+	if s.etcd != nil {
+		_ = s.etcd.Close()
 	}
 }
 
@@ -382,6 +416,9 @@ func (s *server) onPublishStart(ctx context.Context, req ingest.PublishRequest) 
 	ps, err := s.control.PublishStarted(ctx, req.StreamKey, req.Mode.String())
 	if err != nil {
 		return ingest.PublishGrant{}, err
+	}
+	if err := s.claimPublish(ctx, ps); err != nil {
+		return ingest.PublishGrant{}, fmt.Errorf("%w: %w", ingest.ErrUnavailable, err)
 	}
 	// A resumed room's new session reaches the packager through OnSessionLive
 	// (before the stream is ready; the packager keeps the binding until Attach).
@@ -398,6 +435,7 @@ func (s *server) onPublishStop(g ingest.PublishGrant, reason pub.StopReason) {
 	if err := s.control.PublishStopped(context.Background(), uint64(g.StreamID), reason.String()); err != nil {
 		s.Log.Error("publish stopped", "stream", g.StreamID, "reason", reason, "err", err)
 	}
+	s.releasePublish(uint64(g.StreamID))
 }
 
 func (s *server) onPlay(ctx context.Context, roomUUID, token string) (pub.StreamID, error) {

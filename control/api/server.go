@@ -1,6 +1,9 @@
 package api
 
 import (
+	"github.com/roomcast/roomcast/cluster"
+
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +30,9 @@ const (
 type Server struct {
 	// Control is the initialized control plane the handlers call (required).
 	Control *control.Control
+	// Nodes lists the live nodes of the cluster for GET /v2/cluster/nodes (nil:
+	// 404, no cluster).
+	Nodes func(ctx context.Context) ([]cluster.NodeInfo, error)
 	// Log receives request failures. Default: Control.Log.
 	Log *slog.Logger
 	// BodyLimit is the largest request body in bytes; larger bodies get 400
@@ -130,6 +136,7 @@ func (s *Server) Register(e *echo.Echo) {
 	if s.Registry != nil {
 		e.GET("/metrics", echo.WrapHandler(metricsHandler(s.Registry)))
 	}
+	e.GET("/v2/cluster/nodes", s.onClusterNodes, s.limitInFlight, s.limitBody, s.appAuth)
 	s.registerAppAPI(routes{e.Group("/v2/apps/me"), []echo.MiddlewareFunc{s.limitInFlight, s.limitBody, s.appAuth}})
 	members := e.Group("/v2/members/me")
 	s.registerMemberAPI(routes{members, []echo.MiddlewareFunc{s.limitInFlight, s.limitBody, s.memberAuth}})

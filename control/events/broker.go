@@ -93,6 +93,11 @@ type Broker struct {
 	// retry timer ceiling). Default 1 s.
 	PollInterval time.Duration
 
+	// Lead, when set (a cluster), runs fn only while this node is the one leader of
+	// name cluster-wide (cluster.Coordinator.Lead): webhook attempts are made by one
+	// node at a time. Nil: this process delivers.
+	Lead func(ctx context.Context, name string, fn func(ctx context.Context)) error
+
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -148,6 +153,9 @@ func (b *Broker) Initialize() error {
 		b.Log.Warn("events: Channels does not list chat members; chat messages reach no SSE client")
 	}
 	b.fanned = last
+	// Events appended by other nodes of a cluster wake the fan-out and the
+	// dispatcher like local ones (no-op on bbolt: every append is local).
+	b.Store.WatchEvents(func() { wake(b.fanWake); wake(b.hookWake) })
 	b.subs = map[uint64]map[*subscriber]struct{}{}
 	b.inflight = map[uint64]struct{}{}
 	b.initWake()

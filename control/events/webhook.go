@@ -60,13 +60,30 @@ type job struct {
 // runDispatch turns outbox events into deliveries and schedules due attempts.
 func (b *Broker) runDispatch() {
 	defer b.wg.Done()
+	if b.Lead == nil {
+		b.dispatch(b.ctx)
+		return
+	}
+	for b.ctx.Err() == nil {
+		if err := b.Lead(b.ctx, "webhooks", b.dispatch); err != nil {
+			if b.ctx.Err() == nil {
+				b.Log.Error("webhook delivery stops on this node: leadership lost for good", "err", err)
+			}
+			return
+		}
+	}
+}
+
+// dispatch is the dispatcher loop; it runs until ctx ends (the Broker closes, or
+// this node is no longer the webhook leader of its cluster).
+func (b *Broker) dispatch(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	prune := time.NewTicker(b.PruneInterval)
 	defer prune.Stop()
 	for {
 		select {
-		case <-b.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-b.hookWake:
 		case <-timer.C:

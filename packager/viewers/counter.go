@@ -230,6 +230,16 @@ func (c *Counter) Leave(roomUUID string) {
 	c.mu.Unlock()
 }
 
+// Total returns the concurrent viewers of every counted room at the last sample.
+func (c *Counter) Total() int {
+	n := 0
+	c.rooms.Range(func(_, v any) bool {
+		n += int(v.(*room).current.Load())
+		return true
+	})
+	return n
+}
+
 // Viewers returns the concurrent viewers of room at the last sample and their
 // peak since Begin; 0, 0 for a room that is not counted.
 func (c *Counter) Viewers(roomUUID string) (current, peak int) {
