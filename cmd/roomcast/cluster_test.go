@@ -327,19 +327,14 @@ var broadcastFlow = map[string]bool{
 
 // hlsSegments returns how many segments the media playlist of a live HLS
 // multivariant playlist has produced so far (media sequence + listed segments),
-// -1 when a playlist does not answer 200.
-func hlsSegments(master string) int {
-	resp, err := http.Get(master)
-	if err != nil {
-		return -1
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return -1
+// or -1 and what answered instead.
+func hlsSegments(master string) (int, string) {
+	body, why := getOK(master)
+	if why != "" {
+		return -1, "multivariant playlist: " + why
 	}
 	var media string
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range strings.Split(body, "\n") {
 		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
 			media = line
 			break
@@ -348,22 +343,57 @@ func hlsSegments(master string) int {
 	base, _ := url.Parse(master)
 	ref, err := url.Parse(media)
 	if media == "" || err != nil {
-		return -1
+		return -1, fmt.Sprintf("no media playlist in %q", body)
 	}
-	resp, err = http.Get(base.ResolveReference(ref).String())
-	if err != nil {
-		return -1
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return -1
+	if body, why = getOK(base.ResolveReference(ref).String()); why != "" {
+		return -1, "media playlist: " + why
 	}
 	seq := 0
-	if m := regexp.MustCompile(`(?m)^#EXT-X-MEDIA-SEQUENCE:(\d+)`).FindSubmatch(body); m != nil {
-		seq, _ = strconv.Atoi(string(m[1]))
+	if m := regexp.MustCompile(`(?m)^#EXT-X-MEDIA-SEQUENCE:(\d+)`).FindStringSubmatch(body); m != nil {
+		seq, _ = strconv.Atoi(m[1])
 	}
-	return seq + strings.Count(string(body), "#EXTINF:")
+	return seq + strings.Count(body, "#EXTINF:"), ""
+}
+
+// getOK returns the body of a 200 answer, or why there was none.
+func getOK(u string) (string, string) {
+	resp, err := http.Get(u)
+	if err != nil {
+		return "", err.Error()
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return "", fmt.Sprintf("%d %.200q", resp.StatusCode, body)
+	}
+	return string(body), ""
+}
+
+// waitSegments waits until the HLS stream at master has produced at least min
+// segments and returns how many it has; it fails with the last answer.
+func waitSegments(t *testing.T, d time.Duration, master string, min int, what string) int {
+	t.Helper()
+	n, err := segmentsWithin(d, master, min)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return n
+}
+
+// segmentsWithin polls the HLS stream at master until it has produced at least
+// min segments, for at most d; the error names the last answer.
+func segmentsWithin(d time.Duration, master string, min int) (int, error) {
+	deadline := time.Now().Add(d)
+	for {
+		n, why := hlsSegments(master)
+		if n >= min {
+			return n, nil
+		}
+		if time.Now().After(deadline) {
+			return n, fmt.Errorf("after %s: %d segments, want %d: %s", d, n, min, why)
+		}
+		time.Sleep(clusterPoll)
+	}
 }
 
 // report logs one measured figure.
@@ -492,7 +522,11 @@ func TestClusterFlow(t *testing.T) {
 	play1 := *room.PlayURL
 	t.Logf("session 1 playUrl %s", play1)
 	master1 := A.a.base + regexp.MustCompile(`^https?://[^/]+`).ReplaceAllString(play1, "") + "?streamingToken=" + hostTok.StreamingToken
-	eventually(t, 10*time.Second, "session 1 playlist on A", func() bool { return hlsSegments(master1) > 0 })
+	// A started the session through C: the ingesting node A must serve it. (Not
+	// fatal: the rest of the flow depends on the store, not on A's packager.)
+	if _, err := segmentsWithin(10*time.Second, master1, 1); err != nil {
+		t.Errorf("session 1 (started through C) not served by A, which ingests it: %v", err)
+	}
 	// No webhook is in flight when A dies: every event so far was delivered (a
 	// delivery cut by a kill is sent again by design, which is not what step 8 checks).
 	eventually(t, 10*time.Second, "webhooks of the start", func() bool {
@@ -558,14 +592,16 @@ func TestClusterFlow(t *testing.T) {
 		t.Fatalf("resumed room: session %d playUrl %s (session 1: %s)", r2.LastSessionNo, str(r2.PlayURL), play1)
 	}
 	t.Logf("session 2 playUrl %s", *r2.PlayURL)
-	if !strings.HasPrefix(*r2.PlayURL, "http://"+B.httpAddr+"/") {
-		t.Logf("note: session 2 playUrl does not name B (%s), which holds the media", B.httpAddr)
+	// A LIVE room's play URLs name the node that ingests its session.
+	if !strings.HasPrefix(play1, "http://"+A.httpAddr+"/") || !strings.HasPrefix(*r2.PlayURL, "http://"+B.httpAddr+"/") {
+		t.Errorf("play URLs do not name the ingesting node: session 1 %s (A is %s), session 2 %s (B is %s)",
+			play1, A.httpAddr, *r2.PlayURL, B.httpAddr)
 	}
 	if r := C.a.room(room.ID); r.VideoRoomState != "LIVE" || r.LastSessionNo != 2 {
 		t.Errorf("room read on C: %s session %d", r.VideoRoomState, r.LastSessionNo)
 	}
 	master2 := B.a.base + regexp.MustCompile(`^https?://[^/]+`).ReplaceAllString(*r2.PlayURL, "") + "?streamingToken=" + hostTok.StreamingToken
-	eventually(t, 10*time.Second, "session 2 playlist on B", func() bool { return hlsSegments(master2) > 0 })
+	waitSegments(t, 10*time.Second, master2, 1, "session 2 playlist on B")
 	eventually(t, 10*time.Second, "B lists one publisher", func() bool {
 		for _, e := range C.nodes() {
 			if e.ID == B.id {
@@ -592,7 +628,7 @@ func TestClusterFlow(t *testing.T) {
 			}
 			victim, what = leader, "leader"
 		}
-		segs := hlsSegments(master2)
+		segs := waitSegments(t, 10*time.Second, master2, 1, "B's playlist")
 		killAt := time.Now()
 		etcd.Kill(victim)
 		// The write goes to C, its read to B: an idempotent upsert, retried as a
@@ -627,7 +663,7 @@ func TestClusterFlow(t *testing.T) {
 			return false
 		})
 		report(t, "etcd %s down: chat event on SSE (B, C) and webhook %v after the write", what, time.Since(msgAt).Round(time.Millisecond))
-		eventually(t, 15*time.Second, "B's playlist growing", func() bool { return hlsSegments(master2) >= segs+3 })
+		waitSegments(t, 15*time.Second, master2, segs+3, "B's playlist growing")
 		report(t, "etcd %s down: B's HLS playlist grew by 3 segments %v after the kill", what, time.Since(killAt).Round(time.Millisecond))
 		if r := B.a.room(room.ID); r.VideoRoomState != "LIVE" || r.LastSessionNo != 2 {
 			t.Fatalf("room with the etcd %s down: %s session %d", what, r.VideoRoomState, r.LastSessionNo)
@@ -699,20 +735,36 @@ func TestClusterFlow(t *testing.T) {
 		t.Errorf("webhook events delivered more than once (id → extra deliveries): %v", d)
 	}
 	report(t, "webhooks: %d events received, %d duplicate deliveries", len(hooks.received()), len(hooks.duplicates()))
-
-	// Both SSE streams carried the same events of the room, with the same ids.
-	eventually(t, 10*time.Second, "ENDED on both SSE streams", func() bool {
-		_, sb, _ := roomFrames(sseB.received(), room.ID)
-		_, sc, _ := roomFrames(sseC.received(), room.ID)
-		return slices.Contains(sb, "ENDED") && slices.Contains(sc, "ENDED")
+	t.Logf("webhook events in arrival order: %v", hooks.received())
+	// VOD archiving in a cluster is not part of this flow's contract (session 1's
+	// media died with A): its outcome is reported, not asserted.
+	var vod vodJSON
+	eventually(t, 30*time.Second, "VOD archiving finished", func() bool {
+		vod = B.a.vod(room.ID)
+		return vod.VODState == "ARCHIVED" || vod.VODState == "FAILED_ARCHIVING"
 	})
-	idsB, statesB, _ := roomFrames(sseB.received(), room.ID)
-	idsC, statesC, _ := roomFrames(sseC.received(), room.ID)
+	report(t, "VOD after the end through C: %s", vod.VODState)
+
+	// Both SSE streams carry the same events of the room, with the same ids. Events
+	// after the end (VOD archiving) may still be on their way to one stream: the
+	// two are compared once they agree or 10 s passed.
+	var idsB, idsC, statesB, statesC []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(clusterPoll) {
+		idsB, statesB, _ = roomFrames(sseB.received(), room.ID)
+		idsC, statesC, _ = roomFrames(sseC.received(), room.ID)
+		if slices.Contains(statesB, "ENDED") && slices.Equal(idsB, idsC) || time.Now().After(deadline) {
+			break
+		}
+	}
 	if !slices.Equal(idsB, idsC) {
 		t.Errorf("SSE ids of the room differ:\n B %v\n C %v", idsB, idsC)
 	}
+	// The room transitions up to the end (VOD signals repeat ENDED after it).
 	wantStates := []string{"LIVE", "LIVE_INACTIVE", "LIVE", "LIVE_INACTIVE", "ENDED"}
 	for name, st := range map[string][]string{"B": statesB, "C": statesC} {
+		if i := slices.Index(st, "ENDED"); i >= 0 {
+			st = st[:i+1]
+		}
 		if !slices.Equal(st, wantStates) {
 			t.Errorf("SSE room states on %s: %v, want %v", name, st, wantStates)
 		}
