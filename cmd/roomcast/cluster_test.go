@@ -441,7 +441,7 @@ func TestClusterFlow(t *testing.T) {
 	}
 	t.Logf("nodes seen by C: %+v", C.nodes())
 
-	// 3. API writes on A are read on B and C as soon as they returned (one
+	// 2. API writes on A are read on B and C as soon as they returned (one
 	// linearizable store: no waiting).
 	hooks := newHookReceiver(t)
 	hooks.subscribe(A.a)
@@ -487,7 +487,7 @@ func TestClusterFlow(t *testing.T) {
 	A.a.do("POST", "/members/host/tokens", map[string]any{}, &hostTok)
 	A.a.do("POST", "/members/viewer/tokens", map[string]any{}, &viewerTok)
 
-	// 2. The viewer joins the room (Member API on A): its channel and chat room.
+	// 3. The viewer joins the room (Member API on A): its channel and chat room.
 	// Its SSE streams are opened on B and C (Bearer access token).
 	join, _ := http.NewRequest("POST", fmt.Sprintf("%s/v2/members/me/video-rooms/%d/join", A.a.base, room.ID), nil)
 	join.Header.Set("Authorization", "Bearer "+viewerTok.AccessToken)
@@ -680,7 +680,8 @@ func TestClusterFlow(t *testing.T) {
 		t.Logf("encoder: %d publish attempts ended (A's death and refusals until B took it)", n)
 	}
 
-	// 8. The encoder stops; the room ends through C.
+	// 8. The encoder stops; the room ends through C. Every webhook arrived once, in
+	// order; both SSE streams carried the same events.
 	enc.stop()
 	eventually(t, 10*time.Second, "LIVE_INACTIVE after unpublish (read on C)", func() bool {
 		return C.a.room(room.ID).VideoRoomState == "LIVE_INACTIVE"
