@@ -319,10 +319,13 @@ func (h *hookReceiver) decoded() []hookEvent {
 	return out
 }
 
-// broadcastFlow are the room and key events of the test, in their order.
+// broadcastFlow are the events of the test's broadcast whose order it checks:
+// room transitions, publishes, and the chat messages sent while it was live (not
+// the VOD's, which follow the end, nor stream health warnings).
 var broadcastFlow = map[string]bool{
 	"stream_key.publish_started": true, "stream_key.publish_stopped": true,
 	"video_room.live": true, "video_room.live_inactive": true, "video_room.ended": true,
+	"chat.message_sent": true,
 }
 
 // hlsSegments returns how many segments the media playlist of a live HLS
@@ -643,6 +646,9 @@ func TestClusterFlow(t *testing.T) {
 		if code := B.a.do("GET", "/members/"+user, nil, nil); code != 200 {
 			t.Errorf("member written on C not read on B at once: %d", code)
 		}
+		// An event-producing write: an admin chat message (retried like the write
+		// above; a retry of a request that did commit would send it twice, which
+		// the webhook order check below would show).
 		text := "etcd " + what + " down"
 		msgAt := time.Now()
 		if code, _ := C.a.retry("POST", fmt.Sprintf("/video-rooms/%d/chat-room/admin/messages/broadcast", room.ID),
@@ -693,8 +699,8 @@ func TestClusterFlow(t *testing.T) {
 	}
 	want := []string{
 		"stream_key.publish_started", "video_room.live", "stream_key.publish_stopped", "video_room.live_inactive",
-		"stream_key.publish_started", "video_room.live", "stream_key.publish_stopped", "video_room.live_inactive",
-		"video_room.ended",
+		"stream_key.publish_started", "video_room.live", "chat.message_sent", "chat.message_sent",
+		"stream_key.publish_stopped", "video_room.live_inactive", "video_room.ended",
 	}
 	flow := func() []hookEvent {
 		var out []hookEvent
@@ -759,6 +765,15 @@ func TestClusterFlow(t *testing.T) {
 	}
 	if !slices.Equal(idsB, idsC) {
 		t.Errorf("SSE ids of the room differ:\n B %v\n C %v", idsB, idsC)
+	}
+	for name, ids := range map[string][]string{"B": idsB, "C": idsC} {
+		for i := 1; i < len(ids); i++ {
+			prev, _ := strconv.ParseUint(ids[i-1], 10, 64)
+			if cur, err := strconv.ParseUint(ids[i], 10, 64); err != nil || cur <= prev {
+				t.Errorf("SSE ids on %s not increasing (a repeat or a step back): %v", name, ids)
+				break
+			}
+		}
 	}
 	// The room transitions up to the end (VOD signals repeat ENDED after it).
 	wantStates := []string{"LIVE", "LIVE_INACTIVE", "LIVE", "LIVE_INACTIVE", "ENDED"}
