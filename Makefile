@@ -36,6 +36,7 @@ e2e-deps:
 
 e2e: build e2e-deps
 	$(GO) test -tags e2e -count=1 -timeout 15m -parallel 4 -v ./e2e/
+	$(GO) test -tags cluster -count=1 -timeout 10m -v -run Cluster ./cmd/roomcast/
 
 # Fault injection against the whole server: a media disk (tmpfs) filled during a
 # live broadcast, descriptors exhausted under a live stream, slow request bodies,

@@ -35,15 +35,24 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
+// avoidPort is never handed out by freeAddr.
+const avoidPort = 2024
+
+// freeAddr returns a loopback address with a port that was free a moment ago
+// (never avoidPort).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().(*net.TCPAddr)
+		ln.Close()
+		if addr.Port != avoidPort {
+			return addr.String()
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // proc is the roomcast binary running as a subprocess.

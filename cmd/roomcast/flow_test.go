@@ -22,6 +22,7 @@ type api struct {
 	t              *testing.T
 	base           string
 	apiKey, secret string
+	client         *http.Client // nil: http.DefaultClient
 }
 
 func newAPI(t *testing.T, s *server, dir string) *api {
@@ -31,26 +32,47 @@ func newAPI(t *testing.T, s *server, dir string) *api {
 
 func (a *api) do(method, path string, body any, out any) int {
 	a.t.Helper()
+	code, err := a.request(method, "/v2/apps/me"+path, body, out)
+	if err != nil {
+		a.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return code
+}
+
+// request sends a request with the app's basic auth to path (from the server's
+// root) and decodes the answer into out. It fails nothing: a transport error or an
+// undecodable body is returned, as a real client sees it.
+func (a *api) request(method, path string, body any, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, a.base+"/v2/apps/me"+path, rd)
+	req, err := http.NewRequest(method, a.base+path, rd)
+	if err != nil {
+		return 0, err
+	}
 	req.SetBasicAuth(a.apiKey, a.secret)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	client := a.client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
-		a.t.Fatalf("%s %s: %v", method, path, err)
+		return 0, err
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			a.t.Fatalf("%s %s: %q: %v", method, path, data, err)
+			return resp.StatusCode, fmt.Errorf("%q: %w", data, err)
 		}
 	}
-	return resp.StatusCode
+	return resp.StatusCode, nil
 }
 
 type roomJSON struct {

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -176,7 +174,7 @@ func newHealthRoom(t *testing.T, file string, loop bool) (*healthRoom, func()) {
 	if code := h.a.do("POST", "/members/host/tokens", nil, &tok); code >= 300 {
 		t.Fatalf("tokens: %d", code)
 	}
-	h.sse = newSSEClient(t, "http://"+s.HTTPAddr()+"/v2/members/me/event-sources", tok.AccessToken)
+	h.sse = newSSEClient(t, "sse", "http://"+s.HTTPAddr()+"/v2/members/me/event-sources", tok.AccessToken)
 	var r roomJSON
 	if code := h.a.do("POST", "/video-rooms", map[string]any{"appUserId": "host", "type": "BROADCAST_RTMP",
 		"title": "health", "scheduledAt": "2030-01-01T00:00:00Z"}, &r); code >= 300 {
@@ -418,38 +416,11 @@ func TestStreamHealthWarningEvents(t *testing.T) {
 	}
 }
 
-// sseClient reads a member's event stream and keeps the health signals.
-type sseClient struct {
-	mu     sync.Mutex
-	events []string // customData.event of STREAM_HEALTH signals
-	done   chan struct{}
-}
-
-func newSSEClient(t *testing.T, url, token string) *sseClient {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		cancel()
-		t.Fatalf("event-sources: %v %v", err, resp)
-	}
-	c := &sseClient{done: make(chan struct{})}
-	go c.read(t, resp)
-	t.Cleanup(func() { cancel(); <-c.done })
-	return c
-}
-
-func (c *sseClient) read(t *testing.T, resp *http.Response) {
-	defer close(c.done)
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		data, ok := strings.CutPrefix(sc.Text(), "data: ")
-		if !ok {
-			continue
-		}
+// healthEvents returns the customData.event of the STREAM_HEALTH signals the
+// stream received, in order.
+func (s *sseClient) healthEvents() []string {
+	var out []string
+	for _, f := range s.received() {
 		var m struct {
 			DeliveryType string `json:"deliveryType"`
 			CustomType   string `json:"customType"`
@@ -457,20 +428,13 @@ func (c *sseClient) read(t *testing.T, resp *http.Response) {
 				Event string `json:"event"`
 			} `json:"customData"`
 		}
-		if err := json.Unmarshal([]byte(data), &m); err != nil {
-			t.Errorf("SSE data %q: %v", data, err)
+		if err := json.Unmarshal([]byte(f.Data), &m); err != nil {
+			s.t.Errorf("SSE data %q: %v", f.Data, err)
 			continue
 		}
 		if m.CustomType == "STREAM_HEALTH" && m.DeliveryType == "DIRECT" {
-			c.mu.Lock()
-			c.events = append(c.events, m.CustomData.Event)
-			c.mu.Unlock()
+			out = append(out, m.CustomData.Event)
 		}
 	}
-}
-
-func (c *sseClient) healthEvents() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.events)
+	return out
 }

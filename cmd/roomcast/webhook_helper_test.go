@@ -25,10 +25,11 @@ type hookReceiver struct {
 	events []string // event names in arrival order
 	bodies []string // their bodies
 	ids    map[string]bool
+	dups   map[string]int // event id → deliveries after the first
 }
 
 func newHookReceiver(t *testing.T) *hookReceiver {
-	h := &hookReceiver{t: t, ids: map[string]bool{}}
+	h := &hookReceiver{t: t, ids: map[string]bool{}, dups: map[string]int{}}
 	h.srv = httptest.NewServer(http.HandlerFunc(h.serve))
 	t.Cleanup(h.srv.Close)
 	return h
@@ -67,6 +68,8 @@ func (h *hookReceiver) serve(w http.ResponseWriter, r *http.Request) {
 		h.ids[msg.ID] = true
 		h.events = append(h.events, msg.Event)
 		h.bodies = append(h.bodies, string(body))
+	} else {
+		h.dups[msg.ID]++
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -99,6 +102,19 @@ func (h *hookReceiver) bodiesOf(name string) []string {
 		if e == name || name == "" {
 			out = append(out, h.bodies[i])
 		}
+	}
+	return out
+}
+
+// duplicates returns, per event id delivered more than once, how many extra
+// deliveries arrived (receivers dedupe on Roomcast-Event-Id; a test asserting
+// exactly-once delivery checks this is empty).
+func (h *hookReceiver) duplicates() map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]int, len(h.dups))
+	for id, n := range h.dups {
+		out[id] = n
 	}
 	return out
 }
