@@ -20,6 +20,9 @@ type SessionInfo struct {
 	SessionNo int
 	Mode      publish.Mode
 	StartedAt time.Time
+	// Node is the ID of the node ingesting the session (Control.NodeID of the
+	// node where its key's publish started).
+	Node string
 }
 
 // EndReason says why a room ended; it is the "reason" of the video_room.ended event.
@@ -244,7 +247,8 @@ func (c *Control) afterCommit(cm *committed) {
 	case VideoRoomStateLive:
 		if cm.out.NewSession && c.OnSessionLive != nil {
 			c.OnSessionLive(SessionInfo{KeyID: r.StreamKeyID, AppID: r.AppID, RoomID: r.ID, RoomUUID: r.UUID,
-				SessionNo: r.LastSessionNo, Mode: publish.Mode(r.Mode), StartedAt: r.Sessions[len(r.Sessions)-1].StartedAt})
+				SessionNo: r.LastSessionNo, Mode: publish.Mode(r.Mode), StartedAt: r.Sessions[len(r.Sessions)-1].StartedAt,
+				Node: r.Sessions[len(r.Sessions)-1].Node})
 		}
 	case VideoRoomStateEnded:
 		if cm.kick != "" {

@@ -106,9 +106,10 @@ func (s *server) reconcileRoom(ctx context.Context, roomID uint64) {
 	last := room.Sessions[n-1]
 	switch control.VideoRoomState(room.VideoRoomState) {
 	case control.VideoRoomStateLive:
-		if last.Node == s.coord.NodeID() && s.holdsKey(room.StreamKeyID) {
+		if last.Node == s.coord.NodeID() {
 			s.bindOnce(control.SessionInfo{KeyID: room.StreamKeyID, AppID: room.AppID, RoomID: room.ID,
-				RoomUUID: room.UUID, SessionNo: room.LastSessionNo, Mode: pub.Mode(room.Mode), StartedAt: last.StartedAt})
+				RoomUUID: room.UUID, SessionNo: room.LastSessionNo, Mode: pub.Mode(room.Mode), StartedAt: last.StartedAt,
+				Node: last.Node})
 		}
 	case control.VideoRoomStateEnded:
 		if control.VODState(room.VODState) == control.VODStateArchiving {

@@ -118,6 +118,7 @@ func (s *server) initialize() error {
 		OnKick:          s.onKick,
 		MaxLiveDuration: c.MaxLiveDuration,
 		AutoCloseUnit:   c.AutoCloseUnit,
+		NodeID:          c.NodeID,
 	}
 	if c.Store == "etcd" {
 		s.control.RoomLocker = roomLocker{s.coord}
@@ -505,7 +506,7 @@ func (s *server) onPackagingFailed(streamID string, err error) {
 func (s *server) onSessionLive(si control.SessionInfo) {
 	// In a cluster the node ingesting the key binds (this one, or another node's
 	// reactor: cluster_reactor.go).
-	if s.Config.Store != "etcd" || s.holdsKey(si.KeyID) {
+	if s.Config.Store != "etcd" || si.Node == s.coord.NodeID() {
 		s.bindOnce(si)
 	}
 }
