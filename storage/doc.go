@@ -1,6 +1,25 @@
-// Package storage is Roomcast's embedded store: one bbolt file (default
-// <data>/roomcast.db) holding apps, members, stream keys, rooms and the event
-// outbox, with the indexes the control plane and ingest look records up by.
+// Package storage is Roomcast's store: apps, members, stream keys, rooms and the
+// event outbox, with the indexes the control plane and ingest look records up by.
+//
+// # Engines
+//
+// The typed Tx methods work on bbolt's model, ordered buckets with sequences
+// (kv.go), which two engines provide:
+//
+//   - bbolt (Open): one file, default <data>/roomcast.db, one process. Everything
+//     below describes it unless it says otherwise.
+//   - etcd (OpenEtcd): the same buckets as keys below one prefix of an etcd
+//     cluster, shared by several processes (etcd.go has the layout). A transaction
+//     reads the snapshot of one revision; a write transaction buffers its writes
+//     and commits them in one etcd Txn compared on a single commit key, so write
+//     transactions are serializable cluster-wide. When another process committed
+//     first, Update runs its closure again on a new snapshot (fresh IDs it
+//     assigned are reset): closures must derive everything from the
+//     transaction, which they do. The read cache is kept exact by a watch of the
+//     prefix (etcd_watch.go). Backup, check and the damage handling below are
+//     bbolt's; etcd has etcdctl snapshot and its own checks.
+//
+// The test suite runs on either (package storagetest, ROOMCAST_TEST_STORE).
 //
 // # Transactions
 //

@@ -124,6 +124,9 @@ type etcdEngine struct {
 	watched    atomic.Int64
 	progressAt atomic.Int64 // when the last progress request went out (Unix ns)
 
+	// Requests made to etcd (Store.EngineStats).
+	reads, commits, conflicts atomic.Uint64
+
 	watchMu  sync.Mutex
 	watchers []func(bucket string, key, value []byte, rev int64)
 
@@ -263,6 +266,7 @@ func (t *etcdTx) start() error {
 	ctx, cancel := t.e.ctx()
 	defer cancel()
 	resp, err := t.e.cli.Get(ctx, t.e.commit)
+	t.e.reads.Add(1)
 	if err != nil {
 		return fmt.Errorf("store %s: begin transaction: %w", t.e, err)
 	}
@@ -350,6 +354,7 @@ func (t *etcdTx) get(key string) []byte {
 	ctx, cancel := t.e.ctx()
 	defer cancel()
 	resp, err := t.e.cli.Get(ctx, key, clientv3.WithRev(t.rev))
+	t.e.reads.Add(1)
 	if err != nil {
 		t.fail("read "+key, err)
 		return nil
@@ -429,8 +434,12 @@ func (t *etcdTx) commitWrites() (committed bool, err error) {
 		If(clientv3.Compare(clientv3.ModRevision(t.e.commit), "=", t.commitRev)).
 		Then(ops...).
 		Commit()
+	t.e.commits.Add(1)
 	if err != nil {
 		return false, fmt.Errorf("store %s: commit %d writes: %w", t.e, len(ops), err)
+	}
+	if !resp.Succeeded {
+		t.e.conflicts.Add(1)
 	}
 	return resp.Succeeded, nil
 }
@@ -677,6 +686,7 @@ func (c *etcdCursor) fetchUp(k string) bool {
 	defer cancel()
 	resp, err := t.e.cli.Get(ctx, k, clientv3.WithRange(c.end), clientv3.WithRev(t.rev),
 		clientv3.WithLimit(etcdPageSize), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	t.e.reads.Add(1)
 	if err != nil {
 		t.fail("read "+c.b.name, err)
 		return false
@@ -702,6 +712,7 @@ func (c *etcdCursor) fetchDown(k string) bool {
 	defer cancel()
 	resp, err := t.e.cli.Get(ctx, c.b.prefix, clientv3.WithRange(k), clientv3.WithRev(t.rev),
 		clientv3.WithLimit(etcdPageSize), clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend))
+	t.e.reads.Add(1)
 	if err != nil {
 		t.fail("read "+c.b.name, err)
 		return false

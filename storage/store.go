@@ -232,3 +232,20 @@ func (s *Store) WatchEvents(fn func()) {
 		}
 	})
 }
+
+// EngineStats counts the requests a store made to its engine since it opened
+// (etcd; all zero on bbolt, which makes none).
+type EngineStats struct {
+	Reads     uint64 // etcd range requests: transaction starts, lookups, cursor pages
+	Commits   uint64 // etcd Txn requests of write transactions
+	Conflicts uint64 // commits refused because another node committed first (then retried)
+}
+
+// EngineStats returns the request counters of the store's engine.
+func (s *Store) EngineStats() EngineStats {
+	e, ok := s.eng.(*etcdEngine)
+	if !ok {
+		return EngineStats{}
+	}
+	return EngineStats{Reads: e.reads.Load(), Commits: e.commits.Load(), Conflicts: e.conflicts.Load()}
+}

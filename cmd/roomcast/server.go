@@ -98,6 +98,16 @@ func (s *server) initialize() error {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomcast_node_publishers",
 			Help: "Publishes this node ingests (and claims in the cluster)."},
 			func() float64 { return float64(s.publishers()) }))
+	for op, get := range map[string]func(storage.EngineStats) uint64{
+		"read":     func(st storage.EngineStats) uint64 { return st.Reads },
+		"commit":   func(st storage.EngineStats) uint64 { return st.Commits },
+		"conflict": func(st storage.EngineStats) uint64 { return st.Conflicts },
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomcast_store_etcd_requests_total",
+			Help:        "Requests this node's store made to etcd: reads (range), commits (Txn), conflicts (commits refused because another node wrote first; retried). 0 on bbolt.",
+			ConstLabels: prometheus.Labels{"op": op}},
+			func() float64 { return float64(get(s.store.EngineStats())) }))
+	}
 
 	s.viewers = &viewers.Counter{Log: s.Log.With("component", "viewers"), Registerer: reg, OnPeaks: s.onPeaks}
 	if err := s.viewers.Initialize(); err != nil {

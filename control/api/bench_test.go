@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -134,4 +135,46 @@ func BenchmarkCreateRoomStore(b *testing.B) {
 	}
 	b.ReportMetric(float64(fi.Size())/float64(b.N), "dbbytes/room")
 	b.ReportMetric(float64(fi.Size())/(1<<20), "dbMiB")
+}
+
+// BenchmarkBroadcast runs whole broadcasts through the real HTTP API and the
+// ingest's transitions: create a room, publish (preview), go LIVE, drop, resume
+// (session 2), drop, end — six store transactions that change state, five of
+// them room or key transitions. It reports the mean latency of a transition
+// and, on etcd (ROOMCAST_TEST_STORE=etcd), the etcd requests per broadcast.
+func BenchmarkBroadcast(b *testing.B) {
+	e := newEnv(b, nil)
+	_, app := e.newApp("bench")
+	host := e.newMember(app, "host")
+	ctx := context.Background()
+	before := e.c.Store.EngineStats()
+	var transitions time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		room := e.newRoom(app, "host", fmt.Sprintf("broadcast %d", i))
+		path := roomPath(room)
+		t0 := time.Now()
+		ps, err := e.c.PublishStarted(ctx, host.Key, "CMAF")
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.must(200, "POST", path+"/rtmp-broadcast/state/live", app, nil)
+		for _, step := range []func() error{
+			func() error { return e.c.PublishStopped(ctx, ps.KeyID, "CONNECTION_ERROR") },
+			func() error { _, err := e.c.PublishStarted(ctx, host.Key, "CMAF"); return err },
+			func() error { return e.c.PublishStopped(ctx, ps.KeyID, "CLIENT_UNPUBLISH") },
+		} {
+			if err := step(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		e.must(200, "POST", path+"/rtmp-broadcast/state/ended", app, nil)
+		transitions += time.Since(t0)
+	}
+	b.StopTimer()
+	after := e.c.Store.EngineStats()
+	n := float64(b.N)
+	b.ReportMetric(float64(transitions.Microseconds())/1000/(6*n), "ms/transition")
+	b.ReportMetric(float64(after.Reads-before.Reads)/n, "etcd-reads/broadcast")
+	b.ReportMetric(float64(after.Commits-before.Commits)/n, "etcd-txns/broadcast")
 }
