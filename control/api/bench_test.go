@@ -25,6 +25,7 @@ func BenchmarkGetRoom(b *testing.B) {
 	url := e.srv.URL + roomPath(room)
 	client := benchClient(b)
 	b.ReportAllocs()
+	before := e.c.Store.EngineStats()
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
@@ -45,6 +46,7 @@ func BenchmarkGetRoom(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+	b.ReportMetric(float64(e.c.Store.EngineStats().Reads-before.Reads)/float64(b.N), "etcd-reads/op")
 }
 
 // BenchmarkCreateRoom measures POST /v2/apps/me/video-rooms (one bbolt write
