@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -795,4 +796,78 @@ func TestClusterFlow(t *testing.T) {
 		n, lastErr := s.stats()
 		report(t, "%s: %d events of the room, %d reconnects (last error %v)", s.name, len(ids), n, lastErr)
 	}
+}
+
+// TestClusterForceEndAndDeadlines: what one node commits, the node with the
+// stream carries out, and a deadline survives the node that armed it.
+//   - A publish ingested by A, a forced end through B: A disconnects the encoder
+//     (the transition was committed on B, only A holds the connection).
+//   - A room with autoEnd (inactiveSeconds 4) goes LIVE_INACTIVE on B, which arms
+//     the deadline, and B is killed: the room still ends (AUTO_END), through the
+//     deadline leader's sweep on a surviving node.
+func TestClusterForceEndAndDeadlines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real etcd members and roomcast processes, broadcasting in real time")
+	}
+	bin := buildRoomcast(t)
+	etcd := etcdtest.Start(t, 3)
+	endpoints := etcd.AllEndpoints()
+	A := startClusterNode(t, bin, "node-a", endpoints)
+	B := startClusterNode(t, bin, "node-b", endpoints)
+	C := startClusterNode(t, bin, "node-c", endpoints)
+	for _, n := range []*clusterNode{A, B, C} {
+		eventually(t, 30*time.Second, n.id+" ready", n.ready)
+	}
+	for _, u := range []string{"host", "host2"} {
+		if code := A.a.do("POST", "/members", map[string]any{"appUserId": u}, nil); code >= 300 {
+			t.Fatalf("create member %s: %d", u, code)
+		}
+	}
+	newRoom := func(user string, extra map[string]any) roomJSON {
+		body := map[string]any{"appUserId": user, "type": "BROADCAST_RTMP", "title": "t",
+			"scheduledAt": "2030-01-01T00:00:00Z"}
+		maps.Copy(body, extra)
+		var r roomJSON
+		if code := A.a.do("POST", "/video-rooms", body, &r); code >= 300 {
+			t.Fatalf("create room: %d", code)
+		}
+		return r
+	}
+
+	// Forced end through B of a publish on A.
+	room := newRoom("host", nil)
+	enc := publish(t, "rtmp://"+A.rtmpAddr+"/live/{key}?mode=CMAF", A.a.key("host").StreamKey)
+	eventually(t, 10*time.Second, "key publishing (read on B)", func() bool { return B.a.key("host").StreamKeyState == "ACTIVE" })
+	if code := B.a.do("POST", fmt.Sprintf("/video-rooms/%d/rtmp-broadcast/state/live", room.ID), nil, nil); code != 200 {
+		t.Fatalf("live through B: %d", code)
+	}
+	var ended roomJSON
+	t0 := time.Now()
+	if code := B.a.do("POST", fmt.Sprintf("/video-rooms/%d/rtmp-broadcast/state/ended", room.ID),
+		map[string]any{"force": true}, &ended); code != 200 || ended.VideoRoomState != "ENDED" {
+		t.Fatalf("forced end through B: %d %+v", code, ended)
+	}
+	eventually(t, 10*time.Second, "A disconnects the encoder", func() bool { return enc.ended.Load() > 0 })
+	report(t, "forced end through B: the encoder on A disconnected %v after the call", time.Since(t0).Round(time.Millisecond))
+	enc.stop()
+
+	// autoEnd armed by B, B killed.
+	room2 := newRoom("host2", map[string]any{"autoEnd": map[string]any{"inactiveSeconds": 4}})
+	key2 := A.a.key("host2").StreamKey
+	enc2 := publish(t, "rtmp://"+B.rtmpAddr+"/live/{key}?mode=CMAF", key2)
+	eventually(t, 10*time.Second, "key2 publishing", func() bool { return A.a.key("host2").StreamKeyState == "ACTIVE" })
+	if code := B.a.do("POST", fmt.Sprintf("/video-rooms/%d/rtmp-broadcast/state/live", room2.ID), nil, nil); code != 200 {
+		t.Fatalf("live through B: %d", code)
+	}
+	enc2.stop() // B commits LIVE_INACTIVE and arms the autoEnd deadline
+	eventually(t, 10*time.Second, "LIVE_INACTIVE", func() bool {
+		return C.a.room(room2.ID).VideoRoomState == "LIVE_INACTIVE"
+	})
+	inactiveAt := time.Now()
+	B.kill(t)
+	eventually(t, 30*time.Second, "the room ended by autoEnd after its node died", func() bool {
+		return C.a.room(room2.ID).VideoRoomState == "ENDED"
+	})
+	report(t, "autoEnd (4 s) armed on B, B killed: room ENDED %v after it went LIVE_INACTIVE",
+		time.Since(inactiveAt).Round(time.Millisecond))
 }

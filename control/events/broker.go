@@ -98,8 +98,9 @@ type Broker struct {
 	// node at a time. Nil: this process delivers.
 	Lead func(ctx context.Context, name string, fn func(ctx context.Context)) error
 	// OnEvent, when set, is called with every outbox event, whichever node
-	// appended it, once and in order, from the fan-out goroutine (it must not
-	// block): a cluster node reacts to the transitions other nodes commit.
+	// appended it, once and in order, from the fan-out goroutine inside its read
+	// transaction (it must not block): a cluster node reacts to the transitions
+	// other nodes commit.
 	OnEvent func(Event)
 
 	ctx       context.Context

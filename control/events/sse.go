@@ -88,7 +88,7 @@ func (b *Broker) readEvents(after uint64, limit int) ([]Event, uint64, error) {
 		return tx.ForEachEventAfter(after, func(rec storage.Event) (bool, error) {
 			n++
 			last = rec.Seq
-			if rec.RoomID == 0 {
+			if rec.RoomID == 0 && b.OnEvent == nil {
 				return n < limit, nil
 			}
 			ev, err := DecodeEvent(rec)
@@ -96,7 +96,10 @@ func (b *Broker) readEvents(after uint64, limit int) ([]Event, uint64, error) {
 				b.Log.Error("skip undecodable outbox event", "seq", rec.Seq, "err", err)
 				return n < limit, nil
 			}
-			if ev.Message != nil {
+			if b.OnEvent != nil {
+				b.OnEvent(ev)
+			}
+			if rec.RoomID != 0 && ev.Message != nil {
 				out = append(out, ev)
 			}
 			return n < limit, nil
@@ -111,9 +114,6 @@ func (b *Broker) readEvents(after uint64, limit int) ([]Event, uint64, error) {
 // fanOne pushes ev to the connected members joined to its room's channel and to
 // the chat listeners (chat events), and advances b.fanned to ev.Seq.
 func (b *Broker) fanOne(ev Event) {
-	if b.OnEvent != nil {
-		b.OnEvent(ev)
-	}
 	b.mu.Lock()
 	noSSE := len(b.subs) == 0
 	if noSSE {
