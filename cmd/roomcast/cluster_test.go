@@ -786,6 +786,20 @@ func TestClusterFlow(t *testing.T) {
 			t.Errorf("SSE room states on %s: %v, want %v", name, st, wantStates)
 		}
 	}
+	// Last-Event-ID replays on any node: a browser that saw the room's first event
+	// on B reconnects to C and gets the rest, with the same ids.
+	if len(idsB) > 1 {
+		replay := newSSEClientAfter(t, "sse-replay@C", C.a.base+"/v2/members/me/event-sources", viewerTok.AccessToken, idsB[0])
+		var got []string
+		eventually(t, 10*time.Second, "the replay on C", func() bool {
+			got, _, _ = roomFrames(replay.received(), room.ID)
+			return len(got) >= len(idsB)-1
+		})
+		if !slices.Equal(got[:len(idsB)-1], idsB[1:]) {
+			t.Errorf("replay on C after id %s: %v, want %v", idsB[0], got, idsB[1:])
+		}
+		report(t, "Last-Event-ID %s replayed on C: %d events of the room, the same ids as B", idsB[0], len(got))
+	}
 	for _, s := range []*sseClient{sseB, sseC} {
 		ids, _, _ := roomFrames(s.received(), room.ID)
 		for _, f := range s.received() {

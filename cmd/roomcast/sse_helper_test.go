@@ -43,9 +43,17 @@ type sseClient struct {
 // is closed at the end of the test.
 func newSSEClient(t *testing.T, name, url, token string) *sseClient {
 	t.Helper()
+	return newSSEClientAfter(t, name, url, token, "")
+}
+
+// newSSEClientAfter is newSSEClient for a browser that already saw the event
+// lastID: its first request carries Last-Event-ID, so the server replays what
+// came after.
+func newSSEClientAfter(t *testing.T, name, url, token, lastID string) *sseClient {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &sseClient{t: t, name: name, url: url, token: token, cancel: cancel, done: make(chan struct{}),
-		client: &http.Client{Transport: &http.Transport{}}}
+		client: &http.Client{Transport: &http.Transport{}}, lastID: lastID}
 	go s.run(ctx)
 	t.Cleanup(s.stop)
 	eventually(t, 10*time.Second, name+" open", func() bool {
