@@ -50,6 +50,9 @@ func Sign(secret string, t int64, body []byte) string {
 
 // job is one webhook attempt handed to a worker.
 type job struct {
+	// ctx ends with the dispatcher that scheduled the job: the Broker's, or this
+	// node's webhook leadership. An attempt cut short by it stays pending.
+	ctx    context.Context
 	d      storage.Delivery
 	url    string
 	secret string
@@ -95,7 +98,7 @@ func (b *Broker) dispatch(ctx context.Context) {
 		if err := b.enqueue(); err != nil {
 			b.Log.Error("webhook enqueue", "err", err)
 		}
-		next, err := b.schedule()
+		next, err := b.schedule(ctx)
 		if err != nil {
 			b.Log.Error("webhook schedule", "err", err)
 		}
@@ -283,7 +286,7 @@ func (r *resolver) ensureSecrets() error {
 
 // schedule hands the due lane heads to the workers and returns the time of the
 // next retry (zero if none is waiting).
-func (b *Broker) schedule() (time.Time, error) {
+func (b *Broker) schedule(ctx context.Context) (time.Time, error) {
 	now := b.Now()
 	var next time.Time
 	var jobs []job
@@ -299,6 +302,7 @@ func (b *Broker) schedule() (time.Time, error) {
 				return true, nil
 			}
 			j, err := prepare(tx, d)
+			j.ctx = ctx
 			jobs = append(jobs, j)
 			return len(jobs) < cap(b.jobs), err
 		})
@@ -397,8 +401,10 @@ func (b *Broker) attempt(j job) {
 		err = errors.New(j.fail)
 	} else {
 		status, err = b.post(j)
-		if b.ctx.Err() != nil {
-			return // cut short by Close: stays pending, sent again after restart
+		if j.ctx.Err() != nil {
+			// Cut short by Close (sent again after restart) or by the loss of this
+			// node's webhook leadership (sent by the next leader): stays pending.
+			return
 		}
 	}
 	rerr := b.Store.Update(func(tx *storage.Tx) error {
@@ -457,7 +463,7 @@ func (b *Broker) post(j job) (int, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return 0, errors.New("callback URL is not an absolute http(s) URL")
 	}
-	ctx, cancel := context.WithTimeout(b.ctx, b.AttemptTimeout)
+	ctx, cancel := context.WithTimeout(j.ctx, b.AttemptTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.url, bytes.NewReader(j.body))
 	if err != nil {
