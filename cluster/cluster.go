@@ -9,14 +9,16 @@ import (
 
 // NodeInfo is what a node publishes about itself (Update) and what Nodes lists.
 type NodeInfo struct {
-	ID         string    `json:"id"`
-	HTTPURL    string    `json:"httpUrl"`
-	RTMPURL    string    `json:"rtmpUrl"`
-	Publishers int       `json:"publishers"` // sessions this node ingests
-	Viewers    int       `json:"viewers"`
-	Load       float64   `json:"load"` // 0..1, what admission uses
-	StartedAt  time.Time `json:"startedAt"`
-	UpdatedAt  time.Time `json:"updatedAt"`
+	ID         string `json:"id"`
+	HTTPURL    string `json:"httpUrl"`
+	RTMPURL    string `json:"rtmpUrl"`
+	Publishers int    `json:"publishers"` // sessions this node ingests
+	Viewers    int    `json:"viewers"`
+	// Sessions are the live sessions this node ingests, "roomUuid/sessionNo".
+	Sessions  []string  `json:"sessions"`
+	Load      float64   `json:"load"` // 0..1, what admission uses
+	StartedAt time.Time `json:"startedAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // Coordinator is what nodes of one cluster agree on: exclusive claims (Hold),

@@ -251,6 +251,7 @@ func (s *server) register(ctx context.Context) {
 			RTMPURL:    s.Config.PublicRTMPURL,
 			Publishers: s.publishers(),
 			Viewers:    s.viewers.Total(),
+			Sessions:   s.sessions(),
 			Load:       s.load(),
 			StartedAt:  started,
 		}

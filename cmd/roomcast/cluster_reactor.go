@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/roomcast/roomcast/control"
@@ -27,8 +29,8 @@ type reactor struct {
 	rooms   map[uint64]struct{} // rooms whose events came since the last reconcile
 	keys    bool                // a publish stopped somewhere: check the held claims
 	wake    chan struct{}
-	bound   map[uint64]int      // stream key → session number bound here
-	archive map[string]struct{} // rooms whose archive this process queued
+	bound   map[uint64]boundSession // stream key → the session bound here
+	archive map[string]struct{}     // rooms whose archive this process queued
 }
 
 // onEvent is the Broker's OnEvent: it must not block.
@@ -59,7 +61,7 @@ func (s *server) onEvent(ev events.Event) {
 // initReactor prepares the reactor's state (before the Broker starts).
 func (s *server) initReactor() {
 	s.react = reactor{rooms: map[uint64]struct{}{}, wake: make(chan struct{}, 1),
-		bound: map[uint64]int{}, archive: map[string]struct{}{}}
+		bound: map[uint64]boundSession{}, archive: map[string]struct{}{}}
 }
 
 // runReactor reconciles until ctx ends (a goroutine of startCluster).
@@ -159,6 +161,34 @@ func (s *server) reconcileClaims(ctx context.Context) {
 	}
 }
 
+// boundSession is a live session this process packages.
+type boundSession struct {
+	room string
+	no   int
+}
+
+// sessions lists the live sessions this node ingests ("roomUuid/sessionNo") for
+// the node registry.
+func (s *server) sessions() []string {
+	s.claims.mu.Lock()
+	keys := make([]uint64, 0, len(s.claims.held))
+	for id := range s.claims.held {
+		keys = append(keys, id)
+	}
+	s.claims.mu.Unlock()
+	r := &s.react
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := []string{}
+	for _, id := range keys {
+		if b, ok := r.bound[id]; ok {
+			out = append(out, b.room+"/"+strconv.Itoa(b.no))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // holdsKey reports whether this node ingests stream key keyID now.
 func (s *server) holdsKey(keyID uint64) bool {
 	s.claims.mu.Lock()
@@ -171,11 +201,12 @@ func (s *server) holdsKey(keyID uint64) bool {
 func (s *server) bindOnce(si control.SessionInfo) {
 	r := &s.react
 	r.mu.Lock()
-	if r.bound[si.KeyID] == si.SessionNo {
+	b := boundSession{si.RoomUUID, si.SessionNo}
+	if r.bound[si.KeyID] == b {
 		r.mu.Unlock()
 		return
 	}
-	r.bound[si.KeyID] = si.SessionNo
+	r.bound[si.KeyID] = b
 	r.mu.Unlock()
 	s.viewers.Begin(si.RoomUUID)
 	// a mode=RTMP session is recorded but not offered as live CMAF (no cmaf URLs)

@@ -103,14 +103,15 @@ func outputTail(s string, lines int) string {
 
 // clusterNodeJSON is one entry of GET /v2/cluster/nodes.
 type clusterNodeJSON struct {
-	ID         string  `json:"id"`
-	HTTPURL    string  `json:"httpUrl"`
-	RTMPURL    string  `json:"rtmpUrl"`
-	Publishers int     `json:"publishers"`
-	Viewers    int     `json:"viewers"`
-	Load       float64 `json:"load"`
-	StartedAt  string  `json:"startedAt"`
-	UpdatedAt  string  `json:"updatedAt"`
+	ID         string   `json:"id"`
+	HTTPURL    string   `json:"httpUrl"`
+	RTMPURL    string   `json:"rtmpUrl"`
+	Publishers int      `json:"publishers"`
+	Sessions   []string `json:"sessions"`
+	Viewers    int      `json:"viewers"`
+	Load       float64  `json:"load"`
+	StartedAt  string   `json:"startedAt"`
+	UpdatedAt  string   `json:"updatedAt"`
 }
 
 // nodes lists the live nodes as node n sees them (nil when it does not answer 200).
@@ -606,10 +607,10 @@ func TestClusterFlow(t *testing.T) {
 	}
 	master2 := B.a.base + regexp.MustCompile(`^https?://[^/]+`).ReplaceAllString(*r2.PlayURL, "") + "?streamingToken=" + hostTok.StreamingToken
 	waitSegments(t, 10*time.Second, master2, 1, "session 2 playlist on B")
-	eventually(t, 10*time.Second, "B lists one publisher", func() bool {
+	eventually(t, 10*time.Second, "B registered with one publisher, the room's session 2", func() bool {
 		for _, e := range C.nodes() {
 			if e.ID == B.id {
-				return e.Publishers == 1
+				return e.Publishers == 1 && slices.Equal(e.Sessions, []string{room.UUID + "/2"})
 			}
 		}
 		return false
