@@ -557,60 +557,47 @@ func (c *etcdCursor) land(p etcdPair, ok bool) ([]byte, []byte) {
 }
 
 // ge returns the first key >= k, buffered writes included.
-func (c *etcdCursor) ge(k string) (etcdPair, bool) {
-	t := c.b.t
-	for {
-		r, rok := c.remoteGE(k)
-		if rok {
-			if w, ok := t.writes[r.key]; ok {
-				if w.deleted {
-					k = r.key + "\x00"
-					continue
-				}
-				r.value = w.value
-			}
-		}
-		o, ook := c.writtenGE(k)
-		switch {
-		case rok && ook:
-			if o.key < r.key {
-				return o, true
-			}
-			return r, true
-		case ook:
-			return o, true
-		default:
-			return r, rok
-		}
-	}
-}
+func (c *etcdCursor) ge(k string) (etcdPair, bool) { return c.seek(k, true) }
 
 // lt returns the last key < k, buffered writes included.
-func (c *etcdCursor) lt(k string) (etcdPair, bool) {
+func (c *etcdCursor) lt(k string) (etcdPair, bool) { return c.seek(k, false) }
+
+// seek returns the first key >= k (up) or the last key < k (down): the nearer of
+// the snapshot's nearest key that this transaction did not delete and the
+// transaction's own nearest write.
+func (c *etcdCursor) seek(k string, up bool) (etcdPair, bool) {
 	t := c.b.t
-	for {
-		r, rok := c.remoteLT(k)
-		if rok {
-			if w, ok := t.writes[r.key]; ok {
-				if w.deleted {
-					k = r.key
-					continue
-				}
-				r.value = w.value
-			}
+	remote, written := c.remoteLT, c.writtenLT
+	if up {
+		remote, written = c.remoteGE, c.writtenGE
+	}
+	o, ook := written(k)
+	r, rok := remote(k)
+	for rok {
+		w, ok := t.writes[r.key]
+		if !ok {
+			break
 		}
-		o, ook := c.writtenLT(k)
-		switch {
-		case rok && ook:
-			if o.key > r.key {
-				return o, true
-			}
-			return r, true
-		case ook:
+		if !w.deleted {
+			r.value = w.value
+			break
+		}
+		next := r.key // deleted here: the snapshot's next key in the direction
+		if up {
+			next += "\x00"
+		}
+		r, rok = remote(next)
+	}
+	switch {
+	case rok && ook:
+		if (o.key < r.key) == up {
 			return o, true
-		default:
-			return r, rok
 		}
+		return r, true
+	case ook:
+		return o, true
+	default:
+		return r, rok
 	}
 }
 
