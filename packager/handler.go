@@ -35,6 +35,10 @@ func (p *Packager) onLive(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	token := q.Get("streamingToken")
+	if token == "" && q.Has("sig") && isMediaFile(file) {
+		p.serveSigned(w, r, room, no, file, q)
+		return
+	}
 	who, ok := p.authorize(w, token)
 	if !ok {
 		return
@@ -57,7 +61,11 @@ func (p *Packager) onLive(w http.ResponseWriter, r *http.Request) {
 	if p.OnViewer != nil {
 		p.OnViewer(room, who.memberID)
 	}
-	tq := tokenQuery(token)
+	tq := queries{viewer: tokenQuery(token)}
+	tq.media = tq.viewer
+	if len(p.SignKey) > 0 {
+		tq.media = p.mediaSig(room, no, time.Now())
+	}
 	switch {
 	case file == "index.m3u8":
 		p.serveIndex(w, r, st, tq, "application/vnd.apple.mpegurl", hls.HasContent, (*view).multivariant, "")
@@ -72,6 +80,37 @@ func (p *Packager) onLive(w http.ResponseWriter, r *http.Request) {
 	default:
 		p.serveFile(w, r, st, file)
 	}
+}
+
+// queries are what a manifest's URIs carry: the viewer's token on playlists, and
+// on media files the signature of the session (sign.go) or, without a SignKey,
+// the token too.
+type queries struct{ viewer, media string }
+
+// isMediaFile reports whether file is an init segment, a segment or a part (not
+// a manifest or playlist).
+func isMediaFile(file string) bool {
+	return strings.HasSuffix(file, ".mp4") || strings.HasSuffix(file, ".m4s")
+}
+
+// serveSigned serves a media file requested with a session signature instead of
+// a viewer's token: the same URL for every viewer, so a CDN caches it once. No
+// viewer is counted (the playlists they reload are).
+func (p *Packager) serveSigned(w http.ResponseWriter, r *http.Request, room string, no int, file string, q url.Values) {
+	if !p.verifySig(room, no, q, time.Now()) {
+		http.Error(w, "invalid or expired signature", http.StatusForbidden)
+		return
+	}
+	st := p.lookupWait(r.Context(), room, no, attachWait)
+	if st == nil {
+		http.NotFound(w, r)
+		return
+	}
+	if sess := st.sessionInfo(); sess == nil || sess.RecordOnly {
+		http.NotFound(w, r)
+		return
+	}
+	p.serveFile(w, r, st, file)
 }
 
 // attachWait bounds how long a viewer of a bound session waits for its stream
@@ -137,7 +176,7 @@ func waitError(w http.ResponseWriter, err error) {
 
 // serveIndex serves a session's entry manifest (the HLS multivariant playlist or
 // the DASH MPD) once the stream has content, from the snapshot's cached template.
-func (p *Packager) serveIndex(w http.ResponseWriter, r *http.Request, st *stream, tq, ctype string,
+func (p *Packager) serveIndex(w http.ResponseWriter, r *http.Request, st *stream, tq queries, ctype string,
 	ready func(*timeline.Timeline) bool, build func(*view) (*tmpl, error), timeURL string) {
 	v0, _ := st.snapshot()
 	v, err := p.wait(r.Context(), st, p.maxWait(v0.tl), ready)
@@ -150,7 +189,7 @@ func (p *Packager) serveIndex(w http.ResponseWriter, r *http.Request, st *stream
 		http.NotFound(w, r)
 		return
 	}
-	writeManifest(w, r, ctype, cacheLive, t.render(tq, timeURL))
+	writeManifest(w, r, ctype, cacheLive, t.render(tq.viewer, tq.media, timeURL))
 }
 
 // timeURL is the absolute URL of /time as the viewer reached us.
@@ -169,7 +208,7 @@ func timeURL(r *http.Request) string {
 	return scheme + "://" + host + "/time"
 }
 
-func (p *Packager) serveMedia(w http.ResponseWriter, r *http.Request, st *stream, name string, q url.Values, tq string) {
+func (p *Packager) serveMedia(w http.ResponseWriter, r *http.Request, st *stream, name string, q url.Values, tq queries) {
 	v0, _ := st.snapshot()
 	track := trackIndex(v0.tl, name)
 	msnS, partS := q.Get("_HLS_msn"), q.Get("_HLS_part")
@@ -207,7 +246,7 @@ func (p *Packager) serveMedia(w http.ResponseWriter, r *http.Request, st *stream
 		http.NotFound(w, r)
 		return
 	}
-	writeManifest(w, r, "application/vnd.apple.mpegurl", cache, t.render(tq, ""))
+	writeManifest(w, r, "application/vnd.apple.mpegurl", cache, t.render(tq.viewer, tq.media, ""))
 }
 
 // partExists reports whether the playlist of tl contains part (msn, part), or the

@@ -96,6 +96,11 @@ type Packager struct {
 	// VerifyToken checks a streamingToken without a store read and returns the
 	// app it belongs to and the member it was issued to (the viewer). Required.
 	VerifyToken func(token string) (appID, memberID uint64, err error)
+	// SignKey signs the URIs of live media files (sign.go): nil keeps the viewer's
+	// token on them, as on the manifests. SignWindow is how long one signature is
+	// handed out (DefaultSignWindow when zero).
+	SignKey    []byte
+	SignWindow time.Duration
 	// OnViewer is called for every authorized request of a live session's
 	// playlists, manifests, init segments, parts and segments (not VOD, not the
 	// player page), with the room and the viewer's member ID, on the request's

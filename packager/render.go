@@ -14,13 +14,14 @@ import (
 // a few copies are all a playlist request costs.
 const (
 	slotQuery = "@@Q@@"
+	slotSig   = "@@S@@" // the media files' query (sign.go), or the token's
 	slotTime  = "@@T@@"
 )
 
 // tmpl is a rendered manifest split at its slots.
 type tmpl struct {
 	lits  []string
-	slots []byte // 'Q' or 'T', len(lits)-1
+	slots []byte // 'Q', 'S' or 'T', len(lits)-1
 	size  int
 }
 
@@ -41,15 +42,19 @@ func compile(s string) *tmpl {
 	return t
 }
 
-// render fills the slots.
-func (t *tmpl) render(query, timeURL string) []byte {
-	b := make([]byte, 0, t.size+len(t.slots)*len(query))
+// render fills the slots: the viewer's query, the media files' query and the
+// time URL.
+func (t *tmpl) render(query, media, timeURL string) []byte {
+	b := make([]byte, 0, t.size+len(t.slots)*max(len(query), len(media)))
 	for i, l := range t.lits {
 		b = append(b, l...)
 		if i < len(t.slots) {
-			if t.slots[i] == 'T' {
+			switch t.slots[i] {
+			case 'T':
 				b = append(b, timeURL...)
-			} else {
+			case 'S':
+				b = append(b, media...)
+			default:
 				b = append(b, query...)
 			}
 		}
@@ -85,7 +90,7 @@ func (v *view) media(track int) (*tmpl, error) {
 	if t := v.cache.media[track]; t != nil {
 		return t, nil
 	}
-	b, err := hls.Media(v.tl, track, hls.Options{Query: slotQuery, LowLatency: true})
+	b, err := hls.Media(v.tl, track, hls.Options{Query: slotQuery, MediaQuery: slotSig, LowLatency: true})
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +116,7 @@ func (v *view) dashMPD(cached **tmpl, fromStart bool) (*tmpl, error) {
 	v.cache.mu.Lock()
 	defer v.cache.mu.Unlock()
 	if *cached == nil {
-		b, err := dash.MPD(v.tl, dash.Options{Query: slotQuery, TimeURL: slotTime, FromPeriodStart: fromStart})
+		b, err := dash.MPD(v.tl, dash.Options{Query: slotSig, TimeURL: slotTime, FromPeriodStart: fromStart})
 		if err != nil {
 			return nil, err
 		}

@@ -67,6 +67,8 @@ type Config struct {
 	NodeID        string        // --node-id, default host name and HTTP port
 	NodeTTL       time.Duration // --node-ttl: lease of this node's claims, registry entry and leaderships
 
+	MediaSigWindow time.Duration // --media-sig-window: live media URIs signed per session for this long (0: viewer tokens)
+
 	// AppKey / AppSecret choose the default app's credentials on first start
 	// (ROOMCAST_APP_KEY / ROOMCAST_APP_SECRET only, never flags: secrets stay out of ps).
 	AppKey    string
@@ -108,6 +110,7 @@ func defaultConfig() Config {
 		Store:            "bbolt",
 		EtcdPrefix:       cluster.DefaultEtcdPrefix,
 		NodeTTL:          3 * time.Second,
+		MediaSigWindow:   10 * time.Minute,
 	}
 }
 
@@ -154,6 +157,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.EtcdKey, "etcd-key", c.EtcdKey, "etcd client key (PEM), as etcdctl --key")
 	fs.StringVar(&c.EtcdCACert, "etcd-cacert", c.EtcdCACert, "CA bundle verifying the etcd members (PEM), as etcdctl --cacert")
 	fs.StringVar(&c.EtcdUser, "etcd-user", c.EtcdUser, "etcd user name (password from ROOMCAST_ETCD_PASSWORD), as etcdctl --user")
+	fs.DurationVar(&c.MediaSigWindow, "media-sig-window", c.MediaSigWindow, "live init segments, segments and parts are fetched with a signature of their session, the same for every viewer for this long (CDN-cacheable; playlists keep the viewer's token); 0 = the viewer's token on every URI")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's ID in the cluster (default: host name and HTTP port)")
 	fs.DurationVar(&c.NodeTTL, "node-ttl", c.NodeTTL, "lease TTL of this node: a dead node's publishes are stopped (NODE_LOST) at most this long, plus 1 s, after it died")
 	fs.Var((*daysDuration)(&c.VODRetention), "vod-retention", "delete VOD media this long after archiving, e.g. 30d or 12h (0 = keep forever)")
@@ -226,6 +230,7 @@ func (c Config) validate() error {
 	check(c.AutoCloseUnit >= 100*time.Millisecond && c.AutoCloseUnit <= time.Minute, "--auto-close-unit %s must be between 100ms and 1m", c.AutoCloseUnit)
 	check(c.Store == "bbolt" || c.Store == "etcd", "--store %q: want bbolt or etcd", c.Store)
 	check(c.Store != "etcd" || c.EtcdEndpoints != "", "--store etcd needs --etcd-endpoints")
+	check(c.MediaSigWindow == 0 || c.MediaSigWindow >= time.Minute, "--media-sig-window %s must be 0 (off) or at least 1m", c.MediaSigWindow)
 	check(c.NodeTTL >= time.Second, "--node-ttl %s must be at least 1s", c.NodeTTL)
 	check((c.AppKey == "") == (c.AppSecret == ""), "ROOMCAST_APP_KEY and ROOMCAST_APP_SECRET must be set together")
 	return errors.Join(errs...)

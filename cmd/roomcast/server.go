@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"github.com/roomcast/roomcast/cluster"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -186,6 +188,8 @@ func (s *server) initialize() error {
 		LiveWindow:      c.LiveWindow,
 		Log:             s.Log.With("component", "packager"),
 		VerifyToken:     s.verifyToken,
+		SignKey:         s.mediaSignKey(),
+		SignWindow:      c.MediaSigWindow,
 		OnViewer:        s.viewers.See,
 		RoomInfo:        s.roomInfo,
 		OnStreamFailed:  s.onPackagingFailed,
@@ -561,4 +565,16 @@ func (s *server) vodExpired(ctx context.Context, roomUUID string) error {
 		return packager.ErrRoomNotFound
 	}
 	return err
+}
+
+// mediaSignKey is the key of the live media signatures (packager/sign.go),
+// derived from the install secret, so that every node of a cluster signs alike;
+// nil when --media-sig-window is 0 (media URIs carry the viewer's token).
+func (s *server) mediaSignKey() []byte {
+	if s.Config.MediaSigWindow <= 0 {
+		return nil
+	}
+	m := hmac.New(sha256.New, s.store.InstallSecret())
+	m.Write([]byte("roomcast live media signature"))
+	return m.Sum(nil)
 }

@@ -30,6 +30,11 @@ var ErrNoContent = errors.New("no segment yet")
 type Options struct {
 	// Query is appended to every URI ("streamingToken=..."), without "?".
 	Query string
+	// MediaQuery, when set, is appended instead of Query to the URIs of media
+	// files (init, segments, parts, preload hints): a query that is the same for
+	// every viewer, so that a CDN caches each file once. Playlist URIs (rendition
+	// reports) keep Query.
+	MediaQuery string
 	// LowLatency lists parts, the preload hint and the LL-HLS server control.
 	LowLatency bool
 	// PartSegments is how many of the last complete segments list their parts
@@ -44,6 +49,14 @@ func (o Options) uri(name string) string {
 		return name
 	}
 	return name + "?" + o.Query
+}
+
+// file is uri for a media file (MediaQuery when set).
+func (o Options) file(name string) string {
+	if o.MediaQuery == "" {
+		return o.uri(name)
+	}
+	return name + "?" + o.MediaQuery
 }
 
 // HasContent reports whether a media playlist of tl can be rendered: at least one
@@ -177,7 +190,7 @@ func Media(tl *timeline.Timeline, track int, o Options) ([]byte, error) {
 		IndependentSegments: independent(tl),
 		TargetDuration:      tl.TargetDuration,
 		MediaSequence:       int(first.MSN),
-		Map:                 &playlist.MediaMap{URI: o.uri(fv.Tracks[track].Init)},
+		Map:                 &playlist.MediaMap{URI: o.file(fv.Tracks[track].Init)},
 		Endlist:             tl.Ended,
 	}
 	if tl.DiscontinuitySequence > 0 {
@@ -211,7 +224,7 @@ func Media(tl *timeline.Timeline, track int, o Options) ([]byte, error) {
 		pdt := s.PDT
 		ms := &playlist.MediaSegment{
 			Duration:      s.TrackDuration(track, tr.TimeScale),
-			URI:           o.uri(st.File),
+			URI:           o.file(st.File),
 			Discontinuity: s.Discontinuity,
 			DateTime:      &pdt,
 		}
@@ -219,7 +232,7 @@ func Media(tl *timeline.Timeline, track int, o Options) ([]byte, error) {
 			ms.Gap, ms.Duration = true, s.Duration
 		}
 		if s.Version != prevVersion {
-			maps = append(maps, mapAt{discontinuity: countDisc(tl.Segments[:i+1]), uri: o.uri(tr.Init)})
+			maps = append(maps, mapAt{discontinuity: countDisc(tl.Segments[:i+1]), uri: o.file(tr.Init)})
 			prevVersion = s.Version
 		}
 		if o.LowLatency && !tl.Ended && i >= partsFrom {
@@ -237,7 +250,7 @@ func Media(tl *timeline.Timeline, track int, o Options) ([]byte, error) {
 				}
 			}
 		}
-		pl.PreloadHint = &playlist.MediaPreloadHint{URI: o.uri(timeline.PartFile(name, tl.NextPartSeq))}
+		pl.PreloadHint = &playlist.MediaPreloadHint{URI: o.file(timeline.PartFile(name, tl.NextPartSeq))}
 		pl.RenditionReport = reports(tl, fv, track, o)
 	}
 	out, err := pl.Marshal()
@@ -272,7 +285,7 @@ func parts(ps []*timeline.Part, track int, tr timeline.Track, o Options) []*play
 		pt := p.Tracks[track]
 		mp := &playlist.MediaPart{
 			Duration:    timeline.TicksToDuration(pt.Duration, tr.TimeScale),
-			URI:         o.uri(timeline.PartFile(tr.Name, p.Seq)),
+			URI:         o.file(timeline.PartFile(tr.Name, p.Seq)),
 			Independent: p.Independent || tr.Kind == timeline.KindAudio,
 		}
 		if pt.Size == 0 {
@@ -368,7 +381,7 @@ func renderWithCurrent(pl *playlist.Media, maps []mapAt, c *timeline.Segment, tr
 	}
 	head = insertMaps(head, maps)
 	tail := &playlist.Media{Version: Version, TargetDuration: 1, Parts: trailing,
-		PreloadHint: &playlist.MediaPreloadHint{URI: o.uri(timeline.PartFile(tr.Name, next))}}
+		PreloadHint: &playlist.MediaPreloadHint{URI: o.file(timeline.PartFile(tr.Name, next))}}
 	tb, err := tail.Marshal()
 	if err != nil {
 		return nil, err
@@ -383,7 +396,7 @@ func renderWithCurrent(pl *playlist.Media, maps []mapAt, c *timeline.Segment, tr
 	if c.Discontinuity {
 		b.Write(discTag)
 	}
-	b.WriteString(`#EXT-X-MAP:URI="` + o.uri(tr.Init) + "\"\n")
+	b.WriteString(`#EXT-X-MAP:URI="` + o.file(tr.Init) + "\"\n")
 	b.Write(tb[i:])
 	return b.Bytes(), nil
 }
