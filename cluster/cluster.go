@@ -9,9 +9,12 @@ import (
 
 // NodeInfo is what a node publishes about itself (Update) and what Nodes lists.
 type NodeInfo struct {
-	ID         string `json:"id"`
-	HTTPURL    string `json:"httpUrl"`
-	RTMPURL    string `json:"rtmpUrl"`
+	ID      string `json:"id"`
+	HTTPURL string `json:"httpUrl"`
+	RTMPURL string `json:"rtmpUrl"`
+	// NodeURL is where the other nodes fetch this node's live sessions from
+	// (--node-url): its own address, not a load balancer's.
+	NodeURL    string `json:"nodeUrl"`
 	Publishers int    `json:"publishers"` // sessions this node ingests
 	Viewers    int    `json:"viewers"`
 	// Sessions are the live sessions this node ingests, "roomUuid/sessionNo".

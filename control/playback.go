@@ -103,3 +103,19 @@ func (c *Control) Room(ctx context.Context, roomUUID string) (RoomView, error) {
 		ScheduledAt: r.ScheduledAt, LiveStartedAt: r.LiveStartedAt, LiveEndedAt: r.LiveEndedAt,
 	}, nil
 }
+
+// SessionNode returns the ID of the node that ingests (or ingested) session no
+// of room roomUUID: "" for a session of one node, ErrVideoRoomNotFound for an
+// unknown room or session.
+func (c *Control) SessionNode(ctx context.Context, roomUUID string, no int) (string, error) {
+	r, err := c.roomByUUID(ctx, 0, roomUUID)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range r.Sessions {
+		if s.No == no {
+			return s.Node, nil
+		}
+	}
+	return "", ErrVideoRoomNotFound
+}

@@ -45,7 +45,7 @@ func (p *Packager) onLive(w http.ResponseWriter, r *http.Request) {
 	}
 	st := p.lookupWait(r.Context(), room, no, attachWait)
 	if st == nil {
-		http.NotFound(w, r)
+		p.serveElsewhere(w, r, room, no, file)
 		return
 	}
 	sess := st.sessionInfo()
@@ -103,7 +103,7 @@ func (p *Packager) serveSigned(w http.ResponseWriter, r *http.Request, room stri
 	}
 	st := p.lookupWait(r.Context(), room, no, attachWait)
 	if st == nil {
-		http.NotFound(w, r)
+		p.serveElsewhere(w, r, room, no, file)
 		return
 	}
 	if sess := st.sessionInfo(); sess == nil || sess.RecordOnly {
@@ -493,4 +493,22 @@ func parseUint(s string) (uint64, bool) {
 		n = n*10 + uint64(c-'0')
 	}
 	return n, true
+}
+
+// serveElsewhere answers a request for a session this node does not package:
+// from the node that does (a cluster), or 404.
+func (p *Packager) serveElsewhere(w http.ResponseWriter, r *http.Request, room string, no int, file string) {
+	if p.Upstream != nil {
+		base, err := p.Upstream(r.Context(), room, no)
+		if err != nil {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "session holder unknown", http.StatusServiceUnavailable)
+			return
+		}
+		if base != "" {
+			p.serveFromHolder(w, r, base, file)
+			return
+		}
+	}
+	http.NotFound(w, r)
 }

@@ -15,6 +15,7 @@ import (
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	edge     *prometheus.CounterVec
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
@@ -28,8 +29,12 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 			Help:    "Playback HTTP request latency by route (blocking playlist reloads included).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route"}),
+		edge: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roomcast_edge_requests_total",
+			Help: "Playback requests for live sessions another node holds, by result: hit (media file from the edge cache), fetch (one upstream request), shared (waited for an identical request's fetch).",
+		}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.edge} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -45,6 +50,7 @@ func (m *httpMetrics) unregister(reg prometheus.Registerer) {
 	}
 	reg.Unregister(m.requests)
 	reg.Unregister(m.duration)
+	reg.Unregister(m.edge)
 }
 
 // instrument wraps h; with nil metrics it returns h unchanged.
@@ -92,3 +98,10 @@ func (w *statusWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// edgeRequest counts one edge request; nil metrics count nothing.
+func (m *httpMetrics) edgeRequest(result string) {
+	if m != nil {
+		m.edge.WithLabelValues(result).Inc()
+	}
+}

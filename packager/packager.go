@@ -101,6 +101,11 @@ type Packager struct {
 	// handed out (DefaultSignWindow when zero).
 	SignKey    []byte
 	SignWindow time.Duration
+	// Upstream names the node that holds live session no of room when another
+	// node of a cluster does: its public HTTP base URL ("" when none, or this
+	// node). Such a session's requests are fetched from there (edge.go). Nil: one
+	// node.
+	Upstream func(ctx context.Context, room string, no int) (string, error)
 	// OnViewer is called for every authorized request of a live session's
 	// playlists, manifests, init segments, parts and segments (not VOD, not the
 	// player page), with the room and the viewer's member ID, on the request's
@@ -135,6 +140,7 @@ type Packager struct {
 	Registerer prometheus.Registerer
 
 	metrics  *httpMetrics
+	edge     *edge // relay to the holders of other nodes' sessions (edge.go)
 	archiver *vod.Archiver
 
 	// blockTimeout overrides the blocking bound (tests); 0 means 3 target durations.
@@ -201,6 +207,7 @@ func (p *Packager) Initialize() error {
 	p.bySession = make(map[string]*stream)
 	p.pending = make(map[string]pendingBind)
 	p.attached = make(chan struct{})
+	p.edge = newEdge()
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if p.Registerer != nil {
 		m, err := newHTTPMetrics(p.Registerer)

@@ -248,6 +248,7 @@ func (s *server) register(ctx context.Context) {
 	for {
 		info := cluster.NodeInfo{
 			HTTPURL:    s.Config.PublicHTTPURL,
+			NodeURL:    s.Config.NodeURL,
 			RTMPURL:    s.Config.PublicRTMPURL,
 			Publishers: s.publishers(),
 			Viewers:    s.viewers.Total(),
@@ -260,6 +261,11 @@ func (s *server) register(ctx context.Context) {
 		}
 		if nodes, err := s.coord.Nodes(ctx); err == nil {
 			s.clusterNodes.Store(int64(len(nodes)))
+			urls := make(map[string]string, len(nodes))
+			for _, n := range nodes {
+				urls[n.ID] = n.NodeURL
+			}
+			s.nodeURLs.Store(&urls)
 		}
 		select {
 		case <-ctx.Done():
@@ -330,4 +336,75 @@ func defaultNodeID(httpAddr string) string {
 		return host + "-" + port
 	}
 	return host
+}
+
+// defaultNodeURL is http://<http-addr> when the address names a host, else the
+// public URL.
+func defaultNodeURL(httpAddr, public string) string {
+	host, port, err := net.SplitHostPort(httpAddr)
+	if err != nil || host == "" || host == "0.0.0.0" || host == "::" {
+		return public
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// upstream is the packager's Upstream: the node URL of the live session's node
+// when it is another live node ("" otherwise: this node, one node, or a node
+// that left, whose session is gone).
+func (s *server) upstream(ctx context.Context, room string, no int) (string, error) {
+	key := room + "/" + strconv.Itoa(no)
+	node, ok := s.sessionNodes.get(key)
+	if !ok {
+		var err error
+		node, err = s.control.SessionNode(ctx, room, no)
+		if errors.Is(err, control.ErrVideoRoomNotFound) {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		s.sessionNodes.put(key, node)
+	}
+	if node == "" || node == s.coord.NodeID() {
+		return "", nil
+	}
+	if urls := s.nodeURLs.Load(); urls != nil {
+		return (*urls)[node], nil
+	}
+	return "", nil
+}
+
+// sessionNodeTTL is how long an edge remembers which node holds a session (the
+// node of a session never changes; the bound keeps the map small).
+const sessionNodeTTL = 10 * time.Second
+
+// sessionNodes remembers the node of recently played sessions, so that an edge
+// reads the store once per session rather than per request.
+type sessionNodes struct {
+	mu sync.Mutex
+	m  map[string]sessionNode
+}
+
+type sessionNode struct {
+	node string
+	at   time.Time
+}
+
+func (c *sessionNodes) get(key string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok || time.Since(e.at) > sessionNodeTTL {
+		return "", false
+	}
+	return e.node, true
+}
+
+func (c *sessionNodes) put(key, node string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 10_000 {
+		c.m = map[string]sessionNode{} // bounded: start over
+	}
+	c.m[key] = sessionNode{node, time.Now()}
 }

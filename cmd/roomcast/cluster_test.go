@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -885,4 +886,127 @@ func TestClusterForceEndAndDeadlines(t *testing.T) {
 	})
 	report(t, "autoEnd (4 s) armed on B, B killed: room ENDED %v after it went LIVE_INACTIVE",
 		time.Since(inactiveAt).Round(time.Millisecond))
+}
+
+// TestClusterEdgePlayback: any node serves any live session with the same URL.
+// A publish on A is played through B and C by path: the playlists grow on both,
+// ffmpeg plays 8 s through C, and B's many concurrent viewers of one part make
+// one fetch from A. The added latency of the edge hop is measured.
+func TestClusterEdgePlayback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real etcd members and roomcast processes, broadcasting in real time")
+	}
+	requireFFmpeg(t)
+	bin := buildRoomcast(t)
+	etcd := etcdtest.Start(t, 3)
+	endpoints := etcd.AllEndpoints()
+	A := startClusterNode(t, bin, "node-a", endpoints)
+	B := startClusterNode(t, bin, "node-b", endpoints)
+	C := startClusterNode(t, bin, "node-c", endpoints)
+	for _, n := range []*clusterNode{A, B, C} {
+		eventually(t, 30*time.Second, n.id+" ready", n.ready)
+	}
+	if code := A.a.do("POST", "/members", map[string]any{"appUserId": "host"}, nil); code >= 300 {
+		t.Fatalf("create member: %d", code)
+	}
+	var room roomJSON
+	if code := A.a.do("POST", "/video-rooms", map[string]any{"appUserId": "host", "type": "BROADCAST_RTMP",
+		"title": "edge", "scheduledAt": "2030-01-01T00:00:00Z"}, &room); code >= 300 {
+		t.Fatalf("create room: %d", code)
+	}
+	var tok struct {
+		StreamingToken string `json:"streamingToken"`
+	}
+	A.a.do("POST", "/members/host/tokens", map[string]any{}, &tok)
+	enc := publish(t, "rtmp://"+A.rtmpAddr+"/live/{key}?mode=CMAF", A.a.key("host").StreamKey)
+	defer enc.stop()
+	eventually(t, 10*time.Second, "key publishing", func() bool { return A.a.key("host").StreamKeyState == "ACTIVE" })
+	if code := C.a.do("POST", fmt.Sprintf("/video-rooms/%d/rtmp-broadcast/state/live", room.ID), nil, nil); code != 200 {
+		t.Fatalf("live: %d", code)
+	}
+	path := "/live/" + room.UUID + "/1/index.m3u8?streamingToken=" + tok.StreamingToken
+	for _, n := range []*clusterNode{A, B, C} {
+		waitSegments(t, 15*time.Second, n.a.base+path, 2, "the session's playlist through "+n.id)
+	}
+
+	// ffmpeg plays the session through C, as a viewer behind a load balancer would.
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-i", C.a.base+path,
+		"-t", "8", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg through C: %v\n%s", err, out)
+	}
+	report(t, "ffmpeg played 8 s of A's session through C")
+
+	// One part, many viewers on B: one fetch from A.
+	media, _ := getOK(B.a.base + path)
+	var playlist string
+	for _, l := range strings.Split(media, "\n") {
+		if !strings.HasPrefix(l, "#") && strings.HasSuffix(strings.SplitN(l, "?", 2)[0], ".m3u8") {
+			playlist = l
+			break
+		}
+	}
+	body, why := getOK(B.a.base + "/live/" + room.UUID + "/1/" + playlist)
+	if why != "" {
+		t.Fatalf("media playlist through B: %s", why)
+	}
+	var part string
+	for _, m := range regexp.MustCompile(`URI="([^"]+_p\d+\.m4s[^"]*)"`).FindAllStringSubmatch(body, -1) {
+		part = m[1]
+	}
+	if part == "" || !strings.Contains(part, "sig=") {
+		t.Fatalf("no signed part in the playlist through B:\n%s", body)
+	}
+	before := edgeFetches(t, B)
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Go(func() {
+			if _, why := getOK(B.a.base + "/live/" + room.UUID + "/1/" + part); why != "" {
+				t.Errorf("part through B: %s", why)
+			}
+		})
+	}
+	wg.Wait()
+	if d := edgeFetches(t, B) - before; d > 1 {
+		t.Errorf("30 viewers of one part on B made %v fetches from A, want at most 1", d)
+	}
+
+	// The edge hop's added latency: the same parts, from A and through B (B's
+	// cache defeated by asking each part once, in a fresh order of arrival).
+	parts := regexp.MustCompile(`URI="([^"]+_p\d+\.m4s[^"]*)"`).FindAllStringSubmatch(body, -1)
+	var direct, hop []time.Duration
+	for i, m := range parts {
+		if i%2 == 0 {
+			direct = append(direct, timeGet(t, A.a.base+"/live/"+room.UUID+"/1/"+m[1]))
+		} else {
+			hop = append(hop, timeGet(t, C.a.base+"/live/"+room.UUID+"/1/"+m[1]))
+		}
+	}
+	if len(direct) > 2 && len(hop) > 2 {
+		report(t, "part fetch p50: from A %v, through C (one edge hop, uncached) %v (%d and %d parts)",
+			percentile(direct, 50), percentile(hop, 50), len(direct), len(hop))
+	}
+}
+
+// edgeFetches reads n's roomcast_edge_requests_total{result="fetch"}.
+func edgeFetches(t *testing.T, n *clusterNode) float64 {
+	body, why := getOK(n.a.base + "/metrics")
+	if why != "" {
+		t.Fatalf("metrics of %s: %s", n.id, why)
+	}
+	m := regexp.MustCompile(`(?m)^roomcast_edge_requests_total\{result="fetch"\} (\S+)$`).FindStringSubmatch(body)
+	if m == nil {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
+
+// timeGet returns how long a GET of u took (failing the test on an error).
+func timeGet(t *testing.T, u string) time.Duration {
+	t0 := time.Now()
+	if _, why := getOK(u); why != "" {
+		t.Fatalf("GET %s: %s", u, why)
+	}
+	return time.Since(t0)
 }

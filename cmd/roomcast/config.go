@@ -66,6 +66,7 @@ type Config struct {
 	EtcdPassword  string        // ROOMCAST_ETCD_PASSWORD only (secrets stay out of ps)
 	NodeID        string        // --node-id, default host name and HTTP port
 	NodeTTL       time.Duration // --node-ttl: lease of this node's claims, registry entry and leaderships
+	NodeURL       string        // --node-url: where other nodes fetch this node's live sessions
 
 	MediaSigWindow time.Duration // --media-sig-window: live media URIs signed per session for this long (0: viewer tokens)
 
@@ -158,6 +159,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.EtcdCACert, "etcd-cacert", c.EtcdCACert, "CA bundle verifying the etcd members (PEM), as etcdctl --cacert")
 	fs.StringVar(&c.EtcdUser, "etcd-user", c.EtcdUser, "etcd user name (password from ROOMCAST_ETCD_PASSWORD), as etcdctl --user")
 	fs.DurationVar(&c.MediaSigWindow, "media-sig-window", c.MediaSigWindow, "live init segments, segments and parts are fetched with a signature of their session, the same for every viewer for this long (CDN-cacheable; playlists keep the viewer's token); 0 = the viewer's token on every URI")
+	fs.StringVar(&c.NodeURL, "node-url", c.NodeURL, "base URL the other nodes of a cluster fetch this node's live sessions from (default: http:// and --http-addr when it names a host, else --public-http-url)")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's ID in the cluster (default: host name and HTTP port)")
 	fs.DurationVar(&c.NodeTTL, "node-ttl", c.NodeTTL, "lease TTL of this node: a dead node's publishes are stopped (NODE_LOST) at most this long, plus 1 s, after it died")
 	fs.Var((*daysDuration)(&c.VODRetention), "vod-retention", "delete VOD media this long after archiving, e.g. 30d or 12h (0 = keep forever)")
@@ -186,6 +188,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	c.EtcdPassword = getenv("ROOMCAST_ETCD_PASSWORD")
 	if c.NodeID == "" {
 		c.NodeID = defaultNodeID(c.HTTPAddr)
+	}
+	if c.NodeURL == "" {
+		c.NodeURL = defaultNodeURL(c.HTTPAddr, c.PublicHTTPURL)
 	}
 	return c, c.validate()
 }

@@ -55,6 +55,9 @@ type server struct {
 	clusterWG   sync.WaitGroup
 	// clusterNodes is the number of live nodes at the last registry update.
 	clusterNodes atomic.Int64
+	// nodeURLs maps the live nodes' IDs to their --node-url (edge fetches).
+	nodeURLs     atomic.Pointer[map[string]string]
+	sessionNodes sessionNodes // the nodes of recently played sessions (cluster.go)
 	control      *control.Control
 	api          *controlapi.Server
 	broker       *events.Broker
@@ -190,6 +193,7 @@ func (s *server) initialize() error {
 		VerifyToken:     s.verifyToken,
 		SignKey:         s.mediaSignKey(),
 		SignWindow:      c.MediaSigWindow,
+		Upstream:        s.upstreamIfCluster(),
 		OnViewer:        s.viewers.See,
 		RoomInfo:        s.roomInfo,
 		OnStreamFailed:  s.onPackagingFailed,
@@ -577,4 +581,12 @@ func (s *server) mediaSignKey() []byte {
 	m := hmac.New(sha256.New, s.store.InstallSecret())
 	m.Write([]byte("roomcast live media signature"))
 	return m.Sum(nil)
+}
+
+// upstreamIfCluster is the packager's Upstream on a cluster, nil on one node.
+func (s *server) upstreamIfCluster() func(ctx context.Context, room string, no int) (string, error) {
+	if s.Config.Store != "etcd" {
+		return nil
+	}
+	return s.upstream
 }
