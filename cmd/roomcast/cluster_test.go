@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -937,6 +938,16 @@ func TestClusterEdgePlayback(t *testing.T) {
 	}
 	report(t, "ffmpeg played 8 s of A's session through C")
 
+	// hls.js through B and dash.js (low latency) through C, in headless Chromium.
+	played := playInBrowsers(t, B.a.base+path, C.a.base+strings.Replace(path, "index.m3u8", "index.mpd", 1))
+	for _, p := range played {
+		report(t, "%s through an edge node: played %.1f s in %.1f s, %dpx wide, latency %v, errors %v",
+			p.Kind, p.Advanced, p.WallMs/1000, p.VideoWidth, p.latency(), p.Errors)
+		if p.Advanced < 8 || p.VideoWidth == 0 || len(p.Errors) > 0 {
+			t.Errorf("%s through an edge node: played %.1f s of 12, %dpx, errors %v", p.Kind, p.Advanced, p.VideoWidth, p.Errors)
+		}
+	}
+
 	// One part, many viewers on B: one fetch from A.
 	media, _ := getOK(B.a.base + path)
 	var playlist string
@@ -1009,4 +1020,48 @@ func timeGet(t *testing.T, u string) time.Duration {
 		t.Fatalf("GET %s: %s", u, why)
 	}
 	return time.Since(t0)
+}
+
+// browserPlay is one result line of e2e/play.mjs.
+type browserPlay struct {
+	Kind          string   `json:"kind"`
+	Advanced      float64  `json:"advanced"`
+	WallMs        float64  `json:"wallMs"`
+	VideoWidth    int      `json:"videoWidth"`
+	LatencyMedian *float64 `json:"latencyMedian"`
+	Errors        []any    `json:"errors"`
+}
+
+func (p browserPlay) latency() string {
+	if p.LatencyMedian == nil {
+		return "n/a"
+	}
+	return strconv.FormatFloat(*p.LatencyMedian, 'f', 2, 64) + " s"
+}
+
+// playInBrowsers plays an HLS URL with hls.js and an MPD with dash.js (low
+// latency) for 12 s each in headless Chromium, with the e2e suite's play.mjs
+// (its npm packages come from `make e2e-deps`, which `make e2e` runs first).
+func playInBrowsers(t *testing.T, hlsURL, mpdURL string) []browserPlay {
+	t.Helper()
+	dir, _ := filepath.Abs("../../e2e")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "hls.js")); err != nil {
+		t.Fatalf("the browser players are not installed: run make e2e-deps (%v)", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "play.mjs", "--shots", t.TempDir(), "--seconds", "12",
+		"--hls", hlsURL, "--dash-ll", mpdURL)
+	cmd.Dir = dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("play.mjs: %v\n%s", err, stderr.String())
+	}
+	var res []browserPlay
+	if err := json.Unmarshal(out, &res); err != nil || len(res) != 2 {
+		t.Fatalf("play.mjs output %q: %v", out, err)
+	}
+	return res
 }
