@@ -938,13 +938,21 @@ func TestClusterEdgePlayback(t *testing.T) {
 	}
 	report(t, "ffmpeg played 8 s of A's session through C")
 
-	// hls.js through B and dash.js (low latency) through C, in headless Chromium.
-	played := playInBrowsers(t, B.a.base+path, C.a.base+strings.Replace(path, "index.m3u8", "index.mpd", 1))
-	for _, p := range played {
-		report(t, "%s through an edge node: played %.1f s in %.1f s, %dpx wide, latency %v, errors %v",
-			p.Kind, p.Advanced, p.WallMs/1000, p.VideoWidth, p.latency(), p.Errors)
-		if p.Advanced < 8 || p.VideoWidth == 0 || len(p.Errors) > 0 {
-			t.Errorf("%s through an edge node: played %.1f s of 12, %dpx, errors %v", p.Kind, p.Advanced, p.VideoWidth, p.Errors)
+	// hls.js through B and dash.js (low latency) through C, in headless Chromium;
+	// the same from A for comparison.
+	mpd := strings.Replace(path, "index.m3u8", "index.mpd", 1)
+	for _, via := range []struct {
+		name string
+		hls  *clusterNode
+		dash *clusterNode
+	}{{"edge", B, C}, {"holder", A, A}} {
+		for _, p := range playInBrowsers(t, via.hls.a.base+path, via.dash.a.base+mpd) {
+			report(t, "%s from the %s (%s): played %.1f s in %.1f s, %dpx wide, latency %v, errors %v",
+				p.Kind, via.name, map[string]string{"hls": via.hls.id, "dash-ll": via.dash.id}[p.Kind],
+				p.Advanced, p.WallMs/1000, p.VideoWidth, p.latency(), p.Errors)
+			if p.Advanced < 8 || p.VideoWidth == 0 || len(p.Errors) > 0 {
+				t.Errorf("%s from the %s: played %.1f s of 12, %dpx, errors %v", p.Kind, via.name, p.Advanced, p.VideoWidth, p.Errors)
+			}
 		}
 	}
 
