@@ -6,21 +6,21 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 )
 
 // Any node of a cluster serves any live session. A request for a session this
 // node does not package is served by fetching the same path and query from the
 // node that does (Packager.Upstream names it): the holder checks the token or
 // signature as for its own viewers. Concurrent identical requests (the same
-// signed segment or part for every viewer, the same blocking reload) make one
-// upstream fetch (singleflight), and media files, immutable, are kept for
-// edgeTTL in a cache bounded by edgeCacheBytes, so an edge node fetches each
-// file about once however many viewers it serves.
+// signed segment or part for every viewer, the same blocking reload) share one
+// upstream fetch, a flight, and each streams the answer as it arrives (the LL-DASH
+// segment in progress comes chunked, part by part); media files, immutable, are
+// kept for edgeTTL in a cache bounded by edgeCacheBytes, so an edge node fetches
+// each file about once however many viewers it serves.
 
 const (
 	// edgeTTL is how long an edge keeps a fetched media file: a little longer
@@ -46,12 +46,12 @@ type edgeAnswer struct {
 // edge is the packager's relay to holder nodes.
 type edge struct {
 	client *http.Client
-	flight singleflight.Group
 
-	mu    sync.Mutex
-	lru   *list.List // of *edgeEntry, most recent first
-	byKey map[string]*list.Element
-	bytes int
+	mu      sync.Mutex
+	flights map[string]*flight // fetches in progress, by path and query
+	lru     *list.List         // of *edgeEntry, most recent first
+	byKey   map[string]*list.Element
+	bytes   int
 }
 
 // edgeEntry is one cached media file.
@@ -64,9 +64,24 @@ func newEdge() *edge {
 	return &edge{
 		client: &http.Client{Timeout: edgeFetchTimeout, Transport: &http.Transport{
 			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}},
-		lru:   list.New(),
-		byKey: map[string]*list.Element{},
+		lru:     list.New(),
+		byKey:   map[string]*list.Element{},
+		flights: map[string]*flight{},
 	}
+}
+
+// flight is one upstream fetch that every identical request streams from.
+type flight struct {
+	ready  chan struct{} // closed once status and header are known, or err
+	status int
+	header http.Header
+	length int64 // Content-Length of the answer, -1 when chunked
+
+	mu   sync.Mutex
+	body []byte        // what arrived so far (only appended to)
+	grew chan struct{} // closed, and replaced, when body grows or the flight lands
+	done bool
+	err  error // set before ready (no answer) or before done (answer cut short)
 }
 
 // serveFromHolder answers r with what the holder at base answers for the same
@@ -82,57 +97,149 @@ func (p *Packager) serveFromHolder(w http.ResponseWriter, r *http.Request, base,
 			return
 		}
 	}
-	v, err, shared := e.flight.Do(key, func() (any, error) {
-		p.metrics.edgeRequest("fetch")
-		// Not the viewer's context: other viewers may wait on this fetch.
-		ctx, cancel := context.WithTimeout(p.ctx, edgeFetchTimeout)
-		defer cancel()
-		a, err := e.fetch(ctx, strings.TrimRight(base, "/")+key, r.Header.Get("User-Agent"))
-		if err == nil && immutable && a.status == http.StatusOK {
-			e.put(key, a) // before the flight lands: a request after it finds the cache
+	e.mu.Lock()
+	f := e.flights[key]
+	if f == nil {
+		if a := e.getLocked(key, immutable); a != nil { // landed since the check above
+			e.mu.Unlock()
+			p.metrics.edgeRequest("hit")
+			writeEdge(w, r, a)
+			return
 		}
-		return a, err
-	})
-	if shared {
+		f = &flight{ready: make(chan struct{}), grew: make(chan struct{})}
+		e.flights[key] = f
+		p.metrics.edgeRequest("fetch")
+		p.wg.Add(1)
+		go func() { // owned by the packager: Close waits; viewers may come and go
+			defer p.wg.Done()
+			p.fly(f, key, strings.TrimRight(base, "/")+key, r.Header.Get("User-Agent"), immutable)
+		}()
+	} else {
 		p.metrics.edgeRequest("shared")
 	}
+	e.mu.Unlock()
+	p.follow(w, r, f)
+}
+
+// fly runs flight f: it fetches url and appends the answer as it arrives; when
+// it lands, a complete 200 of a media file goes into the cache before the
+// flight is forgotten (a later request finds one or the other).
+func (p *Packager) fly(f *flight, key, url, userAgent string, immutable bool) {
+	e := p.edge
+	ctx, cancel := context.WithTimeout(p.ctx, edgeFetchTimeout)
+	defer cancel()
+	err := e.fetch(ctx, f, url, userAgent)
+	f.mu.Lock()
+	f.done, f.err = true, err
+	close(f.grew)
+	body := f.body
+	f.mu.Unlock()
 	if err != nil {
-		p.Log.Warn("edge: fetch from the holder", "url", base+r.URL.Path, "err", err)
+		p.Log.Warn("edge: fetch from the holder", "url", url, "err", err)
+	}
+	e.mu.Lock()
+	if err == nil && immutable && f.status == http.StatusOK {
+		e.putLocked(key, &edgeAnswer{status: f.status, header: f.header, body: body, at: time.Now()})
+	}
+	delete(e.flights, key)
+	e.mu.Unlock()
+}
+
+// follow streams flight f to the viewer as it arrives.
+func (p *Packager) follow(w http.ResponseWriter, r *http.Request, f *flight) {
+	select {
+	case <-f.ready:
+	case <-r.Context().Done():
+		return
+	}
+	if f.status == 0 {
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "holder not reachable", http.StatusBadGateway)
 		return
 	}
-	writeEdge(w, r, v.(*edgeAnswer))
+	h := w.Header()
+	for k, v := range f.header {
+		h[k] = v
+	}
+	if f.length >= 0 {
+		h.Set("Content-Length", strconv.FormatInt(f.length, 10))
+	}
+	w.WriteHeader(f.status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	rc := http.NewResponseController(w)
+	for off := 0; ; {
+		f.mu.Lock()
+		chunk, done, grew := f.body[off:], f.done, f.grew
+		f.mu.Unlock()
+		if len(chunk) > 0 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			off += len(chunk)
+			_ = rc.Flush()
+		}
+		if done {
+			return
+		}
+		select {
+		case <-grew:
+		case <-r.Context().Done():
+			return
+		}
+	}
 }
 
-// fetch gets url from the holder.
-func (e *edge) fetch(ctx context.Context, url, userAgent string) (*edgeAnswer, error) {
+// fetch gets url from the holder into f: status and header first (ready), then
+// the body as it arrives.
+func (e *edge) fetch(ctx context.Context, f *flight, url, userAgent string) error {
+	readied := false
+	defer func() {
+		if !readied {
+			close(f.ready)
+		}
+	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if userAgent != "" {
 		req.Header.Set("User-Agent", userAgent) // the holder adapts the MPD to GStreamer
 	}
 	res, err := e.client.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, edgeMaxBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("read answer: %w", err)
-	}
-	if len(body) > edgeMaxBody {
-		return nil, fmt.Errorf("answer larger than %d bytes", edgeMaxBody)
-	}
-	h := http.Header{}
+	f.status, f.length, f.header = res.StatusCode, res.ContentLength, http.Header{}
 	for _, k := range []string{"Content-Type", "Cache-Control", "Retry-After", "Last-Modified"} {
 		if v := res.Header.Get(k); v != "" {
-			h.Set(k, v)
+			f.header.Set(k, v)
 		}
 	}
-	return &edgeAnswer{status: res.StatusCode, header: h, body: body, at: time.Now()}, nil
+	readied = true
+	close(f.ready)
+	buf := make([]byte, 32<<10)
+	for total := 0; ; {
+		n, err := res.Body.Read(buf)
+		if n > 0 {
+			if total += n; total > edgeMaxBody {
+				return fmt.Errorf("answer larger than %d bytes", edgeMaxBody)
+			}
+			f.mu.Lock()
+			f.body = append(f.body, buf[:n]...)
+			close(f.grew)
+			f.grew = make(chan struct{})
+			f.mu.Unlock()
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read answer: %w", err)
+		}
+	}
 }
 
 // writeEdge relays a (ranges: the whole body; players fetch whole files).
@@ -152,6 +259,14 @@ func writeEdge(w http.ResponseWriter, r *http.Request, a *edgeAnswer) {
 func (e *edge) get(key string) *edgeAnswer {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.getLocked(key, true)
+}
+
+// getLocked is get with e.mu held; it looks only when immutable.
+func (e *edge) getLocked(key string, immutable bool) *edgeAnswer {
+	if !immutable {
+		return nil
+	}
 	el := e.byKey[key]
 	if el == nil {
 		return nil
@@ -165,10 +280,9 @@ func (e *edge) get(key string) *edgeAnswer {
 	return en.a
 }
 
-// put caches a, dropping the least recently used answers beyond edgeCacheBytes.
-func (e *edge) put(key string, a *edgeAnswer) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+// putLocked caches a, dropping the least recently used answers beyond
+// edgeCacheBytes; e.mu is held.
+func (e *edge) putLocked(key string, a *edgeAnswer) {
 	if el := e.byKey[key]; el != nil {
 		e.remove(el)
 	}

@@ -2,6 +2,7 @@ package packager
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -90,5 +91,57 @@ func TestEdgeServesHolderSessions(t *testing.T) {
 	}
 	if b, _ := edge.get(u); b != want || fetches(path) != 1 {
 		t.Fatalf("a later request was not served from the edge cache (%d fetches)", fetches(path))
+	}
+}
+
+// TestEdgeStreamsChunkedAnswers: an answer the holder sends as it is produced (the
+// LL-DASH segment in progress) reaches the viewers of an edge as it arrives, not
+// when it is complete, and two viewers share one fetch.
+func TestEdgeStreamsChunkedAnswers(t *testing.T) {
+	release := make(chan struct{})
+	var fetches atomic.Int64
+	holder := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		w.Header().Set("Content-Type", "video/mp4")
+		_, _ = w.Write([]byte("first part;"))
+		http.NewResponseController(w).Flush()
+		<-release
+		_, _ = w.Write([]byte("second part"))
+	}))
+	t.Cleanup(holder.Close)
+	edge := newTestEnv(t, func(p *Packager) {
+		p.Upstream = func(context.Context, string, int) (string, error) { return holder.URL, nil }
+	})
+	u := edge.liveURL("video1_d5.m4s", testToken)
+	read := func(res *http.Response, n int) string {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(res.Body, b); err != nil {
+			t.Fatalf("read %d bytes: %v", n, err)
+		}
+		return string(b)
+	}
+	var viewers []*http.Response
+	for range 2 {
+		res, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { res.Body.Close() })
+		viewers = append(viewers, res)
+	}
+	for i, res := range viewers {
+		if got := read(res, len("first part;")); got != "first part;" {
+			t.Fatalf("viewer %d got %q before the holder finished", i, got)
+		}
+	}
+	close(release)
+	for i, res := range viewers {
+		rest, err := io.ReadAll(res.Body)
+		if err != nil || string(rest) != "second part" {
+			t.Fatalf("viewer %d: rest %q, %v", i, rest, err)
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Fatalf("two viewers made %d fetches, want 1", n)
 	}
 }

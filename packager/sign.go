@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -15,11 +16,12 @@ import (
 // session instead, the same for every viewer for SignWindow, so that a CDN in
 // front caches each file once per window instead of once per viewer:
 //
-//	video1_d17.m4s?exp=1767225600&sig=Wq3…
+//	video1_d17.m4s?sig=1767225600.Wq3…
 //
-// exp is the end of the next window after the one the playlist was rendered in
-// (a signature is valid from one to two windows); sig is
-// HMAC-SHA256(SignKey, "live/{room}/{session}/{exp}"), 16 bytes, base64url.
+// The signature is {exp}.{mac}: exp is the end of the next window after the one
+// the playlist was rendered in (a signature is valid from one to two windows);
+// mac is HMAC-SHA256(SignKey, "live/{room}/{session}/{exp}"), 16 bytes,
+// base64url. One parameter without "&": it goes into XML (the MPD) unescaped.
 
 // DefaultSignWindow is Packager.SignWindow when zero.
 const DefaultSignWindow = 10 * time.Minute
@@ -28,7 +30,7 @@ const DefaultSignWindow = 10 * time.Minute
 func (p *Packager) mediaSig(room string, no int, now time.Time) string {
 	w := p.signWindow()
 	exp := now.Truncate(w).Add(2 * w).Unix()
-	return "exp=" + strconv.FormatInt(exp, 10) + "&sig=" + p.sign(room, no, exp)
+	return "sig=" + strconv.FormatInt(exp, 10) + "." + p.sign(room, no, exp)
 }
 
 // sign is the signature of session no of room until exp.
@@ -44,11 +46,12 @@ func (p *Packager) verifySig(room string, no int, q url.Values, now time.Time) b
 	if len(p.SignKey) == 0 {
 		return false
 	}
-	exp, err := strconv.ParseInt(q.Get("exp"), 10, 64)
+	expS, mac, _ := strings.Cut(q.Get("sig"), ".")
+	exp, err := strconv.ParseInt(expS, 10, 64)
 	if err != nil || now.Unix() > exp || time.Unix(exp, 0).Sub(now) > 2*p.signWindow() {
 		return false
 	}
-	got, err := base64.RawURLEncoding.DecodeString(q.Get("sig"))
+	got, err := base64.RawURLEncoding.DecodeString(mac)
 	want, _ := base64.RawURLEncoding.DecodeString(p.sign(room, no, exp))
 	return err == nil && hmac.Equal(got, want)
 }

@@ -1,6 +1,8 @@
 package packager
 
 import (
+	"encoding/xml"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -42,7 +44,7 @@ func TestSignedMediaURIs(t *testing.T) {
 		t.Fatalf("media URIs differ between viewers or are missing:\n A %v\n B %v", filesA, filesB)
 	}
 	for _, f := range filesA {
-		if strings.Contains(f, "streamingToken") || !strings.Contains(f, "sig=") || !strings.Contains(f, "exp=") {
+		if strings.Contains(f, "streamingToken") || !strings.Contains(f, "sig=") || strings.Contains(f, "&") {
 			t.Fatalf("media URI %q: want a signature, no token", f)
 		}
 	}
@@ -54,6 +56,13 @@ func TestSignedMediaURIs(t *testing.T) {
 	mpd, code := e.get(e.liveURL("index.mpd", testToken))
 	if code != http.StatusOK || strings.Contains(mpd, "streamingToken") || !strings.Contains(mpd, "sig=") {
 		t.Fatalf("MPD templates: %d, want signed URLs without token:\n%s", code, mpd)
+	}
+	for d := xml.NewDecoder(strings.NewReader(mpd)); ; {
+		if _, err := d.Token(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("the MPD with signed URLs is not well-formed XML: %v", err)
+		}
 	}
 
 	base := e.srv.URL + "/live/" + testRoom + "/1/"
@@ -69,21 +78,24 @@ func TestSignedMediaURIs(t *testing.T) {
 
 	name, query, _ := strings.Cut(filesA[len(filesA)-1], "?")
 	q, _ := url.ParseQuery(query)
-	exp, _ := strconv.ParseInt(q.Get("exp"), 10, 64)
+	expS, mac, _ := strings.Cut(q.Get("sig"), ".")
+	exp, _ := strconv.ParseInt(expS, 10, 64)
 	w := int64(DefaultSignWindow / time.Second)
-	with := func(exp int64, sig string) string {
-		return base + name + "?exp=" + strconv.FormatInt(exp, 10) + "&sig=" + sig
+	with := func(exp int64, mac string) string {
+		return base + name + "?sig=" + strconv.FormatInt(exp, 10) + "." + mac
+	}
+	tampered := "A" + mac[1:]
+	if mac[0] == 'A' {
+		tampered = "B" + mac[1:]
 	}
 	cases := map[string]string{
-		"tampered":       with(exp, "A"+q.Get("sig")[1:]),
+		"tampered":       with(exp, tampered),
 		"expired":        with(time.Now().Unix()-1, e.p.sign(testRoom, 1, time.Now().Unix()-1)),
 		"too far ahead":  with(exp+2*w, e.p.sign(testRoom, 1, exp+2*w)),
-		"other session":  e.srv.URL + "/live/" + testRoom + "/2/" + name + "?exp=" + q.Get("exp") + "&sig=" + q.Get("sig"),
-		"playlist":       base + "video1.m3u8?exp=" + q.Get("exp") + "&sig=" + q.Get("sig"),
-		"manifest (mpd)": base + "index.mpd?exp=" + q.Get("exp") + "&sig=" + q.Get("sig"),
-	}
-	if strings.HasPrefix(q.Get("sig"), "A") {
-		cases["tampered"] = with(exp, "B"+q.Get("sig")[1:])
+		"no exp":         base + name + "?sig=" + mac,
+		"other session":  e.srv.URL + "/live/" + testRoom + "/2/" + name + "?" + query,
+		"playlist":       base + "video1.m3u8?" + query,
+		"manifest (mpd)": base + "index.mpd?" + query,
 	}
 	for what, u := range cases {
 		if body, code := e.get(u); code != http.StatusForbidden && code != http.StatusUnauthorized {
