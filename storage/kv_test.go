@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -89,7 +90,7 @@ func TestCursorMatchesModel(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			local := maps(model)
+			local := maps.Clone(model)
 			if err := mutate(b, local, 150); err != nil {
 				return err
 			}
@@ -109,13 +110,4 @@ func TestCursorMatchesModel(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// maps returns a copy of m.
-func maps(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

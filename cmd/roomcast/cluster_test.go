@@ -116,6 +116,21 @@ type clusterNodeJSON struct {
 	UpdatedAt  string   `json:"updatedAt"`
 }
 
+// startThreeNodes starts three etcd members and three roomcast nodes on them
+// (node-a, node-b, node-c) and waits until every node is ready.
+func startThreeNodes(t *testing.T, bin string) (*etcdtest.Cluster, []*clusterNode) {
+	t.Helper()
+	etcd := etcdtest.Start(t, 3)
+	var nodes []*clusterNode
+	for _, id := range []string{"node-a", "node-b", "node-c"} {
+		nodes = append(nodes, startClusterNode(t, bin, id, etcd.AllEndpoints()))
+	}
+	for _, n := range nodes {
+		eventually(t, 30*time.Second, n.id+" ready", n.ready)
+	}
+	return etcd, nodes
+}
+
 // nodes lists the live nodes as node n sees them (nil when it does not answer 200).
 func (n *clusterNode) nodes() []clusterNodeJSON {
 	var out struct {
@@ -422,19 +437,10 @@ func TestClusterFlow(t *testing.T) {
 	bin := buildRoomcast(t)
 
 	// 1. Three etcd members, three nodes.
-	etcd := etcdtest.Start(t, 3)
-	endpoints := etcd.AllEndpoints()
 	t0 := time.Now()
-	nodes := []*clusterNode{
-		startClusterNode(t, bin, "node-a", endpoints),
-		startClusterNode(t, bin, "node-b", endpoints),
-		startClusterNode(t, bin, "node-c", endpoints),
-	}
+	etcd, nodes := startThreeNodes(t, bin)
 	A, B, C := nodes[0], nodes[1], nodes[2]
-	for _, n := range nodes {
-		eventually(t, 30*time.Second, n.id+" ready", n.ready)
-	}
-	report(t, "three nodes ready in %v", time.Since(t0).Round(time.Millisecond))
+	report(t, "etcd and three nodes ready in %v", time.Since(t0).Round(time.Millisecond))
 	all := []string{A.id, B.id, C.id}
 	for _, n := range nodes {
 		eventually(t, 10*time.Second, n.id+" lists the three nodes", func() bool {
@@ -827,14 +833,8 @@ func TestClusterForceEndAndDeadlines(t *testing.T) {
 		t.Skip("real etcd members and roomcast processes, broadcasting in real time")
 	}
 	bin := buildRoomcast(t)
-	etcd := etcdtest.Start(t, 3)
-	endpoints := etcd.AllEndpoints()
-	A := startClusterNode(t, bin, "node-a", endpoints)
-	B := startClusterNode(t, bin, "node-b", endpoints)
-	C := startClusterNode(t, bin, "node-c", endpoints)
-	for _, n := range []*clusterNode{A, B, C} {
-		eventually(t, 30*time.Second, n.id+" ready", n.ready)
-	}
+	_, nodes := startThreeNodes(t, bin)
+	A, B, C := nodes[0], nodes[1], nodes[2]
 	for _, u := range []string{"host", "host2"} {
 		if code := A.a.do("POST", "/members", map[string]any{"appUserId": u}, nil); code >= 300 {
 			t.Fatalf("create member %s: %d", u, code)
@@ -899,14 +899,8 @@ func TestClusterEdgePlayback(t *testing.T) {
 	}
 	requireFFmpeg(t)
 	bin := buildRoomcast(t)
-	etcd := etcdtest.Start(t, 3)
-	endpoints := etcd.AllEndpoints()
-	A := startClusterNode(t, bin, "node-a", endpoints)
-	B := startClusterNode(t, bin, "node-b", endpoints)
-	C := startClusterNode(t, bin, "node-c", endpoints)
-	for _, n := range []*clusterNode{A, B, C} {
-		eventually(t, 30*time.Second, n.id+" ready", n.ready)
-	}
+	_, nodes := startThreeNodes(t, bin)
+	A, B, C := nodes[0], nodes[1], nodes[2]
 	if code := A.a.do("POST", "/members", map[string]any{"appUserId": "host"}, nil); code >= 300 {
 		t.Fatalf("create member: %d", code)
 	}
