@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -140,22 +141,23 @@ func (c *Control) armLiveTimers(r *storage.Room) {
 	}
 }
 
-// rearmTimers runs at Initialize: every LIVE or LIVE_INACTIVE room gets its
-// deadlines back, due at the stored times (at once when they passed while the
-// process was down). It walks every room of every app once (boot only).
+// rearmTimers runs at Initialize (and, in a cluster, periodically on the
+// deadline leader): every LIVE or LIVE_INACTIVE room gets its deadlines back, due
+// at the stored times (at once when they passed while the process was down). It
+// reads those rooms through the list index by state, so its cost follows the
+// rooms that are live, not every room ever created.
 func (c *Control) rearmTimers() error {
 	var rooms []storage.Room
 	err := c.Store.View(func(tx *storage.Tx) error {
 		return tx.ForEachApp(func(a storage.App) error {
-			return tx.ForEachRoomOfApp(a.ID, false, func(r storage.Room) (bool, error) {
-				switch VideoRoomState(r.VideoRoomState) {
-				case VideoRoomStateLive, VideoRoomStateLiveInactive:
-					if r.State == storage.RoomActive {
-						rooms = append(rooms, r)
-					}
+			for _, st := range []VideoRoomState{VideoRoomStateLive, VideoRoomStateLiveInactive} {
+				rs, _, err := tx.ListRooms(storage.RoomQuery{AppID: a.ID, State: string(st), Limit: math.MaxInt})
+				if err != nil {
+					return err
 				}
-				return true, nil
-			})
+				rooms = append(rooms, rs...)
+			}
+			return nil
 		})
 	})
 	if err != nil {
