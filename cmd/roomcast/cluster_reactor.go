@@ -189,14 +189,6 @@ func (s *server) sessions() []string {
 	return out
 }
 
-// holdsKey reports whether this node ingests stream key keyID now.
-func (s *server) holdsKey(keyID uint64) bool {
-	s.claims.mu.Lock()
-	defer s.claims.mu.Unlock()
-	_, ok := s.claims.held[keyID]
-	return ok
-}
-
 // bindOnce binds session si to its stream unless this process did already.
 func (s *server) bindOnce(si control.SessionInfo) {
 	r := &s.react

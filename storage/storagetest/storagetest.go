@@ -12,7 +12,6 @@ package storagetest
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -118,11 +117,6 @@ func OpenAt(path string, opts storage.Options) (*storage.Store, error) {
 func Prefix(path string) string {
 	sum := sha256.Sum256([]byte(path))
 	return "/roomcast-test/" + hex.EncodeToString(sum[:8])
-}
-
-// NewPrefix returns an unused etcd key prefix.
-func NewPrefix() string {
-	return "/roomcast-test/" + rand.Text()
 }
 
 // BboltOnly skips a test of what only a bbolt file has (its lock, its pages, its
