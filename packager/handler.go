@@ -64,7 +64,7 @@ func (p *Packager) onLive(w http.ResponseWriter, r *http.Request) {
 	tq := queries{viewer: tokenQuery(token)}
 	tq.media = tq.viewer
 	if len(p.SignKey) > 0 {
-		tq.media = p.mediaSig(room, no, time.Now())
+		tq.media = p.mediaQuery(st, room, no, time.Now())
 	}
 	switch {
 	case file == "index.m3u8":

@@ -26,10 +26,33 @@ import (
 // DefaultSignWindow is Packager.SignWindow when zero.
 const DefaultSignWindow = 10 * time.Minute
 
+// signedQuery is a media query and the expiry it was computed for.
+type signedQuery struct {
+	exp   int64
+	query string
+}
+
+// mediaQuery is mediaSig, computed once per window for stream st (every viewer's
+// playlist request of the window gets the same query).
+func (p *Packager) mediaQuery(st *stream, room string, no int, now time.Time) string {
+	exp := p.sigExp(now)
+	if q := st.sig.Load(); q != nil && q.exp == exp {
+		return q.query
+	}
+	q := &signedQuery{exp: exp, query: p.mediaSig(room, no, now)}
+	st.sig.Store(q)
+	return q.query
+}
+
+// sigExp is the expiry of the signatures handed out at now.
+func (p *Packager) sigExp(now time.Time) int64 {
+	w := p.signWindow()
+	return now.Truncate(w).Add(2 * w).Unix()
+}
+
 // mediaSig returns the query of the media files of session no of room at now.
 func (p *Packager) mediaSig(room string, no int, now time.Time) string {
-	w := p.signWindow()
-	exp := now.Truncate(w).Add(2 * w).Unix()
+	exp := p.sigExp(now)
 	return "sig=" + strconv.FormatInt(exp, 10) + "." + p.sign(room, no, exp)
 }
 

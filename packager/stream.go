@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
@@ -36,6 +37,7 @@ type stream struct {
 	log        *slog.Logger
 	previewDir string
 	hubStream  *hub.Stream
+	sig        atomic.Pointer[signedQuery] // the media query of the current window (sign.go)
 
 	// written by the segmenter goroutine only
 	seg        *segmenter
