@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/roomcast/roomcast/internal/etcdtest"
 )
 
@@ -1066,4 +1068,46 @@ func playInBrowsers(t *testing.T, hlsURL, mpdURL string) []browserPlay {
 		t.Fatalf("play.mjs output %q: %v", out, err)
 	}
 	return res
+}
+
+// TestClusterBootSweep: a node that dies while no other node is up leaves its
+// publish marked in the store with no live claim; the next node to start stops
+// it (NODE_LOST), so the room can resume or end.
+func TestClusterBootSweep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real etcd members and roomcast processes")
+	}
+	bin := buildRoomcast(t)
+	etcd := etcdtest.Start(t, 3)
+	A := startClusterNode(t, bin, "node-a", etcd.AllEndpoints())
+	eventually(t, 30*time.Second, "node-a ready", A.ready)
+	if code := A.a.do("POST", "/members", map[string]any{"appUserId": "host"}, nil); code >= 300 {
+		t.Fatalf("create member: %d", code)
+	}
+	var room roomJSON
+	if code := A.a.do("POST", "/video-rooms", map[string]any{"appUserId": "host", "type": "BROADCAST_RTMP",
+		"title": "sweep", "scheduledAt": "2030-01-01T00:00:00Z"}, &room); code >= 300 {
+		t.Fatalf("create room: %d", code)
+	}
+	enc := publish(t, "rtmp://"+A.rtmpAddr+"/live/{key}?mode=CMAF", A.a.key("host").StreamKey)
+	defer enc.stop()
+	eventually(t, 10*time.Second, "key publishing", func() bool { return A.a.key("host").StreamKeyState == "ACTIVE" })
+	if code := A.a.do("POST", fmt.Sprintf("/video-rooms/%d/rtmp-broadcast/state/live", room.ID), nil, nil); code != 200 {
+		t.Fatalf("live: %d", code)
+	}
+	A.kill(t)
+	cli := etcd.Client(t)
+	eventually(t, 3*clusterNodeTTL, "node-a's claims expired", func() bool {
+		resp, err := cli.Get(context.Background(), "/roomcast/cluster/hold/publish/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		return err == nil && resp.Count == 0
+	})
+
+	B := startClusterNode(t, bin, "node-b", etcd.AllEndpoints())
+	eventually(t, 30*time.Second, "node-b ready", B.ready)
+	if r := B.a.room(room.ID); r.VideoRoomState != "LIVE_INACTIVE" {
+		t.Fatalf("room after node-b started: %s, want LIVE_INACTIVE (stopped by the boot sweep)", r.VideoRoomState)
+	}
+	if st := B.a.key("host").StreamKeyState; st != "INACTIVE_LIVE" {
+		t.Fatalf("key after node-b started: %s, want INACTIVE_LIVE", st)
+	}
 }
