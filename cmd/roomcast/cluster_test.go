@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -926,13 +927,33 @@ func TestClusterEdgePlayback(t *testing.T) {
 		waitSegments(t, 15*time.Second, n.a.base+path, 2, "the session's playlist through "+n.id)
 	}
 
-	// ffmpeg plays the session through C, as a viewer behind a load balancer would.
-	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-i", C.a.base+path,
-		"-t", "8", "-f", "null", "-").CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg through C: %v\n%s", err, out)
-	}
-	report(t, "ffmpeg played 8 s of A's session through C")
+	// ffmpeg plays the session through C for more than a minute (past the edge
+	// cache's lifetime), as a viewer behind a load balancer would, while the
+	// checks below run.
+	const ffmpegSeconds = 75
+	ffmpegDone := make(chan error, 1)
+	var ffmpegOut bytes.Buffer
+	go func() {
+		cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-progress", "pipe:1",
+			"-i", C.a.base+path, "-t", strconv.Itoa(ffmpegSeconds), "-f", "null", "-")
+		cmd.Stdout, cmd.Stderr = &ffmpegOut, &ffmpegOut
+		ffmpegDone <- cmd.Run()
+	}()
+	defer func() {
+		if err := <-ffmpegDone; err != nil {
+			t.Errorf("ffmpeg through C: %v\n%s", err, outputTail(ffmpegOut.String(), 20))
+			return
+		}
+		played := 0.0
+		for _, m := range regexp.MustCompile(`out_time_us=(\d+)`).FindAllStringSubmatch(ffmpegOut.String(), -1) {
+			us, _ := strconv.ParseFloat(m[1], 64)
+			played = us / 1e6
+		}
+		report(t, "ffmpeg played %.1f s of A's session through C", played)
+		if played < ffmpegSeconds-1 {
+			t.Errorf("ffmpeg through C played %.1f s, want %d s", played, ffmpegSeconds)
+		}
+	}()
 
 	// hls.js through B and dash.js (low latency) through C, in headless Chromium;
 	// the same from A for comparison.
