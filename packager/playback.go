@@ -162,7 +162,7 @@ func (p *Packager) onVOD(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	f, err := p.archiver.Open(room, file, tokenQuery(token))
+	f, err := p.archiver.Open(r.Context(), room, file, tokenQuery(token))
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			p.Log.Warn("vod: open", "room", room, "file", file, "error", err)

@@ -1,6 +1,7 @@
 package packager
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -125,7 +126,7 @@ func TestBindAdoptsGOPInProgress(t *testing.T) {
 			if d := last + 33*time.Millisecond - c.want; sum < d-40*time.Millisecond || sum > d+40*time.Millisecond {
 				t.Errorf("session lasts %v, want %v (from %v to the end)", sum, d, c.want)
 			}
-			m, err := vod.Build(filepath.Join(e.p.Dir, testRoom), testRoom)
+			m, err := vod.Build(context.Background(), vod.DirStore(e.p.Dir), testRoom)
 			if err != nil {
 				t.Fatal(err)
 			}

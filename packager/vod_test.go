@@ -212,7 +212,7 @@ func TestArchiveWaitsForStreamEnd(t *testing.T) {
 	if err := v.p.waitWritten(context.Background(), testRoom); err != nil {
 		t.Fatal(err)
 	}
-	m, err := vod.LoadManifest(filepath.Join(v.p.Dir, testRoom))
+	m, err := vod.LoadManifest(context.Background(), vod.DirStore(v.p.Dir), testRoom)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,10 +94,12 @@ func ReadIndex(dir string) (*Index, error) {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
 	defer f.Close()
-	return parseIndex(f, dir)
+	return ParseIndex(f, dir)
 }
 
-func parseIndex(r io.Reader, dir string) (*Index, error) {
+// ParseIndex reads a session index from r (a file, or the pieces an object store
+// holds). Segment.Dir is set to dir.
+func ParseIndex(r io.Reader, dir string) (*Index, error) {
 	idx := &Index{}
 	br := bufio.NewReader(r)
 	for {

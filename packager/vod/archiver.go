@@ -23,6 +23,9 @@ const (
 	writtenWait = 30 * time.Second
 	// usageEvery is the period of the disk usage scan (and retention check).
 	usageEvery = time.Minute
+	// storedWait is how long an archive job waits for uploads in one try (it
+	// tries again until they are done).
+	storedWait = time.Minute
 	// maxCached bounds the manifests and MP4 layouts kept in memory.
 	maxCached = 16
 )
@@ -48,6 +51,16 @@ type Archiver struct {
 	// Expired records that retention deleted a VOD (vodUrl cleared); an error
 	// keeps the media until the next scan. Optional.
 	Expired func(ctx context.Context, roomUUID string) error
+	// Objects, when set, is where archives are kept (an object store): an archive
+	// job waits for WaitStored, builds the manifest from the sessions stored
+	// there, saves it there and removes the room's local files; VODs are served
+	// from it (by any node) and retention and deletion remove its objects. Nil:
+	// archives are the local files in Dir.
+	Objects Store
+	// WaitStored blocks until every session of the room is in Objects (this
+	// node's uploads done; other nodes' sessions stored or their node gone), or
+	// ctx ends. Used with Objects; an error postpones the archive job (retried).
+	WaitStored func(ctx context.Context, roomUUID string) error
 	// Retention deletes VOD media this long after archiving (0 = keep forever).
 	Retention time.Duration
 	// Workers is the number of concurrent archive jobs (default 2).
@@ -67,6 +80,9 @@ type Archiver struct {
 	wake    chan struct{}
 	cache   *cache
 	sizes   map[string]usage // disk usage of archived rooms
+
+	store Store // where archives are read and written: Objects, or Dir
+	local Store // Dir
 }
 
 // usage is the disk usage of an archived room as of its manifest's mtime.
@@ -110,6 +126,11 @@ func (a *Archiver) Initialize() error {
 		if err := a.Registerer.Register(a.usage); err != nil {
 			return fmt.Errorf("vod: register metrics: %w", err)
 		}
+	}
+	a.local = DirStore(a.Dir)
+	a.store = a.local
+	if a.Objects != nil {
+		a.store = a.Objects
 	}
 	a.running = map[string]bool{}
 	a.sizes = map[string]usage{}
@@ -220,6 +241,10 @@ func (a *Archiver) doArchive(room string) {
 		log.Warn("vod: archive postponed to the next boot", "error", err)
 		return
 	}
+	if err := a.waitStored(room); err != nil {
+		log.Warn("vod: archive postponed to the next boot", "error", err)
+		return
+	}
 	m, err := a.build(room)
 	if err != nil {
 		log.Error("vod: archiving failed", "error", err)
@@ -242,16 +267,42 @@ func (a *Archiver) doArchive(room string) {
 }
 
 func (a *Archiver) build(room string) (*Manifest, error) {
-	dir := filepath.Join(a.Dir, room)
-	m, err := Build(dir, room)
+	m, err := Build(a.ctx, a.store, room)
 	if err != nil {
 		return nil, err
 	}
-	if err := m.save(dir); err != nil {
+	if err := m.save(a.ctx, a.store); err != nil {
 		return nil, err
 	}
 	a.cache.drop(room)
+	if a.Objects != nil {
+		// the archive is in the object store: the local copies can go
+		if err := a.local.RemoveAll(a.ctx, room); err != nil {
+			a.Log.Warn("vod: remove local media of a stored archive", "room", room, "error", err)
+		}
+	}
 	return m, nil
+}
+
+// waitStored waits until the room's sessions are in the object store, trying
+// again every storedRetry while the store is unreachable or uploads lag: the room
+// stays ARCHIVING meanwhile. It fails only when the archiver closes.
+func (a *Archiver) waitStored(room string) error {
+	if a.Objects == nil || a.WaitStored == nil {
+		return nil
+	}
+	for {
+		ctx, cancel := context.WithTimeout(a.ctx, storedWait)
+		err := a.WaitStored(ctx, room)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if a.ctx.Err() != nil {
+			return a.ctx.Err()
+		}
+		a.Log.Warn("vod: sessions not stored yet, archive waits", "room", room, "error", err)
+	}
 }
 
 // waitWritten waits until the room's sessions are written to the end (at most
@@ -280,7 +331,11 @@ func (a *Archiver) doDelete(room string) {
 	a.mu.Lock()
 	delete(a.sizes, room)
 	a.mu.Unlock()
-	if err := os.RemoveAll(filepath.Join(a.Dir, room)); err != nil {
+	err := a.local.RemoveAll(a.ctx, room)
+	if err == nil && a.Objects != nil {
+		err = a.Objects.RemoveAll(a.ctx, room)
+	}
+	if err != nil {
 		a.Log.Error("vod: delete room media", "room", room, "error", err)
 	} else {
 		a.Log.Info("vod: room media deleted", "room", room)
@@ -303,8 +358,21 @@ func (a *Archiver) runJanitor() {
 	}
 }
 
-// scan walks the rooms on disk: usage per room, retention of archived ones.
+// scan walks the rooms on disk: usage per room, retention of archived ones (in
+// the object store when there is one).
 func (a *Archiver) scan() {
+	if a.Objects != nil && a.Retention > 0 {
+		rooms, err := a.Objects.Rooms(a.ctx)
+		if err != nil {
+			a.Log.Warn("vod: list stored rooms", "error", err)
+		}
+		for _, room := range rooms {
+			if a.ctx.Err() != nil {
+				return
+			}
+			a.expire(room)
+		}
+	}
 	ents, err := os.ReadDir(a.Dir)
 	if err != nil {
 		a.Log.Warn("vod: scan media dir", "error", err)
@@ -319,7 +387,7 @@ func (a *Archiver) scan() {
 		if a.ctx.Err() != nil {
 			return
 		}
-		if a.expire(room) {
+		if a.Objects == nil && a.expire(room) {
 			continue
 		}
 		if n, ok := a.archivedBytes(room); ok {
@@ -339,8 +407,8 @@ func (a *Archiver) expire(room string) bool {
 	}
 	// the manifest is written once, when archiving ends: its mtime is the archive
 	// time (a stat, not a read of the manifest, for every room every minute)
-	st, err := os.Stat(filepath.Join(a.Dir, room, ManifestFile))
-	if err != nil || time.Since(st.ModTime()) < a.Retention {
+	archivedAt, err := a.store.ModTime(a.ctx, room+"/"+ManifestFile)
+	if err != nil || time.Since(archivedAt) < a.Retention {
 		return false
 	}
 	if a.Expired != nil {
@@ -352,7 +420,7 @@ func (a *Archiver) expire(room string) bool {
 			return false
 		}
 	}
-	a.Log.Info("vod: retention expired", "room", room, "archivedAt", st.ModTime())
+	a.Log.Info("vod: retention expired", "room", room, "archivedAt", archivedAt)
 	a.doDelete(room)
 	return true
 }

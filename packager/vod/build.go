@@ -1,10 +1,9 @@
 package vod
 
 import (
-	"errors"
+	"bytes"
+	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,21 +23,25 @@ type session struct {
 	versions map[int]*timeline.Version
 	segments []*timeline.Segment // local numbering
 	report   SessionReport
+	files    map[string]int64 // the session directory: name → size
 }
 
-// Build reads every session of the room whose media directory is roomDir and
-// returns its archive manifest (not saved). Broken segments are skipped and noted;
-// segments the index does not list (a crash) are recovered up to their last
-// complete fragment. ErrNothingPlayable when no segment is playable.
-func Build(roomDir, room string) (*Manifest, error) {
-	nos, err := sessionNumbers(roomDir)
+// Build reads every session of the room from st and returns its archive manifest
+// (not saved). Broken segments are skipped and noted; segments the index does not
+// list (a crash) are recovered up to their last complete fragment.
+// ErrNothingPlayable when no segment is playable.
+func Build(ctx context.Context, st Store, room string) (*Manifest, error) {
+	nos, err := sessionNumbers(ctx, st, room)
 	if err != nil {
 		return nil, err
 	}
 	m := &Manifest{Room: room, ArchivedAt: time.Now().UTC()}
 	var layout []timeline.Track
 	for _, no := range nos {
-		s := readSession(filepath.Join(roomDir, strconv.Itoa(no)), no)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s := readSession(ctx, st, room+"/"+strconv.Itoa(no), no)
 		if len(s.segments) > 0 {
 			if layout == nil {
 				layout = s.versions[s.segments[0].Version].Tracks
@@ -58,18 +61,15 @@ func Build(roomDir, room string) (*Manifest, error) {
 	return m, nil
 }
 
-// sessionNumbers lists the numeric subdirectories of roomDir in order.
-func sessionNumbers(roomDir string) ([]int, error) {
-	ents, err := os.ReadDir(roomDir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+// sessionNumbers lists the numeric session directories of the room in order.
+func sessionNumbers(ctx context.Context, st Store, room string) ([]int, error) {
+	ents, err := st.List(ctx, room)
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
 	var nos []int
 	for _, e := range ents {
-		if n, err := strconv.Atoi(e.Name()); err == nil && n > 0 && e.IsDir() && strconv.Itoa(n) == e.Name() {
+		if n, err := strconv.Atoi(e.Name); err == nil && n > 0 && e.Dir && strconv.Itoa(n) == e.Name {
 			nos = append(nos, n)
 		}
 	}
@@ -78,10 +78,26 @@ func sessionNumbers(roomDir string) ([]int, error) {
 }
 
 // readSession validates a session's indexed segments and recovers its un-indexed
-// tail.
-func readSession(dir string, no int) *session {
+// tail. dir is the session directory in st ("{room}/{n}").
+func readSession(ctx context.Context, st Store, dir string, no int) *session {
 	s := &session{no: no, dir: dir, versions: map[int]*timeline.Version{}, report: SessionReport{No: no}}
-	idx, err := timeline.ReadIndex(dir)
+	ents, err := st.List(ctx, dir)
+	if err != nil {
+		s.note("cannot list: %v", err)
+		return s
+	}
+	s.files = make(map[string]int64, len(ents))
+	for _, e := range ents {
+		if !e.Dir {
+			s.files[e.Name] = e.Size
+		}
+	}
+	b, err := readIndexBytes(ctx, st, dir, ents)
+	if err != nil {
+		s.note("no index: %v", err)
+		return s
+	}
+	idx, err := timeline.ParseIndex(bytes.NewReader(b), dir)
 	if err != nil {
 		s.note("no index: %v", err)
 		return s
@@ -90,7 +106,7 @@ func readSession(dir string, no int) *session {
 		s.note("index ends with a torn record")
 	}
 	for _, v := range idx.Versions {
-		if why := checkInits(dir, v); why != "" {
+		if why := s.checkInits(v); why != "" {
 			s.note("init version %d unusable: %s", v.Number, why)
 			continue
 		}
@@ -102,7 +118,7 @@ func readSession(dir string, no int) *session {
 		v := s.versions[seg.Version]
 		why := "unknown init version"
 		if v != nil {
-			why = checkSegment(dir, seg, v)
+			why = s.checkSegment(seg, v)
 		}
 		if why != "" {
 			s.report.Skipped++
@@ -117,7 +133,7 @@ func readSession(dir string, no int) *session {
 		last = seg
 	}
 	if idx.Ended.IsZero() && len(idx.Versions) > 0 {
-		s.recoverTail(idx, last, disc)
+		s.recoverTail(ctx, st, idx, last, disc)
 	}
 	return s
 }
@@ -128,7 +144,7 @@ func (s *session) note(format string, a ...any) {
 
 // recoverTail rebuilds the segments written after the last index record (the
 // process died): each segment file is cut at its last complete fragment.
-func (s *session) recoverTail(idx *timeline.Index, last *timeline.Segment, disc bool) {
+func (s *session) recoverTail(ctx context.Context, st Store, idx *timeline.Index, last *timeline.Segment, disc bool) {
 	v := s.versions[idx.Versions[len(idx.Versions)-1].Number]
 	if v == nil {
 		return
@@ -136,13 +152,13 @@ func (s *session) recoverTail(idx *timeline.Index, last *timeline.Segment, disc 
 	var next uint64
 	if n := len(idx.Segments); n > 0 {
 		next = idx.Segments[n-1].MSN + 1
-	} else if msn, ok := firstSegmentFile(s.dir, v); ok {
+	} else if msn, ok := s.firstSegmentFile(v); ok {
 		// nothing indexed yet: segment numbers continue the stream's preview, so
 		// the session's first segment is the lowest-numbered file
 		next = msn
 	}
 	for i := 0; i < maxRecover; i++ {
-		seg, why := recoverSegment(s.dir, v, next, last)
+		seg, why := s.recoverSegment(ctx, st, v, next, last)
 		if seg == nil {
 			if why != "" {
 				s.note("segment %d not recovered: %s", next, why)
@@ -160,17 +176,13 @@ func (s *session) recoverTail(idx *timeline.Index, last *timeline.Segment, disc 
 }
 
 // firstSegmentFile returns the lowest MSN of the leading track's segment files in
-// dir.
-func firstSegmentFile(dir string, v *timeline.Version) (uint64, bool) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return 0, false
-	}
+// the session directory.
+func (s *session) firstSegmentFile(v *timeline.Version) (uint64, bool) {
 	prefix := v.Tracks[leaderOf(v)].Name + "_"
 	var first uint64
 	found := false
-	for _, e := range ents {
-		num, ok := strings.CutPrefix(e.Name(), prefix)
+	for name := range s.files {
+		num, ok := strings.CutPrefix(name, prefix)
 		if !ok {
 			continue
 		}
@@ -179,7 +191,7 @@ func firstSegmentFile(dir string, v *timeline.Version) (uint64, bool) {
 			continue
 		}
 		msn, err := strconv.ParseUint(num, 10, 64)
-		if err != nil || timeline.SegmentFile(v.Tracks[leaderOf(v)].Name, msn) != e.Name() {
+		if err != nil || timeline.SegmentFile(v.Tracks[leaderOf(v)].Name, msn) != name {
 			continue // init files, other names
 		}
 		if !found || msn < first {
@@ -191,31 +203,30 @@ func firstSegmentFile(dir string, v *timeline.Version) (uint64, bool) {
 
 // recoverSegment builds the index record of segment msn from its files. It returns
 // nil and "" when the segment's files do not exist.
-func recoverSegment(dir string, v *timeline.Version, msn uint64, prev *timeline.Segment) (*timeline.Segment, string) {
-	seg := &timeline.Segment{MSN: msn, Version: v.Number, Dir: dir, Tracks: make([]timeline.SegmentTrack, len(v.Tracks))}
+func (s *session) recoverSegment(ctx context.Context, st Store, v *timeline.Version, msn uint64, prev *timeline.Segment) (*timeline.Segment, string) {
+	seg := &timeline.Segment{MSN: msn, Version: v.Number, Dir: s.dir, Tracks: make([]timeline.SegmentTrack, len(v.Tracks))}
 	leader := leaderOf(v)
 	exists := false
 	var mtime time.Time
 	for i, tr := range v.Tracks {
 		name := timeline.SegmentFile(tr.Name, msn)
 		seg.Tracks[i].File = name
-		f, err := os.Open(filepath.Join(dir, name))
-		if err != nil {
+		size, ok := s.files[name]
+		if !ok {
 			continue
 		}
 		exists = true
-		st, err := f.Stat()
+		f, err := st.Open(ctx, s.dir+"/"+name, size)
 		if err != nil {
-			f.Close()
 			continue
 		}
-		frags, _ := scanFragments(f, st.Size(), false)
+		frags, _ := scanFragments(f, f.Size(), false)
 		f.Close()
 		if len(frags) == 0 {
 			continue
 		}
 		if i == leader {
-			mtime = st.ModTime()
+			mtime, _ = st.ModTime(ctx, s.dir+"/"+name)
 		}
 		seg.Tracks[i].BaseTime = frags[0].baseTime
 		seg.Tracks[i].Size = frags[len(frags)-1].end
@@ -253,13 +264,13 @@ func leaderOf(v *timeline.Version) int {
 }
 
 // checkInits reports why the init files of v are unusable ("" if usable).
-func checkInits(dir string, v *timeline.Version) string {
+func (s *session) checkInits(v *timeline.Version) string {
 	if len(v.Tracks) == 0 {
 		return "no tracks"
 	}
 	for _, t := range v.Tracks {
-		st, err := os.Stat(filepath.Join(dir, t.Init))
-		if err != nil || st.Size() < 16 || !timeline.ValidFileName(t.Init) || t.TimeScale == 0 {
+		size, ok := s.files[t.Init]
+		if !ok || size < 16 || !timeline.ValidFileName(t.Init) || t.TimeScale == 0 {
 			return "init " + t.Init + " missing or empty"
 		}
 	}
@@ -268,7 +279,7 @@ func checkInits(dir string, v *timeline.Version) string {
 
 // checkSegment reports why seg is unusable ("" if usable): a track file missing or
 // shorter than the index says.
-func checkSegment(dir string, seg *timeline.Segment, v *timeline.Version) string {
+func (s *session) checkSegment(seg *timeline.Segment, v *timeline.Version) string {
 	if len(seg.Tracks) != len(v.Tracks) || seg.Duration <= 0 {
 		return "inconsistent record"
 	}
@@ -282,12 +293,12 @@ func checkSegment(dir string, seg *timeline.Segment, v *timeline.Version) string
 		if !timeline.ValidFileName(t.File) {
 			return "bad file name"
 		}
-		st, err := os.Stat(filepath.Join(dir, t.File))
-		if err != nil {
+		size, ok := s.files[t.File]
+		if !ok {
 			return t.File + " missing"
 		}
-		if st.Size() < t.Size {
-			return fmt.Sprintf("%s truncated (%d of %d bytes)", t.File, st.Size(), t.Size)
+		if size < t.Size {
+			return fmt.Sprintf("%s truncated (%d of %d bytes)", t.File, size, t.Size)
 		}
 	}
 	return ""
@@ -329,7 +340,7 @@ func (m *Manifest) add(s *session, layout []timeline.Track) {
 		c.Tracks = slices.Clone(seg.Tracks)
 		src := make([]string, len(c.Tracks))
 		for j := range c.Tracks {
-			src[j] = filepath.Join(strconv.Itoa(s.no), seg.Tracks[j].File)
+			src[j] = strconv.Itoa(s.no) + "/" + seg.Tracks[j].File
 			c.Tracks[j].File = timeline.SegmentFile(layout[j].Name, msn)
 		}
 		m.Segments = append(m.Segments, &c)
@@ -344,7 +355,7 @@ func (m *Manifest) addVersion(s *session, v *timeline.Version, g int, layout []t
 	nv := &timeline.Version{Number: g, Tracks: slices.Clone(v.Tracks)}
 	src := make([]string, len(nv.Tracks))
 	for j := range nv.Tracks {
-		src[j] = filepath.Join(strconv.Itoa(s.no), v.Tracks[j].Init)
+		src[j] = strconv.Itoa(s.no) + "/" + v.Tracks[j].Init
 		nv.Tracks[j].Name = layout[j].Name
 		nv.Tracks[j].Init = timeline.InitFile(layout[j].Name, g)
 	}

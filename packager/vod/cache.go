@@ -1,7 +1,7 @@
 package vod
 
 import (
-	"path/filepath"
+	"context"
 	"slices"
 	"sync"
 )
@@ -63,20 +63,25 @@ func (c *cache) drop(room string) {
 }
 
 // manifest returns the room's manifest, loading it once.
-func (c *cache) manifest(dir, room string) (*Manifest, error) {
+// A load cut short by ctx is not remembered.
+func (c *cache) manifest(ctx context.Context, st Store, room string) (*Manifest, error) {
 	e := c.entry(room)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.loaded {
-		e.manifest, e.mErr = LoadManifest(filepath.Join(dir, room))
-		e.loaded = true
+		m, err := LoadManifest(ctx, st, room)
+		if err != nil && ctx.Err() != nil {
+			return nil, err
+		}
+		e.manifest, e.mErr, e.loaded = m, err, true
 	}
 	return e.manifest, e.mErr
 }
 
 // layout returns the room's MP4 layout, building it once.
-func (c *cache) layout(dir, room string) (*Manifest, *mp4Layout, error) {
-	m, err := c.manifest(dir, room)
+// A build cut short by ctx is not remembered.
+func (c *cache) layout(ctx context.Context, st Store, room string) (*Manifest, *mp4Layout, error) {
+	m, err := c.manifest(ctx, st, room)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -84,8 +89,11 @@ func (c *cache) layout(dir, room string) (*Manifest, *mp4Layout, error) {
 	e.mp4Mu.Lock()
 	defer e.mp4Mu.Unlock()
 	if !e.built {
-		e.layout, e.lErr = buildMP4(filepath.Join(dir, room), m)
-		e.built = true
+		l, err := buildMP4(ctx, st, m)
+		if err != nil && ctx.Err() != nil {
+			return nil, nil, err
+		}
+		e.layout, e.lErr, e.built = l, err, true
 	}
 	return m, e.layout, e.lErr
 }

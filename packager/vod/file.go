@@ -1,11 +1,10 @@
 package vod
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -52,19 +51,19 @@ func (f *File) Close() error {
 // viewer's token, URL-encoded) is appended to every URI of a manifest. A name the
 // VOD does not list is an error wrapping fs.ErrNotExist. Open checks neither
 // tokens nor room states: the caller serves only ARCHIVED rooms.
-func (a *Archiver) Open(room, file, query string) (*File, error) {
+func (a *Archiver) Open(ctx context.Context, room, file, query string) (*File, error) {
 	if _, ok := parseRoom(room); !ok || !timeline.ValidFileName(file) {
 		return nil, notExist(room, file)
 	}
 	if file == DownloadFile {
-		m, l, err := a.cache.layout(a.Dir, room)
+		m, l, err := a.cache.layout(ctx, a.store, room)
 		if err != nil {
 			return nil, fmt.Errorf("vod %s: mp4 layout: %w", room, err)
 		}
-		mf := newMP4File(l)
+		mf := newMP4File(ctx, a.store, l)
 		return &File{ContentType: "video/mp4", Content: mf, ModTime: m.ArchivedAt, closers: []io.Closer{mf}}, nil
 	}
-	m, err := a.cache.manifest(a.Dir, room)
+	m, err := a.cache.manifest(ctx, a.store, room)
 	if err != nil {
 		return nil, fmt.Errorf("vod %s: manifest: %w", room, err)
 	}
@@ -85,7 +84,7 @@ func (a *Archiver) Open(room, file, query string) (*File, error) {
 		body, err = hls.Media(m.Timeline(), i, opts)
 		return manifestFile("application/vnd.apple.mpegurl", body, err, room, file)
 	}
-	return a.openSegment(room, m, file)
+	return a.openSegment(ctx, room, m, file)
 }
 
 func notExist(room, file string) error {
@@ -120,7 +119,7 @@ func trackType(m *Manifest, track int) string {
 // openSegment opens {track}_init{v}.mp4 and {track}_{msn}.m4s from the session
 // files (media segments only up to the size the manifest lists), and the DASH
 // segments {track}_d{n}.m4s.
-func (a *Archiver) openSegment(room string, m *Manifest, file string) (*File, error) {
+func (a *Archiver) openSegment(ctx context.Context, room string, m *Manifest, file string) (*File, error) {
 	name, rest, _ := strings.Cut(file, "_")
 	track := trackByName(m, name)
 	if track < 0 {
@@ -136,7 +135,7 @@ func (a *Archiver) openSegment(room string, m *Manifest, file string) (*File, er
 		}
 		src = m.Inits[v][track]
 	case strings.HasPrefix(rest, "d") && strings.HasSuffix(rest, ".m4s"):
-		return a.openDASHSegment(room, m, track, file, strings.TrimSuffix(rest[1:], ".m4s"))
+		return a.openDASHSegment(ctx, room, m, track, file, strings.TrimSuffix(rest[1:], ".m4s"))
 	case strings.HasSuffix(rest, ".m4s"):
 		n, ok := parseIndex(strings.TrimSuffix(rest, ".m4s"), len(m.Sources))
 		if !ok || m.Segments[n].Tracks[track].Size == 0 {
@@ -146,20 +145,20 @@ func (a *Archiver) openSegment(room string, m *Manifest, file string) (*File, er
 	default:
 		return nil, notExist(room, file)
 	}
-	f, err := os.Open(filepath.Join(a.Dir, room, src))
+	f, err := a.store.Open(ctx, room+"/"+src, size)
 	if err != nil {
 		return nil, fmt.Errorf("vod %s/%s: %w", room, file, err)
 	}
-	var rs io.ReadSeeker = f
-	if size >= 0 {
-		rs = io.NewSectionReader(f, 0, size)
+	if size < 0 {
+		size = f.Size()
 	}
+	rs := io.NewSectionReader(f, 0, size)
 	return &File{ContentType: trackType(m, track), Content: rs, closers: []io.Closer{f}}, nil
 }
 
 // openDASHSegment opens DASH media segment n: segment n, preceded by segment n-1
 // when DASH lists the two as one (dash.Joins).
-func (a *Archiver) openDASHSegment(room string, m *Manifest, track int, file, num string) (*File, error) {
+func (a *Archiver) openDASHSegment(ctx context.Context, room string, m *Manifest, track int, file, num string) (*File, error) {
 	n, ok := parseIndex(num, len(m.Sources))
 	if !ok || m.Segments[n].Tracks[track].Size == 0 {
 		return nil, notExist(room, file)
@@ -175,13 +174,13 @@ func (a *Archiver) openDASHSegment(room string, m *Manifest, track int, file, nu
 	var readers []io.ReaderAt
 	var size int64
 	for k := first; k <= n; k++ {
-		f, err := os.Open(filepath.Join(a.Dir, room, m.Sources[k][track]))
+		sz := m.Segments[k].Tracks[track].Size
+		f, err := a.store.Open(ctx, room+"/"+m.Sources[k][track], sz)
 		if err != nil {
 			out.Close()
 			return nil, fmt.Errorf("vod %s/%s: %w", room, file, err)
 		}
 		out.closers = append(out.closers, f)
-		sz := m.Segments[k].Tracks[track].Size
 		readers = append(readers, io.NewSectionReader(f, 0, sz))
 		size += sz
 	}

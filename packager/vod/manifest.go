@@ -1,12 +1,11 @@
 package vod
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/roomcast/roomcast/packager/timeline"
@@ -133,38 +132,23 @@ func (m *Manifest) finish() {
 	m.TargetDuration = target
 }
 
-// save writes the manifest atomically: temp file, fsync, rename, fsync of the
-// directory, so that after a crash either the old or the new manifest exists whole.
-func (m *Manifest) save(roomDir string) error {
+// save stores the manifest atomically as {room}/vod.json (on a local disk: temp
+// file, fsync, rename, fsync of the directory), so that after a crash either the
+// old or the new manifest exists whole.
+func (m *Manifest) save(ctx context.Context, st Store) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
 	}
-	tmp := filepath.Join(roomDir, ManifestFile+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("create manifest: %w", err)
+	if err := st.WriteFile(ctx, m.Room+"/"+ManifestFile, b); err != nil {
+		return fmt.Errorf("save manifest: %w", err)
 	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write manifest: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(roomDir, ManifestFile)); err != nil {
-		return fmt.Errorf("install manifest: %w", err)
-	}
-	return timeline.SyncDir(roomDir)
+	return nil
 }
 
-// LoadManifest reads the manifest of the room whose media directory is roomDir.
-func LoadManifest(roomDir string) (*Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(roomDir, ManifestFile))
+// LoadManifest reads the manifest of the room from st.
+func LoadManifest(ctx context.Context, st Store, room string) (*Manifest, error) {
+	b, err := st.ReadFile(ctx, room+"/"+ManifestFile)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}

@@ -2,12 +2,11 @@ package vod
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/roomcast/roomcast/packager/timeline"
@@ -29,7 +28,8 @@ const movieTimeScale = 1000
 //	|mdat| chunks, interleaved per part across tracks
 type mp4Layout struct {
 	header []byte
-	files  []string
+	files  []string // store names of the segment files
+	sizes  []int64  // their sizes as listed in the manifest
 	chunks []mp4Chunk
 	size   int64
 	// Duration is the presentation duration (longest track).
@@ -70,7 +70,7 @@ type trackChunk struct {
 
 // buildMP4 computes the layout of the archive's progressive MP4. Segments whose
 // files turn out to be broken are cut at their last good fragment (noted).
-func buildMP4(roomDir string, m *Manifest) (*mp4Layout, error) {
+func buildMP4(ctx context.Context, st Store, m *Manifest) (*mp4Layout, error) {
 	if len(m.Versions) == 0 || len(m.Segments) == 0 {
 		return nil, ErrNothingPlayable
 	}
@@ -79,13 +79,16 @@ func buildMP4(roomDir string, m *Manifest) (*mp4Layout, error) {
 	for i, t := range m.Versions[0].Tracks {
 		tracks[i] = &mp4Track{meta: t, allSync: true}
 	}
-	sdis, err := l.sampleDescriptions(roomDir, m, tracks)
+	sdis, err := l.sampleDescriptions(ctx, st, m, tracks)
 	if err != nil {
 		return nil, err
 	}
 	var data int64
 	fileIdx := map[string]int32{}
 	for n, seg := range m.Segments {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if sdis[seg.Version] == nil {
 			continue
 		}
@@ -97,14 +100,15 @@ func buildMP4(roomDir string, m *Manifest) (*mp4Layout, error) {
 			if seg.Tracks[i].Size == 0 {
 				continue
 			}
-			path := filepath.Join(roomDir, m.Sources[n][i])
-			frags[i], err = readFragments(path, seg.Tracks[i].Size)
+			path := m.Room + "/" + m.Sources[n][i]
+			frags[i], err = readFragments(ctx, st, path, seg.Tracks[i].Size)
 			if err != nil {
 				l.notes = append(l.notes, fmt.Sprintf("segment %d track %d: %v", n, i, err))
 			}
 			if _, ok := fileIdx[path]; !ok && len(frags[i]) > 0 {
 				fileIdx[path] = int32(len(l.files))
 				l.files = append(l.files, path)
+				l.sizes = append(l.sizes, seg.Tracks[i].Size)
 			}
 		}
 		// interleave: fragment k of every track, then fragment k+1...
@@ -116,7 +120,7 @@ func buildMP4(roomDir string, m *Manifest) (*mp4Layout, error) {
 				}
 				more = true
 				f := &frags[i][k]
-				path := filepath.Join(roomDir, m.Sources[n][i])
+				path := m.Room + "/" + m.Sources[n][i]
 				t.add(f, len(l.chunks), sdis[seg.Version][i])
 				l.chunks = append(l.chunks, mp4Chunk{at: data, src: f.dataOff, size: f.dataSize, file: fileIdx[path]})
 				data += f.dataSize
@@ -133,8 +137,8 @@ func buildMP4(roomDir string, m *Manifest) (*mp4Layout, error) {
 }
 
 // readFragments scans a segment file's fragments with their samples.
-func readFragments(path string, limit int64) ([]fragment, error) {
-	f, err := os.Open(path)
+func readFragments(ctx context.Context, st Store, path string, limit int64) ([]fragment, error) {
+	f, err := st.Open(ctx, path, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +148,7 @@ func readFragments(path string, limit int64) ([]fragment, error) {
 
 // sampleDescriptions reads the init segments: per version, the 1-based sample
 // description index of each track (nil for versions that cannot join the MP4).
-func (l *mp4Layout) sampleDescriptions(roomDir string, m *Manifest, tracks []*mp4Track) ([][]uint32, error) {
+func (l *mp4Layout) sampleDescriptions(ctx context.Context, st Store, m *Manifest, tracks []*mp4Track) ([][]uint32, error) {
 	out := make([][]uint32, len(m.Versions))
 	for g, v := range m.Versions {
 		idx := make([]uint32, len(tracks))
@@ -154,7 +158,7 @@ func (l *mp4Layout) sampleDescriptions(roomDir string, m *Manifest, tracks []*mp
 				l.notes = append(l.notes, fmt.Sprintf("version %d left out of the MP4: track %d changed timescale", g, i))
 				break
 			}
-			b, err := os.ReadFile(filepath.Join(roomDir, m.Inits[g][i]))
+			b, err := st.ReadFile(ctx, m.Room+"/"+m.Inits[g][i])
 			if err != nil {
 				return nil, fmt.Errorf("read init: %w", err)
 			}

@@ -1,24 +1,38 @@
 package vod
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 )
 
+// maxOpenSources bounds the segment files an mp4File keeps open: the mdat
+// interleaves the tracks fragment by fragment, so a front-to-back read alternates
+// between one file per track; keeping each open lets an object store serve every
+// file with one streaming read instead of one request per fragment.
+const maxOpenSources = 4
+
 // mp4File is a read-only io.ReadSeeker over an mp4Layout: the header from memory,
-// the mdat from the segment files, one open file at a time. Not safe for
-// concurrent use; one per request.
+// the mdat from the segment files in st. Not safe for concurrent use; one per
+// request.
 type mp4File struct {
+	ctx  context.Context
+	st   Store
 	l    *mp4Layout
 	pos  int64
-	f    *os.File
-	fidx int32
+	open []openSource // most recently used last
 }
 
-func newMP4File(l *mp4Layout) *mp4File { return &mp4File{l: l, fidx: -1} }
+type openSource struct {
+	idx int32
+	r   Reader
+}
+
+func newMP4File(ctx context.Context, st Store, l *mp4Layout) *mp4File {
+	return &mp4File{ctx: ctx, st: st, l: l}
+}
 
 // Seek implements io.Seeker.
 func (m *mp4File) Seek(off int64, whence int) (int64, error) {
@@ -56,10 +70,11 @@ func (m *mp4File) Read(p []byte) (int, error) {
 	c := &cs[i]
 	within := m.pos - c.at
 	n := min(int64(len(p)), c.size-within)
-	if err := m.open(c.file); err != nil {
+	r, err := m.source(c.file)
+	if err != nil {
 		return 0, err
 	}
-	got, err := m.f.ReadAt(p[:n], c.src+within)
+	got, err := r.ReadAt(p[:n], c.src+within)
 	m.pos += int64(got)
 	if err != nil && !(errors.Is(err, io.EOF) && int64(got) == n) {
 		return got, fmt.Errorf("mp4: read %s: %w", m.l.files[c.file], err)
@@ -67,28 +82,37 @@ func (m *mp4File) Read(p []byte) (int, error) {
 	return got, nil
 }
 
-func (m *mp4File) open(i int32) error {
-	if m.fidx == i && m.f != nil {
-		return nil
+// source returns the open reader of file i, opening it (and closing the least
+// recently used one past maxOpenSources).
+func (m *mp4File) source(i int32) (Reader, error) {
+	for k, o := range m.open {
+		if o.idx == i {
+			if k != len(m.open)-1 {
+				m.open = append(append(m.open[:k:k], m.open[k+1:]...), o)
+			}
+			return o.r, nil
+		}
 	}
-	if m.f != nil {
-		m.f.Close()
-		m.f = nil
+	if len(m.open) >= maxOpenSources {
+		m.open[0].r.Close()
+		m.open = append(m.open[:0:0], m.open[1:]...)
 	}
-	f, err := os.Open(m.l.files[i])
+	r, err := m.st.Open(m.ctx, m.l.files[i], m.l.sizes[i])
 	if err != nil {
-		return fmt.Errorf("mp4: %w", err)
+		return nil, fmt.Errorf("mp4: %w", err)
 	}
-	m.f, m.fidx = f, i
-	return nil
+	m.open = append(m.open, openSource{idx: i, r: r})
+	return r, nil
 }
 
-// Close closes the open segment file.
+// Close closes the open segment files.
 func (m *mp4File) Close() error {
-	if m.f == nil {
-		return nil
+	var first error
+	for _, o := range m.open {
+		if err := o.r.Close(); err != nil && first == nil {
+			first = err
+		}
 	}
-	err := m.f.Close()
-	m.f = nil
-	return err
+	m.open = nil
+	return first
 }

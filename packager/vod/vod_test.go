@@ -46,7 +46,7 @@ func TestBuildTwoSessionsWithBrokenFilesAndCrashTail(t *testing.T) {
 	}
 	os.Mkdir(filepath.Join(room, "3"), 0o755) // a session that never got a segment
 
-	m, err := Build(room, testRoom)
+	m, err := Build(context.Background(), DirStore(filepath.Dir(room)), testRoom)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,10 +82,10 @@ func TestBuildTwoSessionsWithBrokenFilesAndCrashTail(t *testing.T) {
 	if dtl.Segments[3].PeriodStart != 6*time.Second || dtl.Segments[6].Period != 5 || !dtl.Segments[6].PDT.Equal(dashEpoch.Add(12*time.Second)) {
 		t.Errorf("dash periods: %+v", dtl.Segments[6])
 	}
-	if err := m.save(room); err != nil {
+	if err := m.save(context.Background(), DirStore(filepath.Dir(room))); err != nil {
 		t.Fatal(err)
 	}
-	back, err := LoadManifest(room)
+	back, err := LoadManifest(context.Background(), DirStore(filepath.Dir(room)), testRoom)
 	if err != nil || len(back.Segments) != 7 || back.Segments[6].Tracks[0].Size != m.Segments[6].Tracks[0].Size {
 		t.Fatalf("manifest round trip: %v", err)
 	}
@@ -98,10 +98,10 @@ func TestBuildNothingPlayable(t *testing.T) {
 	for _, f := range []string{"video1_0.m4s", "video1_1.m4s"} {
 		os.Remove(filepath.Join(d, f))
 	}
-	if _, err := Build(room, testRoom); !errors.Is(err, ErrNothingPlayable) {
+	if _, err := Build(context.Background(), DirStore(filepath.Dir(room)), testRoom); !errors.Is(err, ErrNothingPlayable) {
 		t.Fatalf("err %v, want ErrNothingPlayable", err)
 	}
-	if _, err := Build(filepath.Join(t.TempDir(), "none"), testRoom); !errors.Is(err, ErrNothingPlayable) {
+	if _, err := Build(context.Background(), DirStore(filepath.Join(t.TempDir(), "none")), testRoom); !errors.Is(err, ErrNothingPlayable) {
 		t.Fatalf("no media: err %v", err)
 	}
 }
@@ -114,15 +114,15 @@ func TestMP4Layout(t *testing.T) {
 	s := &synth{t: t, roomDir: room, segments: 3}
 	s.session(1, t0)
 	s.session(2, t0.Add(time.Minute))
-	m, err := Build(room, testRoom)
+	m, err := Build(context.Background(), DirStore(filepath.Dir(room)), testRoom)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := buildMP4(room, m)
+	l, err := buildMP4(context.Background(), DirStore(filepath.Dir(room)), m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newMP4File(l)
+	f := newMP4File(context.Background(), DirStore(filepath.Dir(room)), l)
 	defer f.Close()
 	all, err := io.ReadAll(f)
 	if err != nil || int64(len(all)) != l.size {
@@ -278,14 +278,14 @@ func TestOpenNotListed(t *testing.T) {
 	}
 	for _, name := range []string{"video1_2.m4s", "video1_01.m4s", "video9_1.m4s", "video1_init1.mp4", "video1_x.m4s",
 		"video9.m3u8", "../vod.json", "vod.json"} {
-		if f, err := ta.Open(testRoom, name, ""); !errors.Is(err, fs.ErrNotExist) {
+		if f, err := ta.Open(context.Background(), testRoom, name, ""); !errors.Is(err, fs.ErrNotExist) {
 			if f != nil {
 				f.Close()
 			}
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	f, err := ta.Open(testRoom, "video1_1.m4s", "")
+	f, err := ta.Open(context.Background(), testRoom, "video1_1.m4s", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,12 +311,12 @@ func TestRetention(t *testing.T) {
 	dir := t.TempDir()
 	s := &synth{t: t, roomDir: filepath.Join(dir, testRoom), segments: 1}
 	s.session(1, t0)
-	m, err := Build(s.roomDir, testRoom)
+	m, err := Build(context.Background(), DirStore(filepath.Dir(s.roomDir)), testRoom)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.ArchivedAt = time.Now().Add(-49 * time.Hour)
-	if err := m.save(s.roomDir); err != nil {
+	if err := m.save(context.Background(), DirStore(dir)); err != nil {
 		t.Fatal(err)
 	}
 	old := time.Now().Add(-49 * time.Hour) // the manifest's mtime is the archive time
@@ -376,7 +376,7 @@ func BenchmarkBuild(b *testing.B) {
 	s.session(1, t0)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Build(room, testRoom); err != nil {
+		if _, err := Build(context.Background(), DirStore(filepath.Dir(room)), testRoom); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -386,13 +386,13 @@ func BenchmarkMP4Layout(b *testing.B) {
 	room := filepath.Join(b.TempDir(), testRoom)
 	s := &synth{t: &testing.T{}, roomDir: room, segments: 300}
 	s.session(1, t0)
-	m, err := Build(room, testRoom)
+	m, err := Build(context.Background(), DirStore(filepath.Dir(room)), testRoom)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := buildMP4(room, m); err != nil {
+		if _, err := buildMP4(context.Background(), DirStore(filepath.Dir(room)), m); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -407,7 +407,7 @@ func TestBuildRecoversSessionWithNothingIndexed(t *testing.T) {
 	d := s.session(1, t0)
 	s.segment(d, 7, t0)
 	s.segment(d, 8, t0.Add(2*time.Second))
-	m, err := Build(room, testRoom)
+	m, err := Build(context.Background(), DirStore(filepath.Dir(room)), testRoom)
 	if err != nil {
 		t.Fatal(err)
 	}
