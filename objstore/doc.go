@@ -35,8 +35,9 @@
 // errors.Is(err, fs.ErrNotExist). A missing bucket does not: it is a
 // configuration error, not a missing recording.
 //
-// Timeouts are the caller's: every call takes a context. minio-go retries
-// failed requests (network errors, 5xx) with backoff until the context ends.
+// Timeouts are the caller's: every call takes a context. minio-go retries a
+// failed request (network error, 5xx) up to 10 times with backoff, within that
+// context.
 //
 // # Reading
 //
