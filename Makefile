@@ -4,7 +4,13 @@ BIN     := bin/roomcast
 LOADBIN := bin/roomcast-load
 PKGS    := ./...
 
-.PHONY: run build test lint vet fmt-check e2e e2e-deps faults bench clean
+# SeaweedFS's weed is the tests' S3 server (internal/s3test): built once from the
+# module tools/seaweedfs pins (about 8 minutes) and cached under $(HOME)/.cache.
+# WEED_VERSION is the commit of that pin; internal/s3test checks they agree.
+WEED_VERSION := 7506e5f91cd6
+WEED         := $(HOME)/.cache/roomcast/weed-$(WEED_VERSION)
+
+.PHONY: run build test lint vet fmt-check e2e e2e-deps faults bench clean weed
 
 run: build
 	./$(BIN)
@@ -24,8 +30,8 @@ fmt-check:
 # Every test that needs no network beyond loopback, with the race detector.
 # The storage suite runs twice: on bbolt, and on a three-member etcd cluster
 # (Debian's etcd-server) that the tests start on loopback.
-test: lint
-	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+test: lint weed
+	ROOMCAST_WEED=$(WEED) $(GO) test -race -count=1 -timeout 15m $(PKGS)
 	ROOMCAST_TEST_STORE=etcd $(GO) test -race -count=1 -timeout 15m ./storage/...
 
 # Real clients against the real binary: ffmpeg and GStreamer publish like OBS; hls.js,
@@ -34,9 +40,9 @@ test: lint
 e2e-deps:
 	cd e2e && npm ci --no-audit --no-fund
 
-e2e: build e2e-deps
-	$(GO) test -tags e2e -count=1 -timeout 15m -parallel 4 -v ./e2e/
-	$(GO) test -tags cluster -count=1 -timeout 10m -v -run Cluster ./cmd/roomcast/
+e2e: build e2e-deps weed
+	ROOMCAST_WEED=$(WEED) $(GO) test -tags e2e -count=1 -timeout 15m -parallel 4 -v ./e2e/
+	ROOMCAST_WEED=$(WEED) $(GO) test -tags cluster -count=1 -timeout 10m -v -run Cluster ./cmd/roomcast/
 
 # Fault injection against the whole server: a media disk (tmpfs) filled during a
 # live broadcast, descriptors exhausted under a live stream, slow request bodies,
@@ -54,6 +60,16 @@ bench: build
 	./scripts/bench-load.sh
 	@if command -v wrk >/dev/null; then ./scripts/bench-http.sh; \
 	else echo "wrk not installed (apt-get install -y wrk): skipping scripts/bench-http.sh"; fi
+
+# Builds weed only when the cached binary is missing (into a temporary name, so an
+# interrupted build leaves nothing that looks finished).
+weed: $(WEED)
+
+$(WEED):
+	grep -Eq 'seaweedfs/seaweedfs v0\.0\.0-[0-9]+-$(WEED_VERSION)( |$$)' tools/seaweedfs/go.mod
+	mkdir -p $(dir $(WEED))
+	cd tools/seaweedfs && $(GO) build -o $(WEED).tmp github.com/seaweedfs/seaweedfs/weed
+	mv $(WEED).tmp $(WEED)
 
 clean:
 	rm -rf bin
