@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/ingest/hub"
+	"github.com/roomcast/roomcast/objstore"
+	"github.com/roomcast/roomcast/packager/upload"
 	"github.com/roomcast/roomcast/packager/vod"
 )
 
@@ -127,6 +129,16 @@ type Packager struct {
 	// VODRetention deletes VOD media this long after archiving (default 0: kept
 	// forever).
 	VODRetention time.Duration
+	// Objects, when set, keeps recordings in an object store: every session's
+	// init and segment files and its index are uploaded as they are closed
+	// (packager/upload), archives are built from and saved to the store, VODs are
+	// served from it (so by any node), and a room's local files are removed once
+	// its archive is stored. Nil: recordings stay in Dir.
+	Objects *objstore.Client
+	// WaitStored, with Objects, blocks until the sessions of the room held by
+	// other nodes are stored complete (or their node is gone), or ctx ends; this
+	// node's own uploads are waited for by the packager. Optional (one node).
+	WaitStored func(ctx context.Context, roomUUID string) error
 	// OnStreamFailed is called (on the stream's goroutine, after its playlists
 	// ended) when a stream could not be packaged — a segment that cannot be
 	// written (disk full, no descriptor left, I/O error) or broken media — so that
@@ -142,6 +154,7 @@ type Packager struct {
 	metrics  *httpMetrics
 	edge     *edge // relay to the holders of other nodes' sessions (edge.go)
 	archiver *vod.Archiver
+	uploader *upload.Uploader // with Objects
 
 	// blockTimeout overrides the blocking bound (tests); 0 means 3 target durations.
 	blockTimeout time.Duration
@@ -225,7 +238,21 @@ func (p *Packager) Initialize() error {
 		Retention:   p.VODRetention,
 		Registerer:  p.Registerer,
 	}
+	if p.Objects != nil {
+		p.uploader = &upload.Uploader{Dir: p.Dir, Objects: p.Objects, Log: p.Log, Registerer: p.Registerer,
+			Prepare: p.Objects.EnsureBucket}
+		if err := p.uploader.Initialize(); err != nil {
+			p.metrics.unregister(p.Registerer)
+			return fmt.Errorf("packager: %w", err)
+		}
+		p.archiver.Objects = vod.ObjectStore{C: p.Objects}
+		p.archiver.WaitStored = p.waitStored
+		p.archiver.LocalStored = p.localStored
+	}
 	if err := p.archiver.Initialize(); err != nil {
+		if p.uploader != nil {
+			p.uploader.Close()
+		}
 		p.metrics.unregister(p.Registerer)
 		return fmt.Errorf("packager: %w", err)
 	}
@@ -260,6 +287,43 @@ func (p *Packager) Close() {
 	if p.archiver != nil {
 		p.archiver.Close()
 	}
+	if p.uploader != nil {
+		p.uploader.Close()
+	}
+}
+
+// waitStored blocks until every session of the room is in the object store: this
+// node's uploads, then (WaitStored) other nodes'.
+func (p *Packager) waitStored(ctx context.Context, roomUUID string) error {
+	if err := p.uploader.WaitRoom(ctx, roomUUID); err != nil {
+		return err
+	}
+	if p.WaitStored != nil {
+		return p.WaitStored(ctx, roomUUID)
+	}
+	return nil
+}
+
+// localStored reports whether this node has nothing of the room left to upload
+// and is not writing any of its sessions.
+func (p *Packager) localStored(roomUUID string) bool {
+	p.mu.Lock()
+	for k := range p.bySession {
+		if strings.HasPrefix(k, roomUUID+"/") {
+			p.mu.Unlock()
+			return false
+		}
+	}
+	p.mu.Unlock()
+	return p.uploader.RoomStored(roomUUID)
+}
+
+// UploadStats returns the object store upload backlog (zero without Objects).
+func (p *Packager) UploadStats() upload.Stats {
+	if p.uploader == nil {
+		return upload.Stats{}
+	}
+	return p.uploader.Stats()
 }
 
 // Attach starts packaging s (every publish, whatever its mode: the VOD records
@@ -392,6 +456,9 @@ func (p *Packager) Archive(roomUUID string) {
 // deleted). It never blocks.
 func (p *Packager) DeleteRoom(roomUUID string) {
 	if a := p.openArchiver(); a != nil {
+		if p.uploader != nil {
+			p.uploader.Forget(roomUUID)
+		}
 		a.Delete(roomUUID)
 	}
 }

@@ -293,6 +293,7 @@ func (s *stream) takeSession(next *segmentStart) error {
 	if err := s.index.Sync(); err != nil {
 		return fmt.Errorf("sync index: %w", err)
 	}
+	s.upload(false)
 	s.window = w
 	if cur != nil {
 		c := *cur
@@ -492,6 +493,7 @@ func (s *stream) endSegment(e *segmentEnd) error {
 		if err := s.index.Sync(); err != nil {
 			return fmt.Errorf("sync index: %w", err)
 		}
+		s.upload(false)
 	}
 	s.setPeriod(&seg)
 	s.history = s.history.Append(&seg)
@@ -596,6 +598,7 @@ func (s *stream) end(cause error) {
 		if err := s.index.Close(); err != nil {
 			s.log.Error("close index", "error", err)
 		}
+		s.upload(true)
 	}
 	s.cur = nil
 	s.mu.Lock()
@@ -632,4 +635,22 @@ func (s *stream) delayPercentiles() (p50, p99 time.Duration, n int) {
 
 func sessionKey(room string, no int) string {
 	return room + "/" + strconv.Itoa(no)
+}
+
+// upload tells the uploader (with an object store) that the session's index
+// gained records, or that the session ended.
+func (s *stream) upload(ended bool) {
+	u := s.p.uploader
+	if u == nil || s.indexDir == "" {
+		return
+	}
+	rel, err := filepath.Rel(s.p.Dir, s.indexDir)
+	if err != nil {
+		return
+	}
+	if key := filepath.ToSlash(rel); ended {
+		u.Ended(key)
+	} else {
+		u.Written(key)
+	}
 }

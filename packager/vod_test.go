@@ -28,9 +28,15 @@ type vodEnv struct {
 	finished chan error
 }
 
-func newVODEnv(t *testing.T) *vodEnv {
+func newVODEnv(t *testing.T) *vodEnv { return newVODEnvWith(t, nil) }
+
+// newVODEnvWith is newVODEnv with more configuration.
+func newVODEnvWith(t *testing.T, mod func(*Packager)) *vodEnv {
 	v := &vodEnv{finished: make(chan error, 10)}
 	v.testEnv = newTestEnv(t, func(p *Packager) {
+		if mod != nil {
+			mod(p)
+		}
 		p.VODFinished = func(_ context.Context, room string, err error) error {
 			v.mu.Lock()
 			v.archived = room == testRoom && err == nil

@@ -61,6 +61,11 @@ type Archiver struct {
 	// node's uploads done; other nodes' sessions stored or their node gone), or
 	// ctx ends. Used with Objects; an error postpones the archive job (retried).
 	WaitStored func(ctx context.Context, roomUUID string) error
+	// LocalStored reports whether every local session of the room is stored
+	// complete in Objects (nothing left to upload). With it, the janitor removes
+	// the local files of rooms archived in Objects by any node (this node's
+	// sessions of a room whose last session another node held). Optional.
+	LocalStored func(roomUUID string) bool
 	// Retention deletes VOD media this long after archiving (0 = keep forever).
 	Retention time.Duration
 	// Workers is the number of concurrent archive jobs (default 2).
@@ -390,6 +395,9 @@ func (a *Archiver) scan() {
 		if a.Objects == nil && a.expire(room) {
 			continue
 		}
+		if a.Objects != nil && a.dropStoredLocal(room) {
+			continue
+		}
 		if n, ok := a.archivedBytes(room); ok {
 			sizes[room] = n
 		}
@@ -398,6 +406,25 @@ func (a *Archiver) scan() {
 	for room, n := range sizes {
 		a.usage.WithLabelValues(room).Set(float64(n))
 	}
+}
+
+// dropStoredLocal removes the local files of a room whose archive is in the
+// object store and whose local sessions are all stored there; it reports whether
+// they went.
+func (a *Archiver) dropStoredLocal(room string) bool {
+	if a.LocalStored == nil || !a.LocalStored(room) {
+		return false
+	}
+	if _, err := a.Objects.ModTime(a.ctx, room+"/"+ManifestFile); err != nil {
+		return false // not archived (yet), or the store does not answer
+	}
+	if err := a.local.RemoveAll(a.ctx, room); err != nil {
+		a.Log.Warn("vod: remove local media of a stored archive", "room", room, "error", err)
+		return false
+	}
+	a.Log.Info("vod: local media of an archive in the object store removed", "room", room)
+	a.usage.DeleteLabelValues(room)
+	return true
 }
 
 // expire applies the retention to one room; it reports whether the media went.
