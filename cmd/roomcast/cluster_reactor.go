@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/roomcast/roomcast/control"
 	"github.com/roomcast/roomcast/control/events"
@@ -206,9 +207,10 @@ func (s *server) bindOnce(si control.SessionInfo) {
 }
 
 // archiveOnce archives room roomUUID here when this node holds its last session
-// (node "" : a session of one node, before clusters), once per process.
+// (node "" : a session of one node, before clusters), or archivesFor that node,
+// once per process.
 func (s *server) archiveOnce(roomUUID, node string) {
-	if node != "" && node != s.coord.NodeID() {
+	if node != "" && node != s.coord.NodeID() && !s.archivesFor(node) {
 		return
 	}
 	r := &s.react
@@ -219,4 +221,27 @@ func (s *server) archiveOnce(roomUUID, node string) {
 	if !done {
 		s.packager.Archive(roomUUID)
 	}
+}
+
+// archivesFor reports whether this node archives the rooms whose last session
+// node ingested: with an object store, when node is gone, the live node with the
+// lowest ID does (the sessions are in the store, not on node's disk).
+func (s *server) archivesFor(node string) bool {
+	if s.objects == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	nodes, err := s.coord.Nodes(ctx)
+	if err != nil || len(nodes) == 0 {
+		return false
+	}
+	lowest := nodes[0].ID
+	for _, n := range nodes {
+		if n.ID == node {
+			return false
+		}
+		lowest = min(lowest, n.ID)
+	}
+	return lowest == s.coord.NodeID()
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roomcast/roomcast/objstore"
 	"github.com/roomcast/roomcast/packager/headroom"
 )
 
@@ -51,6 +52,7 @@ type Config struct {
 	ShutdownTimeout  time.Duration // --shutdown-timeout
 	PprofAddr        string        // --pprof-addr, empty = off
 	VODRetention     time.Duration // --vod-retention: VOD media deleted this long after archiving, 0 = keep
+	ObjectStore      string        // --object-store s3://bucket[/prefix]?endpoint=…&region=…: recordings kept there
 	MaxLiveDuration  time.Duration // --max-live-duration of a room without autoCloseConfig, 0 = no limit
 	AutoCloseUnit    time.Duration // --auto-close-unit: the length of one autoCloseConfig.duration unit
 
@@ -162,6 +164,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.NodeURL, "node-url", c.NodeURL, "base URL the other nodes of a cluster fetch this node's live sessions from (default: http:// and --http-addr when it names a host, else --public-http-url)")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's ID in the cluster (default: host name and HTTP port)")
 	fs.DurationVar(&c.NodeTTL, "node-ttl", c.NodeTTL, "lease TTL of this node: a dead node's publishes are stopped (NODE_LOST) at most this long, plus 1 s, after it died")
+	fs.StringVar(&c.ObjectStore, "object-store", c.ObjectStore, "keep recordings in an S3-compatible object store: s3://BUCKET[/PREFIX]?endpoint=http://host:port&region=REGION (credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN); empty = the local media directory")
 	fs.Var((*daysDuration)(&c.VODRetention), "vod-retention", "delete VOD media this long after archiving, e.g. 30d or 12h (0 = keep forever)")
 
 	// Environment first, then the command line overrides it.
@@ -230,6 +233,10 @@ func (c Config) validate() error {
 	check(c.MaxAPIRequests >= 0, "--max-api-requests must be >= 0")
 	check(c.TokenTTL >= time.Minute, "--token-ttl %s must be at least 1m", c.TokenTTL)
 	check(c.ShutdownTimeout > 0, "--shutdown-timeout must be positive")
+	if c.ObjectStore != "" {
+		_, err := objstore.ParseURL(c.ObjectStore)
+		check(err == nil, "--object-store: %v", err)
+	}
 	check(c.VODRetention == 0 || c.VODRetention >= time.Hour, "--vod-retention %s must be 0 (off) or at least 1h", c.VODRetention)
 	check(c.MaxLiveDuration >= 0, "--max-live-duration must be >= 0 (0 = no limit)")
 	check(c.AutoCloseUnit >= 100*time.Millisecond && c.AutoCloseUnit <= time.Minute, "--auto-close-unit %s must be between 100ms and 1m", c.AutoCloseUnit)

@@ -33,6 +33,7 @@ import (
 	"github.com/roomcast/roomcast/ingest"
 	"github.com/roomcast/roomcast/ingest/admission"
 	"github.com/roomcast/roomcast/ingest/hub"
+	"github.com/roomcast/roomcast/objstore"
 	"github.com/roomcast/roomcast/packager"
 	"github.com/roomcast/roomcast/packager/headroom"
 	"github.com/roomcast/roomcast/packager/viewers"
@@ -65,6 +66,7 @@ type server struct {
 	live         *liveStats
 	streams      *hub.Registry
 	packager     *packager.Packager
+	objects      *objstore.Client // --object-store, nil without
 	viewers      *viewers.Counter
 	headroom     *headroom.Watcher
 	ingest       *ingest.Server
@@ -184,6 +186,10 @@ func (s *server) initialize() error {
 	}
 
 	s.streams = &hub.Registry{}
+	var err error
+	if s.objects, err = s.openObjects(); err != nil {
+		return err
+	}
 	s.packager = &packager.Packager{
 		Dir:             filepath.Join(c.DataDir, "media"),
 		SegmentDuration: c.SegmentDuration,
@@ -200,6 +206,8 @@ func (s *server) initialize() error {
 		VODFinished:     s.control.VODFinished,
 		VODExpired:      s.vodExpired,
 		VODRetention:    c.VODRetention,
+		Objects:         s.objects,
+		WaitStored:      s.waitStoredIfCluster(),
 		Registerer:      reg,
 	}
 	if err := s.packager.Initialize(); err != nil {
@@ -581,6 +589,15 @@ func (s *server) mediaSignKey() []byte {
 	m := hmac.New(sha256.New, s.store.InstallSecret())
 	m.Write([]byte("roomcast live media signature"))
 	return m.Sum(nil)
+}
+
+// waitStoredIfCluster is the packager's WaitStored on a cluster with an object
+// store, nil otherwise.
+func (s *server) waitStoredIfCluster() func(ctx context.Context, room string) error {
+	if s.Config.Store != "etcd" || s.objects == nil {
+		return nil
+	}
+	return s.waitRemoteStored
 }
 
 // upstreamIfCluster is the packager's Upstream on a cluster, nil on one node.
