@@ -45,6 +45,7 @@ const clusterPoll = 50 * time.Millisecond
 // clusterNode is one roomcast process of the cluster.
 type clusterNode struct {
 	id       string
+	dataDir  string
 	httpAddr string
 	rtmpAddr string
 	args     []string
@@ -56,17 +57,24 @@ type clusterNode struct {
 // dir, storing in etcd at endpoints.
 func startClusterNode(t *testing.T, bin, id string, endpoints []string) *clusterNode {
 	t.Helper()
-	n := &clusterNode{id: id, httpAddr: freeAddr(t), rtmpAddr: freeAddr(t)}
+	return startClusterNodeWith(t, bin, id, endpoints, nil, nil)
+}
+
+// startClusterNodeWith starts a node with extra flags and environment variables.
+func startClusterNodeWith(t *testing.T, bin, id string, endpoints, extra, env []string) *clusterNode {
+	t.Helper()
+	n := &clusterNode{id: id, dataDir: filepath.Join(t.TempDir(), id), httpAddr: freeAddr(t), rtmpAddr: freeAddr(t)}
 	n.args = []string{"--store", "etcd", "--etcd-endpoints", strings.Join(endpoints, ","),
 		"--node-id", id, "--node-ttl", clusterNodeTTL.String(),
-		"--data", filepath.Join(t.TempDir(), id),
+		"--data", n.dataDir,
 		"--http-addr", n.httpAddr, "--rtmp-addr", n.rtmpAddr,
 		"--public-http-url", "http://" + n.httpAddr, "--public-rtmp-url", "rtmp://" + n.rtmpAddr,
 		"--segment-duration", "1s", "--log-level", "info",
 		// three servers and three etcd members share this machine: admission by
 		// process CPU and scheduler latency would measure the test, not a node.
 		"--max-cpu", "0", "--max-sched-latency", "0"}
-	n.proc = startProc(t, bin, n.args)
+	n.args = append(n.args, extra...)
+	n.proc = startProc(t, bin, n.args, env...)
 	// A real client bounds every request; a request stuck on a store that lost
 	// its etcd member must not hang the test.
 	n.a = &api{t: t, base: "http://" + n.httpAddr, apiKey: "crashkey", secret: "crashsecret-0123456789",
@@ -1069,14 +1077,19 @@ func (p browserPlay) latency() string {
 // (its npm packages come from `make e2e-deps`, which `make e2e` runs first).
 func playInBrowsers(t *testing.T, hlsURL, mpdURL string) []browserPlay {
 	t.Helper()
+	return playWith(t, 2, "--hls", hlsURL, "--dash-ll", mpdURL)
+}
+
+// playWith runs play.mjs with args (12 s per player) and expects n results.
+func playWith(t *testing.T, n int, args ...string) []browserPlay {
+	t.Helper()
 	dir, _ := filepath.Abs("../../e2e")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "hls.js")); err != nil {
 		t.Fatalf("the browser players are not installed: run make e2e-deps (%v)", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "play.mjs", "--shots", t.TempDir(), "--seconds", "12",
-		"--hls", hlsURL, "--dash-ll", mpdURL)
+	cmd := exec.CommandContext(ctx, "node", append([]string{"play.mjs", "--shots", t.TempDir(), "--seconds", "12"}, args...)...)
 	cmd.Dir = dir
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -1085,7 +1098,7 @@ func playInBrowsers(t *testing.T, hlsURL, mpdURL string) []browserPlay {
 		t.Fatalf("play.mjs: %v\n%s", err, stderr.String())
 	}
 	var res []browserPlay
-	if err := json.Unmarshal(out, &res); err != nil || len(res) != 2 {
+	if err := json.Unmarshal(out, &res); err != nil || len(res) != n {
 		t.Fatalf("play.mjs output %q: %v", out, err)
 	}
 	return res

@@ -61,10 +61,11 @@ type proc struct {
 	out *lockedBuffer
 }
 
-func startProc(t *testing.T, bin string, args []string) *proc {
+func startProc(t *testing.T, bin string, args []string, env ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(bin, args...), out: &lockedBuffer{}}
 	p.cmd.Env = append(os.Environ(), "ROOMCAST_APP_KEY=crashkey", "ROOMCAST_APP_SECRET=crashsecret-0123456789")
+	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
