@@ -42,7 +42,7 @@ e2e-deps:
 
 e2e: build e2e-deps weed
 	ROOMCAST_WEED=$(WEED) $(GO) test -tags e2e -count=1 -timeout 15m -parallel 4 -v ./e2e/
-	ROOMCAST_WEED=$(WEED) $(GO) test -tags cluster -count=1 -timeout 10m -v -run Cluster ./cmd/roomcast/
+	ROOMCAST_WEED=$(WEED) $(GO) test -tags cluster -count=1 -timeout 20m -v -run 'Cluster|ObjectStore' ./cmd/roomcast/
 
 # Fault injection against the whole server: a media disk (tmpfs) filled during a
 # live broadcast, descriptors exhausted under a live stream, slow request bodies,
@@ -54,10 +54,11 @@ faults: build
 
 # Go benchmarks of the hot paths, then a 60 s load scenario and the HTTP throughput
 # (wrk) — see BENCHMARKS.md. Not part of `make test`: benchmarks are not timed tests.
-bench: build
+bench: build weed
 	$(GO) build -o $(LOADBIN) ./cmd/roomcast-load
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 	./scripts/bench-load.sh
+	ROOMCAST_WEED=$(WEED) ./scripts/bench-upload.sh
 	@if command -v wrk >/dev/null; then ./scripts/bench-http.sh; \
 	else echo "wrk not installed (apt-get install -y wrk): skipping scripts/bench-http.sh"; fi
 

@@ -60,4 +60,6 @@ done
   --api http://127.0.0.1:$HTTP_PORT --api-key "$key" --api-secret "$secret" \
   --publish-url "rtmp://127.0.0.1:$RTMP_PORT/live/{key}?mode=CMAF" \
   --pid $pid --ramp 20ms --duration "$DURATION" --json "$OUT"
+# METRICS_OUT: the server's /metrics at the end of the run (before it stops)
+[ -n "${METRICS_OUT:-}" ] && curl -fsS http://127.0.0.1:$HTTP_PORT/metrics >"$METRICS_OUT"
 echo "report: $OUT (file $FILE, server $BIN, load average before: $load0)"
