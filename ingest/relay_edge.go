@@ -100,8 +100,10 @@ type edgePulls struct {
 	pulls map[publish.StreamID]*edgePull
 
 	active  atomic.Int64 // pulls running (this node as an edge)
-	started atomic.Int64 // pulls started
+	started atomic.Int64 // pulls started (the holder accepted them)
+	failed  atomic.Int64 // pulls the holder refused or that could not connect
 	served  atomic.Int64 // edge players this node serves to other nodes
+	players atomic.Int64 // players of this node reading a pull
 	metrics []prometheus.Collector
 }
 
@@ -182,7 +184,11 @@ func (s *Server) acquirePull(ctx context.Context, room string, id publish.Stream
 		release()
 		return nil, nil, p.err
 	}
-	return p.stream, release, nil
+	e.players.Add(1)
+	return p.stream, sync.OnceFunc(func() {
+		e.players.Add(-1)
+		release()
+	}), nil
 }
 
 // releasePull drops a player's hold on p; the last one ends the pull.
@@ -207,7 +213,6 @@ func (s *Server) runPull(ctx context.Context, p *edgePull) {
 	defer p.cancel()
 	s.edges.active.Add(1)
 	defer s.edges.active.Add(-1)
-	s.edges.started.Add(1)
 	start := time.Now()
 	units, err := s.pull(ctx, p, start)
 	s.edges.mu.Lock()
@@ -218,7 +223,10 @@ func (s *Server) runPull(ctx context.Context, p *edgePull) {
 	if p.stream == nil {
 		p.err = err
 		close(p.ready)
-		p.log.Warn("pull failed", "err", err)
+		if ctx.Err() == nil {
+			s.edges.failed.Add(1)
+			p.log.Warn("pull failed", "err", err)
+		}
 		return
 	}
 	p.stream.Close()
@@ -267,6 +275,7 @@ func (s *Server) pull(ctx context.Context, p *edgePull, start time.Time) (units 
 		return 0, fmt.Errorf("stream from %s: %w", p.url, err)
 	}
 	p.stream = st
+	s.edges.started.Add(1)
 	close(p.ready)
 	p.log.Info("pull started", "tracks", describeTracks(tracks), "after", time.Since(start).Round(time.Millisecond))
 	for {
@@ -357,13 +366,16 @@ func (h *handler) playEdge(sc *rtmp.StreamContext, ts uint32, room, cred string)
 type EdgeStats struct {
 	// Upstreams are the pulls running (this node feeding its players from
 	// another node); Started counts the pulls started; Served are the pulls other
-	// nodes run from this node.
-	Upstreams, Started, Served int64
+	// nodes run from this node; Players are this node's players reading a pull;
+	// Failed counts the pulls refused by the holder or that could not connect (a
+	// player waiting for a resume asks again every second).
+	Upstreams, Started, Served, Players, Failed int64
 }
 
 // EdgeStats returns the figures of the RTMP edge.
 func (s *Server) EdgeStats() EdgeStats {
-	return EdgeStats{Upstreams: s.edges.active.Load(), Started: s.edges.started.Load(), Served: s.edges.served.Load()}
+	return EdgeStats{Upstreams: s.edges.active.Load(), Started: s.edges.started.Load(), Served: s.edges.served.Load(),
+		Players: s.edges.players.Load(), Failed: s.edges.failed.Load()}
 }
 
 // registerEdgeMetrics exports EdgeStats to Registerer.
@@ -374,8 +386,14 @@ func (s *Server) registerEdgeMetrics() error {
 			Help: "RTMP pulls from other nodes running: one per stream that this node's RTMP players play and another node ingests."},
 			func() float64 { return float64(e.active.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomcast_relay_edge_upstreams_started_total",
-			Help: "RTMP pulls from other nodes started."},
+			Help: "RTMP pulls from other nodes started (accepted by the holder)."},
 			func() float64 { return float64(e.started.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomcast_relay_edge_upstream_failures_total",
+			Help: "RTMP pulls from other nodes that could not start (refused by the holder, or no connection)."},
+			func() float64 { return float64(e.failed.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomcast_relay_edge_players",
+			Help: "RTMP players of this node fed by a pull from another node."},
+			func() float64 { return float64(e.players.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomcast_relay_edge_downstreams",
 			Help: "RTMP pulls other nodes run from this node (one per stream per pulling node)."},
 			func() float64 { return float64(e.served.Load()) }),
