@@ -22,6 +22,10 @@ type NodeInfo struct {
 	Load      float64   `json:"load"` // 0..1, what admission uses
 	StartedAt time.Time `json:"startedAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
+
+	// NodeRTMPURL is where the other nodes pull this node's live sessions from
+	// for their RTMP players (--node-rtmp-url).
+	NodeRTMPURL string `json:"nodeRtmpUrl"`
 }
 
 // Coordinator is what nodes of one cluster agree on: exclusive claims (Hold),

@@ -56,6 +56,19 @@
 //     written (go-rtmp's writes are asynchronous: closing the socket would cut the
 //     last frames). No UnpublishNotify is sent: ffmpeg's RTMP client ends the
 //     stream on it.
+//   - In a cluster (Upstream and EdgeKey set), a player of a stream published on
+//     another node is fed from a pull (relay_edge.go): one RTMP connection per
+//     stream from this node to the node Upstream names, one goroutine owned by the
+//     Server (counted in its connWG, ended by its context), shared by every local
+//     player of the stream (counted by acquire/release: the last one leaving ends
+//     it) and filling a hub.Stream that is not in Registry (a local publish of
+//     the same stream ID never collides with it). The holder serves it as an edge
+//     player: authorized by an HMAC credential under EdgeKey instead of a
+//     streaming token, not a viewer, sent every sequence header before
+//     NetStream.Play.Start, and closed when its stream ends; the pulling node's
+//     players then look for the resume themselves (here or on any node). The pull
+//     client (relay_edge_client.go) uses go-rtmp's handshake and its own chunk
+//     reader (go-rtmp's ClientConn cannot play).
 //   - Each message body is copied once out of go-rtmp into a fresh buffer that the
 //     hub.Unit then owns (Payload aliases it); units are immutable once written.
 //   - A publish's hub.Stream is registered in Registry under its

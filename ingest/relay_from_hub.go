@@ -52,6 +52,8 @@ type player struct {
 	streamID publish.StreamID
 	sid      uint32
 	reader   *hub.Reader
+	release  func()             // drops the player's hold on stream (a pull from another node)
+	edge     bool               // a pull of another node (relay_edge.go), not a viewer
 	sent     map[int]*hub.Track // last sequence header sent per track ID
 	hdr      []byte
 	base     time.Duration // DTS of the first unit sent from stream: relayed as offset
@@ -82,20 +84,25 @@ func (h *handler) OnPlay(sc *rtmp.StreamContext, ts uint32, cmd *message.NetStre
 	if !ok || room == "" {
 		return ErrBadName
 	}
+	if cred := q.Get(edgeParam); cred != "" {
+		return h.playEdge(sc, ts, room, cred)
+	}
 	token := q.Get("streamingToken")
 	streamID, err := h.s.OnPlay(h.s.ctx, room, token)
 	if err != nil {
 		h.c.log.Warn("refusing player", "room", room, "err", err) // never the token
 		return err
 	}
-	st := h.s.Registry.Lookup(streamID.String())
-	if st == nil {
-		h.c.log.Warn("refusing player: stream not live", "room", room)
-		return errors.New("stream not live")
-	}
 	if !h.s.addPlayer(streamID) {
 		h.c.log.Warn("refusing player: max players per stream", "room", room)
 		return errors.New("too many players")
+	}
+	// the local publish, or a pull from the node that ingests it (relay_edge.go)
+	st, release, err := h.s.source(h.s.ctx, room, streamID)
+	if err != nil {
+		h.s.removePlayer(streamID)
+		h.c.log.Warn("refusing player: stream not live", "room", room, "err", err)
+		return errNotLive
 	}
 	p := &player{h: h, log: h.c.log.With("play", streamID), room: room, token: token,
 		streamID: streamID, sid: sc.StreamID, sent: map[int]*hub.Track{}, done: make(chan struct{})}
@@ -103,7 +110,7 @@ func (h *handler) OnPlay(sc *rtmp.StreamContext, ts uint32, cmd *message.NetStre
 	h.c.liftReadLimit() // players send nothing for long stretches
 	h.notifyStatus(sc.StreamID, ts, message.NetStreamOnStatusLevelStatus, "NetStream.Play.Reset", "Playing and resetting.")
 	h.notifyStatus(sc.StreamID, ts, message.NetStreamOnStatusLevelStatus, message.NetStreamOnStatusCodePlayStart, "Started playing.")
-	if err := p.attach(st); err != nil {
+	if err := p.attach(st, release); err != nil {
 		p.cancel()
 		h.s.removePlayer(streamID)
 		return err
@@ -118,8 +125,9 @@ func (h *handler) OnPlay(sc *rtmp.StreamContext, ts uint32, cmd *message.NetStre
 	return nil
 }
 
-// attach makes st the stream the player reads.
-func (p *player) attach(st *hub.Stream) error {
+// attach makes st the stream the player reads; release is called when it stops
+// reading it (also when attach fails).
+func (p *player) attach(st *hub.Stream, release func()) error {
 	queue := playerQueue
 	if p.h.s.playerQueue > 0 {
 		queue = p.h.s.playerQueue
@@ -130,10 +138,17 @@ func (p *player) attach(st *hub.Stream) error {
 		p.offset, p.based = p.last+resumeGap, false
 	}
 	if err := st.AddReader(r); err != nil { // starts r's goroutine, the only one touching timestamps now
+		release()
 		return err
 	}
-	p.stream, p.reader = st, r
+	p.stream, p.reader, p.release = st, r, release
 	return nil
+}
+
+// detach stops reading the current stream.
+func (p *player) detach() {
+	p.stream.RemoveReader(p.reader)
+	p.release()
 }
 
 // run relays the stream and the streams that resume it, until the broadcast ends,
@@ -141,6 +156,10 @@ func (p *player) attach(st *hub.Stream) error {
 func (p *player) run() {
 	defer p.h.s.connWG.Done()
 	defer func() {
+		if p.edge {
+			p.h.s.edges.served.Add(-1)
+			return
+		}
 		p.h.s.removePlayer(p.streamID)
 		if p.h.s.OnPlayerStop != nil {
 			p.h.s.OnPlayerStop(p.room)
@@ -154,12 +173,19 @@ func (p *player) run() {
 		}
 		if !errors.Is(err, hub.ErrStreamClosed) {
 			p.cancel() // aborts a blocked write
-			p.stream.RemoveReader(p.reader)
+			p.detach()
 			p.log.Info("player stopped", "err", err, "dropped", p.reader.Dropped())
 			p.h.c.kill(publish.StopConnectionError)
 			return
 		}
-		p.stream.RemoveReader(p.reader) // drained: everything was sent
+		p.detach()  // drained: everything was sent
+		if p.edge { // the pulling node looks for the resume itself
+			p.log.Info("edge pull ended: publish over", "dropped", p.reader.Dropped())
+			p.h.closeFlushed()
+			p.cancel()
+			p.h.c.kill(publish.StopConnectionError)
+			return
+		}
 		p.log.Info("publisher gone, player waits for a resume", "dropped", p.reader.Dropped())
 		ended, why := p.awaitResume()
 		if why != "" {
@@ -193,10 +219,8 @@ func (p *player) awaitResume() (ended bool, why string) {
 		case err != nil && p.ctx.Err() == nil:
 			return true, "broadcast over: " + err.Error()
 		case err == nil:
-			if st := p.h.s.Registry.Lookup(id.String()); st != nil && st != old && p.switchStream(id) {
-				if p.attach(st) == nil {
-					return false, ""
-				}
+			if p.resume(old, id) {
+				return false, ""
 			}
 		}
 		select {
@@ -210,6 +234,24 @@ func (p *player) awaitResume() (ended bool, why string) {
 			return false, "server closing"
 		}
 	}
+}
+
+// resume attaches the broadcast's stream id, here or pulled from the node that
+// ingests it, unless it is still old (the pull of a dropped stream not yet
+// ended) or cannot be had yet (the node's stream is not ready: asked again).
+func (p *player) resume(old *hub.Stream, id publish.StreamID) bool {
+	st, release, err := p.h.s.source(p.ctx, p.room, id)
+	if err != nil {
+		if !errors.Is(err, errNotLive) && p.ctx.Err() == nil {
+			p.log.Info("resume not available yet", "err", err)
+		}
+		return false
+	}
+	if st == old || !p.switchStream(id) {
+		release()
+		return false
+	}
+	return p.attach(st, release) == nil
 }
 
 // switchStream moves the player's count to id (a room whose stream key was reset

@@ -94,6 +94,17 @@ type Server struct {
 	// broadcast ends (OnPlay answers anything but ErrStreamInactive) or the wait
 	// runs out.
 	RelayResumeWait time.Duration
+	// Upstream, on a node of a cluster, names the node that ingests stream id of
+	// room roomUUID when a player asks for it and it is not published here: that
+	// node's RTMP base URL (rtmp://host:port), or "" when no other node holds it.
+	// The stream is then pulled from there, one connection per stream for all of
+	// this node's players (relay_edge.go). nil: players play local publishes only.
+	Upstream func(ctx context.Context, roomUUID string, id publish.StreamID) (string, error)
+	// EdgeKey authenticates the pulls between nodes: the pulling node signs its
+	// play request with it, and the holder accepts a signed request in place of a
+	// viewer's streaming token. Every node of a cluster must have the same key;
+	// empty, no pull is made or accepted.
+	EdgeKey []byte
 
 	// OnPublishStart validates key+mode and applies the "publish started"
 	// transition. An error refuses the publish (NetStream.Publish.BadName) and
@@ -153,6 +164,8 @@ type Server struct {
 	capLevel   int                      // last capacity level reported: 0, 80, 100
 	players    map[publish.StreamID]int // players per stream
 
+	edges edgePulls // pulls from and to other nodes (relay_edge.go)
+
 	refusedInputs atomic.Int64 // connections ended by the chunk guard
 	writeCalls    atomic.Int64 // conn.Write calls (≈ write syscalls), for tests
 
@@ -211,6 +224,10 @@ func (s *Server) Initialize() error {
 		s.collector = newHealthCollector(s)
 		if err := s.Registerer.Register(s.collector); err != nil {
 			return fmt.Errorf("ingest: register health metrics: %w", err)
+		}
+		if err := s.registerEdgeMetrics(); err != nil {
+			s.unregister()
+			return fmt.Errorf("ingest: %w", err)
 		}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -292,6 +309,9 @@ func (s *Server) Close() {
 func (s *Server) unregister() {
 	if s.collector != nil {
 		s.Registerer.Unregister(s.collector)
+	}
+	for _, c := range s.edges.metrics {
+		s.Registerer.Unregister(c)
 	}
 }
 

@@ -256,6 +256,7 @@ func (s *server) register(ctx context.Context) {
 			Load:       s.load(),
 			StartedAt:  started,
 		}
+		info.NodeRTMPURL = s.Config.NodeRTMPURL // relay_edge.go
 		if err := s.coord.Update(ctx, info); err != nil && ctx.Err() == nil {
 			s.Log.Warn("update node registry", "err", err)
 		}

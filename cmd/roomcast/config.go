@@ -69,6 +69,7 @@ type Config struct {
 	NodeID        string        // --node-id, default host name and HTTP port
 	NodeTTL       time.Duration // --node-ttl: lease of this node's claims, registry entry and leaderships
 	NodeURL       string        // --node-url: where other nodes fetch this node's live sessions
+	NodeRTMPURL   string        // --node-rtmp-url: where other nodes pull this node's sessions for their RTMP players
 
 	MediaSigWindow time.Duration // --media-sig-window: live media URIs signed per session for this long (0: viewer tokens)
 
@@ -162,6 +163,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.EtcdUser, "etcd-user", c.EtcdUser, "etcd user name (password from ROOMCAST_ETCD_PASSWORD), as etcdctl --user")
 	fs.DurationVar(&c.MediaSigWindow, "media-sig-window", c.MediaSigWindow, "live init segments, segments and parts are fetched with a signature of their session, the same for every viewer for this long (CDN-cacheable; playlists keep the viewer's token); 0 = the viewer's token on every URI")
 	fs.StringVar(&c.NodeURL, "node-url", c.NodeURL, "base URL the other nodes of a cluster fetch this node's live sessions from (default: http:// and --http-addr when it names a host, else --public-http-url)")
+	fs.StringVar(&c.NodeRTMPURL, "node-rtmp-url", c.NodeRTMPURL, "rtmp:// base URL the other nodes of a cluster pull this node's live sessions from for their RTMP players (default: rtmp:// and --rtmp-addr when it names a host, else --public-rtmp-url)")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's ID in the cluster (default: host name and HTTP port)")
 	fs.DurationVar(&c.NodeTTL, "node-ttl", c.NodeTTL, "lease TTL of this node: a dead node's publishes are stopped (NODE_LOST) at most this long, plus 1 s, after it died")
 	fs.StringVar(&c.ObjectStore, "object-store", c.ObjectStore, "keep recordings in an S3-compatible object store: s3://BUCKET[/PREFIX]?endpoint=http://host:port&region=REGION (credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN); empty = the local media directory")
@@ -195,6 +197,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if c.NodeURL == "" {
 		c.NodeURL = defaultNodeURL(c.HTTPAddr, c.PublicHTTPURL)
 	}
+	if c.NodeRTMPURL == "" {
+		c.NodeRTMPURL = defaultNodeRTMPURL(c.RTMPAddr, c.PublicRTMPURL)
+	}
 	return c, c.validate()
 }
 
@@ -210,6 +215,7 @@ func (c Config) validate() error {
 	check(c.RTMPAddr != "", "--rtmp-addr must not be empty")
 	check(validURL(c.PublicHTTPURL, "http", "https"), "--public-http-url %q must be an http(s) URL", c.PublicHTTPURL)
 	check(validURL(c.PublicRTMPURL, "rtmp", "rtmps"), "--public-rtmp-url %q must be an rtmp(s) URL", c.PublicRTMPURL)
+	check(c.Store != "etcd" || validURL(c.NodeRTMPURL, "rtmp"), "--node-rtmp-url %q must be an rtmp URL", c.NodeRTMPURL)
 	check(c.RTMPApp != "" && !strings.ContainsAny(c.RTMPApp, "/?# "), "--rtmp-app %q must be one path segment", c.RTMPApp)
 	_, lerr := parseLevel(c.LogLevel)
 	check(lerr == nil, "--log-level %q must be debug, info, warn or error", c.LogLevel)

@@ -249,6 +249,8 @@ func (s *server) initialize() error {
 		HandshakeTimeout:    c.HandshakeTimeout,
 		IdleTimeout:         c.IdleTimeout,
 		RelayResumeWait:     c.RelayResumeWait,
+		Upstream:            s.rtmpUpstreamIfCluster(), // relay_edge.go
+		EdgeKey:             s.edgeKey(),
 		MaxPublishers:       c.MaxPublishers,
 		MaxPlayersPerStream: c.MaxPlayers,
 		MaxBitrate:          c.MaxBitrate,
