@@ -467,6 +467,16 @@ func (u *Uploader) upload(key string, st *progress, ended bool) error {
 	}
 	dir := filepath.Join(u.Dir, filepath.FromSlash(key))
 	b, err := readFrom(filepath.Join(dir, timeline.IndexFile), st.Offset)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Stat(dir); serr == nil {
+			// a session directory without an index (damaged): nothing in it is
+			// archivable, here or from the store
+			u.Log.Warn("upload: session without an index, not uploaded", "session", key)
+			st.Complete = true
+			u.saveState(dir, st)
+			return nil
+		}
+	}
 	if err != nil {
 		return err
 	}
