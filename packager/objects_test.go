@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,10 +20,7 @@ import (
 // its objects.
 func TestVODFromObjectStore(t *testing.T) {
 	srv := s3test.Start(t)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv.SetEnv(t)
 	cfg, err := objstore.ParseURL(srv.URL("vod"))
 	if err != nil {
 		t.Fatal(err)

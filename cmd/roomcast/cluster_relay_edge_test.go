@@ -30,19 +30,7 @@ func TestClusterRelayEdge(t *testing.T) {
 	bin := buildRoomcast(t)
 	_, nodes := startThreeNodes(t, bin)
 	A, B, C := nodes[0], nodes[1], nodes[2]
-	if code := A.a.do("POST", "/members", map[string]any{"appUserId": "host"}, nil); code >= 300 {
-		t.Fatalf("create member: %d", code)
-	}
-	var room roomJSON
-	if code := A.a.do("POST", "/video-rooms", map[string]any{"appUserId": "host", "type": "BROADCAST_RTMP",
-		"title": "rtmp edge", "scheduledAt": "2030-01-01T00:00:00Z"}, &room); code >= 300 {
-		t.Fatalf("create room: %d", code)
-	}
-	var tok struct {
-		StreamingToken string `json:"streamingToken"`
-	}
-	A.a.do("POST", "/members/host/tokens", map[string]any{}, &tok)
-	key := A.a.key("host").StreamKey
+	room, token, key := newClusterRoom(t, A, "rtmp edge")
 	enc := publish(t, "rtmp://"+A.rtmpAddr+"/live/{key}?mode=RTMP", key)
 	defer enc.stop()
 	eventually(t, 10*time.Second, "key publishing", func() bool { return A.a.key("host").StreamKeyState == "ACTIVE" })
@@ -53,7 +41,7 @@ func TestClusterRelayEdge(t *testing.T) {
 	if r.RTMP == nil || !strings.HasPrefix(*r.RTMP, "rtmp://"+A.rtmpAddr+"/play/") {
 		t.Fatalf("rtmpPlayUrl %v, want the ingesting node A's", str(r.RTMP))
 	}
-	playPath := "/play/" + room.UUID + "?streamingToken=" + tok.StreamingToken
+	playPath := "/play/" + room.UUID + "?streamingToken=" + token
 	via := func(n *clusterNode) string { return "rtmp://" + n.rtmpAddr + playPath }
 
 	// A bad token on B is refused, not relayed: no pull starts.

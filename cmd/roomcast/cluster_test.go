@@ -912,25 +912,14 @@ func TestClusterEdgePlayback(t *testing.T) {
 	bin := buildRoomcast(t)
 	_, nodes := startThreeNodes(t, bin)
 	A, B, C := nodes[0], nodes[1], nodes[2]
-	if code := A.a.do("POST", "/members", map[string]any{"appUserId": "host"}, nil); code >= 300 {
-		t.Fatalf("create member: %d", code)
-	}
-	var room roomJSON
-	if code := A.a.do("POST", "/video-rooms", map[string]any{"appUserId": "host", "type": "BROADCAST_RTMP",
-		"title": "edge", "scheduledAt": "2030-01-01T00:00:00Z"}, &room); code >= 300 {
-		t.Fatalf("create room: %d", code)
-	}
-	var tok struct {
-		StreamingToken string `json:"streamingToken"`
-	}
-	A.a.do("POST", "/members/host/tokens", map[string]any{}, &tok)
-	enc := publish(t, "rtmp://"+A.rtmpAddr+"/live/{key}?mode=CMAF", A.a.key("host").StreamKey)
+	room, token, key := newClusterRoom(t, A, "edge")
+	enc := publish(t, "rtmp://"+A.rtmpAddr+"/live/{key}?mode=CMAF", key)
 	defer enc.stop()
 	eventually(t, 10*time.Second, "key publishing", func() bool { return A.a.key("host").StreamKeyState == "ACTIVE" })
 	if code := C.a.do("POST", fmt.Sprintf("/video-rooms/%d/rtmp-broadcast/state/live", room.ID), nil, nil); code != 200 {
 		t.Fatalf("live: %d", code)
 	}
-	path := "/live/" + room.UUID + "/1/index.m3u8?streamingToken=" + tok.StreamingToken
+	path := "/live/" + room.UUID + "/1/index.m3u8?streamingToken=" + token
 	for _, n := range []*clusterNode{A, B, C} {
 		waitSegments(t, 15*time.Second, n.a.base+path, 2, "the session's playlist through "+n.id)
 	}
@@ -939,23 +928,12 @@ func TestClusterEdgePlayback(t *testing.T) {
 	// cache's lifetime), as a viewer behind a load balancer would, while the
 	// checks below run.
 	const ffmpegSeconds = 75
-	ffmpegDone := make(chan error, 1)
-	var ffmpegOut bytes.Buffer
-	go func() {
-		cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-progress", "pipe:1",
-			"-i", C.a.base+path, "-t", strconv.Itoa(ffmpegSeconds), "-f", "null", "-")
-		cmd.Stdout, cmd.Stderr = &ffmpegOut, &ffmpegOut
-		ffmpegDone <- cmd.Run()
-	}()
+	ffmpegWait := ffmpegPlay(C.a.base+path, ffmpegSeconds)
 	defer func() {
-		if err := <-ffmpegDone; err != nil {
-			t.Errorf("ffmpeg through C: %v\n%s", err, outputTail(ffmpegOut.String(), 20))
+		played, err := ffmpegWait()
+		if err != nil {
+			t.Errorf("ffmpeg through C: %v", err)
 			return
-		}
-		played := 0.0
-		for _, m := range regexp.MustCompile(`out_time_us=(\d+)`).FindAllStringSubmatch(ffmpegOut.String(), -1) {
-			us, _ := strconv.ParseFloat(m[1], 64)
-			played = us / 1e6
 		}
 		report(t, "ffmpeg played %.1f s of A's session through C", played)
 		if played < ffmpegSeconds-1 {
@@ -1030,6 +1008,53 @@ func TestClusterEdgePlayback(t *testing.T) {
 		report(t, "part fetch p50: from A %v, through C (one edge hop, uncached) %v (%d and %d parts)",
 			percentile(direct, 50), percentile(hop, 50), len(direct), len(hop))
 	}
+}
+
+// ffmpegPlay plays url with ffmpeg for at most seconds of media in the
+// background; wait returns how many seconds it played (its -progress output) or
+// its error with the tail of its output.
+func ffmpegPlay(url string, seconds int) (wait func() (float64, error)) {
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	go func() {
+		cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-progress", "pipe:1",
+			"-i", url, "-t", strconv.Itoa(seconds), "-f", "null", "-")
+		cmd.Stdout, cmd.Stderr = &out, &out
+		done <- cmd.Run()
+	}()
+	return func() (float64, error) {
+		if err := <-done; err != nil {
+			return 0, fmt.Errorf("ffmpeg %s: %w\n%s", url, err, outputTail(out.String(), 20))
+		}
+		played := 0.0
+		for _, m := range regexp.MustCompile(`out_time_us=(\d+)`).FindAllStringSubmatch(out.String(), -1) {
+			us, _ := strconv.ParseFloat(m[1], 64)
+			played = us / 1e6
+		}
+		return played, nil
+	}
+}
+
+// newClusterRoom creates, through n, the member "host" and a BROADCAST_RTMP room
+// of theirs, and returns the room, a streaming token of the host and the host's
+// stream key.
+func newClusterRoom(t *testing.T, n *clusterNode, title string) (roomJSON, string, string) {
+	t.Helper()
+	if code := n.a.do("POST", "/members", map[string]any{"appUserId": "host"}, nil); code >= 300 {
+		t.Fatalf("create member: %d", code)
+	}
+	var room roomJSON
+	if code := n.a.do("POST", "/video-rooms", map[string]any{"appUserId": "host", "type": "BROADCAST_RTMP",
+		"title": title, "scheduledAt": "2030-01-01T00:00:00Z"}, &room); code >= 300 {
+		t.Fatalf("create room: %d", code)
+	}
+	var tok struct {
+		StreamingToken string `json:"streamingToken"`
+	}
+	if code := n.a.do("POST", "/members/host/tokens", map[string]any{}, &tok); code >= 300 {
+		t.Fatalf("member token: %d", code)
+	}
+	return room, tok.StreamingToken, n.a.key("host").StreamKey
 }
 
 // edgeFetches reads n's roomcast_edge_requests_total{result="fetch"}.

@@ -3,11 +3,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -23,10 +21,7 @@ import (
 // objectsClient connects the test to the bucket the nodes store in.
 func objectsClient(t *testing.T, srv *s3test.Server, bucket string) *objstore.Client {
 	t.Helper()
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv.SetEnv(t)
 	cfg, err := objstore.ParseURL(srv.URL(bucket))
 	if err != nil {
 		t.Fatal(err)
@@ -101,19 +96,7 @@ func TestClusterObjectStore(t *testing.T) {
 	}
 	A, B, C := nodes[0], nodes[1], nodes[2]
 
-	if code := A.a.do("POST", "/members", map[string]any{"appUserId": "host"}, nil); code >= 300 {
-		t.Fatalf("create member: %d", code)
-	}
-	var room roomJSON
-	if code := A.a.do("POST", "/video-rooms", map[string]any{"appUserId": "host", "type": "BROADCAST_RTMP",
-		"title": "objects", "scheduledAt": "2030-01-01T00:00:00Z"}, &room); code >= 300 {
-		t.Fatalf("create room: %d", code)
-	}
-	var tok struct {
-		StreamingToken string `json:"streamingToken"`
-	}
-	A.a.do("POST", "/members/host/tokens", map[string]any{}, &tok)
-	key := A.a.key("host").StreamKey
+	room, token, key := newClusterRoom(t, A, "objects")
 
 	// 1. The encoder publishes through the ingest address, which points at A.
 	front := newRTMPFront(t, A.rtmpAddr)
@@ -124,21 +107,14 @@ func TestClusterObjectStore(t *testing.T) {
 		t.Fatalf("live: %d", code)
 	}
 	live1 := time.Now()
-	path := "/live/" + room.UUID + "/1/index.m3u8?streamingToken=" + tok.StreamingToken
+	path := "/live/" + room.UUID + "/1/index.m3u8?streamingToken=" + token
 	for _, n := range []*clusterNode{B, C} {
 		waitSegments(t, 15*time.Second, n.a.base+path, 2, "session 1 through "+n.id)
 	}
 
 	// 2. The same URL on B (hls.js) and C (ffmpeg, 20 s) while A uploads.
 	const ffmpegSeconds = 20
-	ffmpegDone := make(chan error, 1)
-	var ffmpegOut bytes.Buffer
-	go func() {
-		cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-progress", "pipe:1",
-			"-i", C.a.base+path, "-t", strconv.Itoa(ffmpegSeconds), "-f", "null", "-")
-		cmd.Stdout, cmd.Stderr = &ffmpegOut, &ffmpegOut
-		ffmpegDone <- cmd.Run()
-	}()
+	ffmpegWait := ffmpegPlay(C.a.base+path, ffmpegSeconds)
 	for _, p := range playWith(t, 1, "--hls", B.a.base+path) {
 		report(t, "hls.js through B (session 1, ingested by A): played %.1f s, %dpx wide, latency %v, errors %v",
 			p.Advanced, p.VideoWidth, p.latency(), p.Errors)
@@ -146,13 +122,9 @@ func TestClusterObjectStore(t *testing.T) {
 			t.Errorf("hls.js through B: played %.1f s of 12, %dpx, errors %v", p.Advanced, p.VideoWidth, p.Errors)
 		}
 	}
-	if err := <-ffmpegDone; err != nil {
-		t.Fatalf("ffmpeg through C: %v\n%s", err, outputTail(ffmpegOut.String(), 20))
-	}
-	played := 0.0
-	for _, m := range regexp.MustCompile(`out_time_us=(\d+)`).FindAllStringSubmatch(ffmpegOut.String(), -1) {
-		us, _ := strconv.ParseFloat(m[1], 64)
-		played = us / 1e6
+	played, err := ffmpegWait()
+	if err != nil {
+		t.Fatal(err)
 	}
 	report(t, "ffmpeg played %.1f s of session 1 through C", played)
 	if played < ffmpegSeconds-1 {
@@ -190,7 +162,7 @@ func TestClusterObjectStore(t *testing.T) {
 		}
 		return false
 	})
-	path2 := "/live/" + room.UUID + "/2/index.m3u8?streamingToken=" + tok.StreamingToken
+	path2 := "/live/" + room.UUID + "/2/index.m3u8?streamingToken=" + token
 	waitSegments(t, 15*time.Second, C.a.base+path2, 8, "session 2 through C")
 
 	// 5. The encoder stops; end through C; B (session 2's node) archives from the
@@ -217,8 +189,8 @@ func TestClusterObjectStore(t *testing.T) {
 
 	// 6. The VOD, from any node: both sessions, nothing missing beyond the
 	// segment A was writing when it died.
-	vodPath := regexp.MustCompile(`^https?://[^/]+`).ReplaceAllString(*vod.VODURL, "") + "?streamingToken=" + tok.StreamingToken
-	media, why := getOK(C.a.base + "/vod/" + room.UUID + "/video1.m3u8?streamingToken=" + tok.StreamingToken)
+	vodPath := regexp.MustCompile(`^https?://[^/]+`).ReplaceAllString(*vod.VODURL, "") + "?streamingToken=" + token
+	media, why := getOK(C.a.base + "/vod/" + room.UUID + "/video1.m3u8?streamingToken=" + token)
 	if why != "" {
 		t.Fatalf("VOD media playlist through C: %s", why)
 	}

@@ -3,10 +3,8 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -69,14 +67,7 @@ func TestObjectStoreOutage(t *testing.T) {
 
 	// A viewer plays the live stream from before the outage to after it.
 	const ffmpegSeconds = 50
-	ffmpegDone := make(chan error, 1)
-	var ffmpegOut bytes.Buffer
-	go func() {
-		cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-progress", "pipe:1",
-			"-i", master, "-t", strconv.Itoa(ffmpegSeconds), "-f", "null", "-")
-		cmd.Stdout, cmd.Stderr = &ffmpegOut, &ffmpegOut
-		ffmpegDone <- cmd.Run()
-	}()
+	ffmpegWait := ffmpegPlay(master, ffmpegSeconds)
 	eventually(t, 15*time.Second, "uploads flowing", func() bool {
 		return metricValue(t, a.base, "roomcast_upload_objects_total") >= 10
 	})
@@ -110,13 +101,9 @@ func TestObjectStoreOutage(t *testing.T) {
 	report(t, "store back: backlog drained %v after it answered again", time.Since(upAt).Round(100*time.Millisecond))
 	waitSegments(t, 10*time.Second, master, during+3, "live playlist after the outage")
 
-	if err := <-ffmpegDone; err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, outputTail(ffmpegOut.String(), 20))
-	}
-	played := 0.0
-	for _, m := range regexp.MustCompile(`out_time_us=(\d+)`).FindAllStringSubmatch(ffmpegOut.String(), -1) {
-		us, _ := strconv.ParseFloat(m[1], 64)
-		played = us / 1e6
+	played, err := ffmpegWait()
+	if err != nil {
+		t.Fatal(err)
 	}
 	report(t, "ffmpeg played %.1f s of the live stream across the outage", played)
 	if played < ffmpegSeconds-1 {

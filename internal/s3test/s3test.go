@@ -35,6 +35,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -392,6 +393,15 @@ func (s *Server) Env() []string {
 		"AWS_ACCESS_KEY_ID=" + s.AccessKey,
 		"AWS_SECRET_ACCESS_KEY=" + s.SecretKey,
 		"AWS_REGION=" + Region,
+	}
+}
+
+// SetEnv sets the AWS_* variables of Env in the test's own environment (for an
+// objstore client made in the test; restored at its end).
+func (s *Server) SetEnv(t testing.TB) {
+	for _, kv := range s.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
 	}
 }
 

@@ -25,10 +25,7 @@ const testRoom = "0b6f2a52-8d1c-4c1e-9a51-3f1f1c2d3e4f"
 // newClient connects to a fresh bucket of srv.
 func newClient(t *testing.T, srv *s3test.Server, bucket string) *objstore.Client {
 	t.Helper()
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv.SetEnv(t)
 	cfg, err := objstore.ParseURL(srv.URL(bucket))
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -56,10 +55,7 @@ func TestLocalCopiesOfStoredArchivesGo(t *testing.T) {
 func startStore(t *testing.T, bucket string) *objstore.Client {
 	t.Helper()
 	srv := s3test.Start(t)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv.SetEnv(t)
 	cfg, err := objstore.ParseURL(srv.URL(bucket))
 	if err != nil {
 		t.Fatal(err)
