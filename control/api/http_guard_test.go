@@ -221,15 +221,15 @@ func TestAPIInFlightLimit(t *testing.T) {
 		stalled = append(stalled, nc)
 	}
 	client := clientFrom(t, "127.0.0.2")
+	// both stalled requests hold their slot (their handlers wait for the body)
 	deadline := time.Now().Add(15 * time.Second)
-	var r resp
-	for {
-		r = doWith(t, client, "GET", srv.URL+"/v2/apps/me/video-rooms", app, "")
-		if r.Status == http.StatusServiceUnavailable || time.Now().After(deadline) {
-			break
+	for len(e.api.inFlight) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 15 s, %d of the 2 stalled requests hold an in-flight slot", len(e.api.inFlight))
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
+	r := doWith(t, client, "GET", srv.URL+"/v2/apps/me/video-rooms", app, "")
 	if r.Status != http.StatusServiceUnavailable || r.Code() != "SERVER_BUSY" || r.Header.Get("Retry-After") != "1" {
 		t.Fatalf("with 2 stalled requests: %d %s Retry-After %q", r.Status, r.Body, r.Header.Get("Retry-After"))
 	}
