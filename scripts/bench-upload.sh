@@ -28,8 +28,16 @@ for _ in $(seq 300); do
   sleep 0.2
 done
 
+# weed allocates volumes on the first writes to a bucket (a pause of seconds):
+# warm it up so that the figures are of steady uploads, not of that
+head -c 1048576 /dev/urandom >"$dir/warmup"
+for i in $(seq 20); do
+  curl -fsS -X PUT --data-binary @"$dir/warmup" http://127.0.0.1:$S3_PORT/bench/warmup/$i >/dev/null
+done
+curl -fsS -X DELETE http://127.0.0.1:$S3_PORT/bench/warmup/ >/dev/null 2>&1 || true
+
 start=$(date +%s.%N)
-EXTRA="--object-store s3://bench?endpoint=http://127.0.0.1:$S3_PORT&region=us-east-1" \
+EXTRA="--object-store s3://bench?endpoint=http://127.0.0.1:$S3_PORT&region=us-east-1 ${EXTRA:-}" \
   METRICS_OUT=$metrics OUT=${OUT:-bench-upload.json} ./scripts/bench-load.sh
 end=$(date +%s.%N)
 awk -v secs="$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" '
@@ -41,6 +49,7 @@ awk -v secs="$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" '
   /^roomcast_upload_lag_seconds_count / { count = $2 }
   /^roomcast_upload_lag_seconds_sum / { sum = $2 }
   END {
+    for (i = 1; i <= k; i++) printf "  lag ≤ %s s: %d\n", order[i], n[order[i]]
     printf "uploads: %d objects, %.1f MB in %.0f s (%.1f objects/s, %.2f MB/s), %d failed passes, backlog at the end %.1f s\n",
       objects, bytes / 1e6, secs, objects / secs, bytes / 1e6 / secs, failures, backlog
     if (count > 0) {

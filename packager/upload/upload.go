@@ -38,6 +38,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -47,6 +48,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/roomcast/roomcast/objstore"
 	"github.com/roomcast/roomcast/packager/timeline"
 	"github.com/roomcast/roomcast/packager/vod"
 )
@@ -56,6 +58,7 @@ type Objects interface {
 	PutFile(ctx context.Context, key, path string) (int64, error)
 	PutBytes(ctx context.Context, key string, b []byte, contentType string) error
 	Delete(ctx context.Context, key string) error
+	List(ctx context.Context, prefix string, recursive bool) ([]objstore.ObjectInfo, error)
 }
 
 // stateFile is the per-session progress file (a dot file: never uploaded).
@@ -119,8 +122,6 @@ type progress struct {
 	// Offset is how many bytes of index.jsonl are stored (as pieces), with every
 	// file they name.
 	Offset int64 `json:"offset"`
-	// Pieces are the offsets of the index pieces stored.
-	Pieces []int64 `json:"pieces,omitempty"`
 	// Stored are the files stored since the last piece (a pass cut short).
 	Stored []string `json:"stored,omitempty"`
 	// Complete: index.jsonl is stored whole; nothing is left to do.
@@ -495,7 +496,6 @@ func (u *Uploader) upload(key string, st *progress, ended bool) error {
 		if err := u.put(key+"/"+vod.IndexChunkName(st.Offset), b); err != nil {
 			return err
 		}
-		st.Pieces = append(st.Pieces, st.Offset)
 		st.Offset += int64(len(b))
 		st.Stored, st.stored = nil, map[string]bool{}
 		u.saveState(dir, st)
@@ -538,12 +538,18 @@ func (u *Uploader) complete(key, dir string, st *progress) error {
 	u.saveState(dir, st)
 	// the pieces are superseded (a reader prefers index.jsonl): deleting them
 	// only tidies the bucket
-	for _, off := range st.Pieces {
-		ctx, cancel := context.WithTimeout(u.ctx, putTimeout)
-		if err := u.Objects.Delete(ctx, key+"/"+vod.IndexChunkName(off)); err != nil {
-			u.Log.Debug("upload: delete index piece", "session", key, "error", err)
+	ctx, cancel := context.WithTimeout(u.ctx, putTimeout)
+	defer cancel()
+	infos, err := u.Objects.List(ctx, key+"/", false)
+	if err != nil {
+		u.Log.Debug("upload: list index pieces", "session", key, "error", err)
+	}
+	for _, in := range infos {
+		if name := path.Base(in.Key); strings.HasPrefix(name, vod.IndexChunkPrefix) && name != timeline.IndexFile {
+			if err := u.Objects.Delete(ctx, in.Key); err != nil {
+				u.Log.Debug("upload: delete index piece", "session", key, "error", err)
+			}
 		}
-		cancel()
 	}
 	return nil
 }
@@ -654,14 +660,27 @@ func (u *Uploader) readState(key string) (progress, error) {
 	return st, nil
 }
 
-// saveState writes the state file (not synced: losing it costs a re-upload, never
-// data).
+// saveState writes the state file in place: no truncation and no rename (on
+// ext4 either makes the next write wait for the data to reach the disk, which
+// cost more than the uploads themselves), padded with spaces over a longer
+// previous content (JSON ignores them). Not synced: a torn or lost state file
+// costs a re-upload, never data.
 func (u *Uploader) saveState(dir string, st *progress) {
 	b, err := json.Marshal(st)
 	if err == nil {
-		tmp := filepath.Join(dir, stateFile+".tmp")
-		if err = os.WriteFile(tmp, b, 0o644); err == nil {
-			err = os.Rename(tmp, filepath.Join(dir, stateFile))
+		var f *os.File
+		f, err = os.OpenFile(filepath.Join(dir, stateFile), os.O_WRONLY|os.O_CREATE, 0o644)
+		if err == nil {
+			var fi os.FileInfo
+			if fi, err = f.Stat(); err == nil && fi.Size() > int64(len(b)) {
+				b = append(b, bytes.Repeat([]byte{' '}, int(fi.Size())-len(b))...)
+			}
+			if err == nil {
+				_, err = f.WriteAt(b, 0)
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
 		}
 	}
 	if err != nil {
