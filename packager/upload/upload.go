@@ -366,6 +366,13 @@ func (u *Uploader) next() (string, bool) {
 				continue // forgotten
 			}
 			s.queued, s.running, s.dirty = false, true, false
+			if len(u.queue) > 0 {
+				// more work: wake another worker (one token wakes one worker)
+				select {
+				case u.wake <- struct{}{}:
+				default:
+				}
+			}
 			u.mu.Unlock()
 			return key, true
 		}

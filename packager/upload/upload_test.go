@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -233,4 +235,44 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// concurrentPuts wraps the real client and records the most PutFile calls in
+// progress at once.
+type concurrentPuts struct {
+	*objstore.Client
+	now, most atomic.Int32
+}
+
+func (c *concurrentPuts) PutFile(ctx context.Context, key, path string) (int64, error) {
+	n := c.now.Add(1)
+	defer c.now.Add(-1)
+	for m := c.most.Load(); n > m && !c.most.CompareAndSwap(m, n); m = c.most.Load() {
+	}
+	return c.Client.PutFile(ctx, key, path)
+}
+
+// TestUploadWorkersShareTheQueue: sessions queued together while the workers
+// are idle are uploaded by several workers at once, not one after the other.
+func TestUploadWorkersShareTheQueue(t *testing.T) {
+	srv := s3test.Start(t)
+	c := &concurrentPuts{Client: newClient(t, srv, "workers")}
+	dir := t.TempDir()
+	u := &Uploader{Dir: dir, Objects: c, Workers: 4}
+	if err := u.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	synth := &vodtest.Synth{T: t, RoomDir: filepath.Join(dir, testRoom), Segments: 3}
+	for no := 1; no <= 12; no++ {
+		synth.Session(no, time.Date(2026, 5, 1, 12, no, 0, 0, time.UTC))
+	}
+	for no := 1; no <= 12; no++ {
+		u.Ended(testRoom + "/" + strconv.Itoa(no))
+	}
+	waitRoom(t, u, 60*time.Second)
+	if n := c.most.Load(); n < 2 {
+		t.Errorf("at most %d upload in progress at once with 12 sessions queued and 4 workers", n)
+	}
+	t.Logf("at most %d uploads at once (4 workers)", c.most.Load())
 }
