@@ -9,11 +9,46 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
 // IndexFile is the name of the per-session index inside the session directory.
 const IndexFile = "index.jsonl"
+
+// A session index may also be stored in pieces (an object store while the
+// session is uploaded, packager/upload): the piece IndexPieceName(off) holds the
+// index bytes from byte offset off on; packager/vod joins them.
+const (
+	indexPiecePrefix = "index."
+	indexPieceSuffix = ".jsonl"
+)
+
+// IndexPieceName is the name of the index piece starting at byte offset off:
+// "index.{off}.jsonl", off in 16 decimal digits.
+func IndexPieceName(off int64) string {
+	return fmt.Sprintf("%s%016d%s", indexPiecePrefix, off, indexPieceSuffix)
+}
+
+// ParseIndexPiece returns the offset an index piece's name holds.
+func ParseIndexPiece(name string) (int64, bool) {
+	num, ok := strings.CutPrefix(name, indexPiecePrefix)
+	if !ok {
+		return 0, false
+	}
+	num, ok = strings.CutSuffix(num, indexPieceSuffix)
+	if !ok || len(num) != 16 {
+		return 0, false
+	}
+	var off int64
+	for _, c := range num {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		off = off*10 + int64(c-'0')
+	}
+	return off, true
+}
 
 // record is one line of the index.
 type record struct {

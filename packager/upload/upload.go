@@ -50,7 +50,6 @@ import (
 
 	"github.com/roomcast/roomcast/objstore"
 	"github.com/roomcast/roomcast/packager/timeline"
-	"github.com/roomcast/roomcast/packager/vod"
 )
 
 // Objects is what the uploader needs of an object store (objstore.Client).
@@ -500,7 +499,7 @@ func (u *Uploader) upload(key string, st *progress, ended bool) error {
 				return err
 			}
 		}
-		if err := u.put(key+"/"+vod.IndexChunkName(st.Offset), b); err != nil {
+		if err := u.put(key+"/"+timeline.IndexPieceName(st.Offset), b); err != nil {
 			return err
 		}
 		st.Offset += int64(len(b))
@@ -552,7 +551,7 @@ func (u *Uploader) complete(key, dir string, st *progress) error {
 		u.Log.Debug("upload: list index pieces", "session", key, "error", err)
 	}
 	for _, in := range infos {
-		if name := path.Base(in.Key); strings.HasPrefix(name, vod.IndexChunkPrefix) && name != timeline.IndexFile {
+		if _, ok := timeline.ParseIndexPiece(path.Base(in.Key)); ok {
 			if err := u.Objects.Delete(ctx, in.Key); err != nil {
 				u.Log.Debug("upload: delete index piece", "session", key, "error", err)
 			}

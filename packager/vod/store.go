@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/roomcast/roomcast/packager/timeline"
@@ -163,64 +162,30 @@ func (d DirStore) Rooms(ctx context.Context) ([]string, error) {
 	return rooms, nil
 }
 
-// IndexChunkPrefix and IndexChunkSuffix name the pieces of a session index stored
-// while the session is uploaded: "index.{offset}.jsonl" holds the index bytes
-// from offset on (offset in 16 decimal digits). The whole index.jsonl is stored
-// once the session is complete; until then a reader joins the pieces.
-const (
-	IndexChunkPrefix = "index."
-	IndexChunkSuffix = ".jsonl"
-)
-
-// IndexChunkName is the name of the index piece starting at byte offset off.
-func IndexChunkName(off int64) string {
-	return fmt.Sprintf("%s%016d%s", IndexChunkPrefix, off, IndexChunkSuffix)
-}
-
-// parseIndexChunk returns the offset of an index piece's name.
-func parseIndexChunk(name string) (int64, bool) {
-	num, ok := strings.CutPrefix(name, IndexChunkPrefix)
-	if !ok {
-		return 0, false
-	}
-	num, ok = strings.CutSuffix(num, IndexChunkSuffix)
-	if !ok || len(num) != 16 {
-		return 0, false
-	}
-	var off int64
-	for _, c := range num {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		off = off*10 + int64(c-'0')
-	}
-	return off, true
-}
-
 // readIndexBytes returns the session index in dir: index.jsonl when the store has
 // it, else its stored pieces joined (a session still uploaded, or whose node died).
 // Pieces overlap only with identical bytes (the index is append-only); a gap ends
 // the index there.
 func readIndexBytes(ctx context.Context, st Store, dir string, ents []Entry) ([]byte, error) {
-	type chunk struct {
+	type piece struct {
 		off  int64
 		name string
 	}
-	var chunks []chunk
+	var pieces []piece
 	for _, e := range ents {
 		if e.Name == timeline.IndexFile {
 			return st.ReadFile(ctx, dir+"/"+e.Name)
 		}
-		if off, ok := parseIndexChunk(e.Name); ok && !e.Dir {
-			chunks = append(chunks, chunk{off, e.Name})
+		if off, ok := timeline.ParseIndexPiece(e.Name); ok && !e.Dir {
+			pieces = append(pieces, piece{off, e.Name})
 		}
 	}
-	if len(chunks) == 0 {
+	if len(pieces) == 0 {
 		return nil, fmt.Errorf("%s: %w", timeline.IndexFile, fs.ErrNotExist)
 	}
-	slices.SortFunc(chunks, func(a, b chunk) int { return cmp.Compare(a.off, b.off) })
+	slices.SortFunc(pieces, func(a, b piece) int { return cmp.Compare(a.off, b.off) })
 	var out []byte
-	for _, c := range chunks {
+	for _, c := range pieces {
 		end := int64(len(out))
 		if c.off > end {
 			break // a piece is missing: the index ends before it
