@@ -367,7 +367,7 @@ func (a *Archiver) runJanitor() {
 // the object store when there is one).
 func (a *Archiver) scan() {
 	if a.Objects != nil && a.Retention > 0 {
-		rooms, err := a.Objects.Rooms(a.ctx)
+		rooms, err := storedRooms(a.ctx, a.Objects)
 		if err != nil {
 			a.Log.Warn("vod: list stored rooms", "error", err)
 		}

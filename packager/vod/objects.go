@@ -69,18 +69,3 @@ func (o ObjectStore) RemoveAll(ctx context.Context, dir string) error {
 	}
 	return nil
 }
-
-// Rooms implements Store.
-func (o ObjectStore) Rooms(ctx context.Context) ([]string, error) {
-	ents, err := o.List(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	var rooms []string
-	for _, e := range ents {
-		if room, ok := parseRoom(e.Name); ok && e.Dir {
-			rooms = append(rooms, room)
-		}
-	}
-	return rooms, nil
-}

@@ -90,7 +90,7 @@ func TestRetentionInObjectStore(t *testing.T) {
 	if err := m.save(ctx, store); err != nil {
 		t.Fatal(err)
 	}
-	rooms, err := store.Rooms(ctx)
+	rooms, err := storedRooms(ctx, store)
 	if err != nil || len(rooms) != 1 || rooms[0] != testRoom {
 		t.Fatalf("rooms in the store: %v %v", rooms, err)
 	}

@@ -35,8 +35,21 @@ type Store interface {
 	ModTime(ctx context.Context, name string) (time.Time, error)
 	// RemoveAll deletes dir and everything under it.
 	RemoveAll(ctx context.Context, dir string) error
-	// Rooms lists the room directories the store holds.
-	Rooms(ctx context.Context) ([]string, error)
+}
+
+// storedRooms lists the room directories st holds.
+func storedRooms(ctx context.Context, st Store) ([]string, error) {
+	ents, err := st.List(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var rooms []string
+	for _, e := range ents {
+		if room, ok := parseRoom(e.Name); ok && e.Dir {
+			rooms = append(rooms, room)
+		}
+	}
+	return rooms, nil
 }
 
 // Entry is one entry of a Store directory.
@@ -145,21 +158,6 @@ func (d DirStore) ModTime(_ context.Context, name string) (time.Time, error) {
 // RemoveAll implements Store.
 func (d DirStore) RemoveAll(_ context.Context, dir string) error {
 	return os.RemoveAll(d.path(dir))
-}
-
-// Rooms implements Store.
-func (d DirStore) Rooms(ctx context.Context) ([]string, error) {
-	ents, err := d.List(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	var rooms []string
-	for _, e := range ents {
-		if room, ok := parseRoom(e.Name); ok && e.Dir {
-			rooms = append(rooms, room)
-		}
-	}
-	return rooms, nil
 }
 
 // readIndexBytes returns the session index in dir: index.jsonl when the store has
