@@ -40,6 +40,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,8 +126,6 @@ type progress struct {
 	Stored []string `json:"stored,omitempty"`
 	// Complete: index.jsonl is stored whole; nothing is left to do.
 	Complete bool `json:"complete,omitempty"`
-
-	stored map[string]bool
 }
 
 // Initialize starts the workers and queues the sessions on disk that are not
@@ -237,7 +236,7 @@ func (u *Uploader) touch(key string, ended bool) {
 	}
 	s := u.sessions[key]
 	if s == nil {
-		s = &session{key: key, state: progress{stored: map[string]bool{}}}
+		s = &session{key: key}
 		u.sessions[key] = s
 	}
 	if s.state.Complete {
@@ -395,7 +394,7 @@ func (u *Uploader) pass(key string) {
 	}
 	st, ended, since := s.state, s.ended, s.since
 	u.mu.Unlock()
-	st.stored = cloneSet(st.stored)
+	st.Stored = slices.Clone(st.Stored) // the pass appends to its own copy
 
 	err := u.upload(key, &st, ended)
 	u.mu.Lock()
@@ -503,7 +502,7 @@ func (u *Uploader) upload(key string, st *progress, ended bool) error {
 			return err
 		}
 		st.Offset += int64(len(b))
-		st.Stored, st.stored = nil, map[string]bool{}
+		st.Stored = nil
 		u.saveState(dir, st)
 	}
 	if !ended {
@@ -562,7 +561,7 @@ func (u *Uploader) complete(key, dir string, st *progress) error {
 
 // putFile stores {dir}/{name} as {key}/{name} unless it is stored already.
 func (u *Uploader) putFile(key, dir, name string, st *progress) error {
-	if st.stored[name] {
+	if slices.Contains(st.Stored, name) {
 		return nil
 	}
 	if _, err := os.Stat(filepath.Join(dir, name)); errors.Is(err, fs.ErrNotExist) {
@@ -578,10 +577,6 @@ func (u *Uploader) putFile(key, dir, name string, st *progress) error {
 	}
 	u.m.objects.Inc()
 	u.m.bytes.Add(float64(n))
-	if st.stored == nil {
-		st.stored = map[string]bool{}
-	}
-	st.stored[name] = true
 	st.Stored = append(st.Stored, name)
 	return nil
 }
@@ -648,7 +643,7 @@ func namedFiles(b []byte) []string {
 
 // readState reads the session's state file (a missing one is a fresh start).
 func (u *Uploader) readState(key string) (progress, error) {
-	st := progress{stored: map[string]bool{}}
+	var st progress
 	b, err := os.ReadFile(filepath.Join(u.Dir, filepath.FromSlash(key), stateFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
@@ -657,11 +652,7 @@ func (u *Uploader) readState(key string) (progress, error) {
 		err = json.Unmarshal(b, &st)
 	}
 	if err != nil {
-		return progress{stored: map[string]bool{}}, err
-	}
-	st.stored = map[string]bool{}
-	for _, name := range st.Stored {
-		st.stored[name] = true
+		return progress{}, err
 	}
 	return st, nil
 }
@@ -692,14 +683,6 @@ func (u *Uploader) saveState(dir string, st *progress) {
 	if err != nil {
 		u.Log.Warn("upload: save progress", "dir", dir, "error", err)
 	}
-}
-
-func cloneSet(m map[string]bool) map[string]bool {
-	c := make(map[string]bool, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 // backoff returns the delay before attempt n+1: 250 ms doubling to 30 s, ±25 %.
