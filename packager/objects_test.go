@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/internal/s3test"
-	"github.com/roomcast/roomcast/objstore"
+	"github.com/roomcast/roomcast/objstore/objstoretest"
 	"github.com/roomcast/roomcast/packager/vod/vodtest"
 )
 
@@ -19,16 +19,7 @@ import (
 // what a local archive of the same sessions serves; deleting the room deletes
 // its objects.
 func TestVODFromObjectStore(t *testing.T) {
-	srv := s3test.Start(t)
-	srv.SetEnv(t)
-	cfg, err := objstore.ParseURL(srv.URL("vod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := objstore.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := objstoretest.Client(t, s3test.Start(t), "vod") // the uploader creates the bucket
 	remote := newVODEnvWith(t, func(p *Packager) { p.Objects = c })
 	local := newVODEnv(t)
 	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)

@@ -16,22 +16,8 @@ import (
 	"github.com/roomcast/roomcast/internal/etcdtest"
 	"github.com/roomcast/roomcast/internal/s3test"
 	"github.com/roomcast/roomcast/objstore"
+	"github.com/roomcast/roomcast/objstore/objstoretest"
 )
-
-// objectsClient connects the test to the bucket the nodes store in.
-func objectsClient(t *testing.T, srv *s3test.Server, bucket string) *objstore.Client {
-	t.Helper()
-	srv.SetEnv(t)
-	cfg, err := objstore.ParseURL(srv.URL(bucket))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := objstore.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 // storedKeys lists the object keys under prefix ("" on error).
 func storedKeys(c *objstore.Client, prefix string) []string {
@@ -84,7 +70,7 @@ func TestClusterObjectStore(t *testing.T) {
 	bin := buildRoomcast(t)
 	s3 := s3test.Start(t)
 	const bucket = "recordings"
-	objects := objectsClient(t, s3, bucket)
+	objects := objstoretest.Client(t, s3, bucket) // the nodes create the bucket
 	etcd := etcdtest.Start(t, 3)
 	var nodes []*clusterNode
 	for _, id := range []string{"node-a", "node-b", "node-c"} {

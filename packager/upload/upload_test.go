@@ -17,6 +17,7 @@ import (
 
 	"github.com/roomcast/roomcast/internal/s3test"
 	"github.com/roomcast/roomcast/objstore"
+	"github.com/roomcast/roomcast/objstore/objstoretest"
 	"github.com/roomcast/roomcast/packager/timeline"
 	"github.com/roomcast/roomcast/packager/vod"
 	"github.com/roomcast/roomcast/packager/vod/vodtest"
@@ -27,15 +28,7 @@ const testRoom = "0b6f2a52-8d1c-4c1e-9a51-3f1f1c2d3e4f"
 // newClient connects to a fresh bucket of srv.
 func newClient(t *testing.T, srv *s3test.Server, bucket string) *objstore.Client {
 	t.Helper()
-	srv.SetEnv(t)
-	cfg, err := objstore.ParseURL(srv.URL(bucket))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := objstore.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := objstoretest.Client(t, srv, bucket)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := c.EnsureBucket(ctx); err != nil {

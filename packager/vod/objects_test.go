@@ -9,6 +9,7 @@ import (
 
 	"github.com/roomcast/roomcast/internal/s3test"
 	"github.com/roomcast/roomcast/objstore"
+	"github.com/roomcast/roomcast/objstore/objstoretest"
 )
 
 // TestLocalCopiesOfStoredArchivesGo: the janitor removes the local files of a
@@ -54,16 +55,7 @@ func TestLocalCopiesOfStoredArchivesGo(t *testing.T) {
 // startStore starts a real S3 server and returns a client of a new bucket.
 func startStore(t *testing.T, bucket string) *objstore.Client {
 	t.Helper()
-	srv := s3test.Start(t)
-	srv.SetEnv(t)
-	cfg, err := objstore.ParseURL(srv.URL(bucket))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := objstore.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := objstoretest.Client(t, s3test.Start(t), bucket)
 	if err := c.EnsureBucket(context.Background()); err != nil {
 		t.Fatal(err)
 	}
