@@ -23,12 +23,10 @@
 package etcdtest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +38,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/roomcast/roomcast/internal/testproc"
 )
 
 // ErrNoEtcd is returned (wrapped) by StartCluster when no etcd binary is found.
@@ -56,9 +56,6 @@ const StartTimeout = 30 * time.Second
 
 // logTailLines is how many lines of each member log a failed test prints.
 const logTailLines = 40
-
-// avoidPort is never given to a member.
-const avoidPort = 2024
 
 // Cluster is a running etcd cluster of separate processes. Its methods may be
 // called from several goroutines.
@@ -146,7 +143,7 @@ var errAddrInUse = errors.New("address already in use")
 // startNew creates the members (fresh ports and data dirs, a new cluster token)
 // and starts them.
 func (c *Cluster) startNew(attempt int) error {
-	ports, err := freePorts(2 * c.size)
+	ports, err := testproc.FreePorts(2 * c.size)
 	if err != nil {
 		return err
 	}
@@ -218,7 +215,7 @@ func (c *Cluster) spawn(i int, state string) error {
 		"--logger", "zap",
 		"--log-outputs", "stderr",
 	)
-	cmd.Env = environ()
+	cmd.Env = testproc.EnvWithout("ETCD_", "ETCDCTL_") // etcd reads ETCD_* as flags
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
@@ -233,18 +230,6 @@ func (c *Cluster) spawn(i int, state string) error {
 		close(done)
 	}()
 	return nil
-}
-
-// environ is the test's environment without ETCD_* variables, which etcd would
-// read as flags.
-func environ() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ETCD_") && !strings.HasPrefix(kv, "ETCDCTL_") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // waitHealthy polls member i until it knows a leader and a linearizable read
@@ -268,7 +253,7 @@ func (c *Cluster) waitHealthy(ctx context.Context, i int) error {
 	for {
 		select {
 		case <-done:
-			if bytes.Contains(readFile(m.logPath), []byte("address already in use")) {
+			if testproc.LogContains(m.logPath, "address already in use") {
 				return fmt.Errorf("member %d exited: %w", i, errAddrInUse)
 			}
 			return fmt.Errorf("member %d exited while starting", i)
@@ -489,54 +474,11 @@ func (c *Cluster) LogTails() string {
 	var b strings.Builder
 	for i, m := range c.members {
 		fmt.Fprintf(&b, "=== etcd member %d (%s) log tail, %s:\n", i, hostPort(m.clientURL), m.logPath)
-		b.Write(tail(readFile(m.logPath), logTailLines))
+		b.Write(testproc.LogTail(m.logPath, logTailLines))
 		b.WriteString("\n")
 	}
 	return b.String()
 }
 
-// readFile returns path's contents, or nothing.
-func readFile(path string) []byte {
-	b, _ := os.ReadFile(path)
-	return b
-}
-
-// tail returns the last n lines of b.
-func tail(b []byte, n int) []byte {
-	b = bytes.TrimRight(b, "\n")
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == '\n' {
-			n--
-			if n == 0 {
-				return b[i+1:]
-			}
-		}
-	}
-	return b
-}
-
 // hostPort strips the scheme of a client URL.
 func hostPort(u string) string { return strings.TrimPrefix(u, "http://") }
-
-// freePorts returns n distinct free TCP ports on 127.0.0.1 (never avoidPort): all
-// are held open until all are chosen, then closed for etcd to bind.
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("free port: %w", err)
-		}
-		ls = append(ls, l)
-		if p := l.Addr().(*net.TCPAddr).Port; p != avoidPort {
-			ports = append(ports, p)
-		}
-	}
-	return ports, nil
-}

@@ -29,7 +29,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -43,6 +42,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/roomcast/roomcast/internal/testproc"
 )
 
 // WeedVersion is the SeaweedFS commit that tools/seaweedfs/go.mod pins and the
@@ -58,9 +59,6 @@ const StartTimeout = 60 * time.Second
 
 // StopTimeout is how long Stop waits after SIGTERM before it kills.
 const StopTimeout = 20 * time.Second
-
-// avoidPort is never given to weed: another service of the machine has it.
-const avoidPort = 2024
 
 // logTailLines is how much of weed.log a failed test prints.
 const logTailLines = 60
@@ -164,7 +162,7 @@ func StartServer(dir string) (*Server, error) {
 			return s, nil
 		}
 		s.Kill()
-		if attempt == 2 || !bytes.Contains(readFile(s.logPath), []byte("address already in use")) {
+		if attempt == 2 || !testproc.LogContains(s.logPath, "address already in use") {
 			return nil, fmt.Errorf("starting weed: %w\n%s", err, s.LogTail())
 		}
 	}
@@ -262,8 +260,8 @@ func (s *Server) spawn() error {
 	}
 	fmt.Fprintf(logf, "--- s3test: starting %s %v at %s\n", s.bin, s.args(), time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(s.bin, s.args()...)
-	cmd.Dir = s.dir // weed reads master.toml and friends from its working directory
-	cmd.Env = environ()
+	cmd.Dir = s.dir                       // weed reads master.toml and friends from its working directory
+	cmd.Env = testproc.EnvWithout("AWS_") // they would change weed's own S3 client settings
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
@@ -278,18 +276,6 @@ func (s *Server) spawn() error {
 		close(done)
 	}()
 	return nil
-}
-
-// environ is the test's environment without AWS_* variables, which would change
-// weed's own S3 client settings.
-func environ() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if len(kv) < 4 || kv[:4] != "AWS_" {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // readyBucket is the bucket the readiness probe writes into.
@@ -491,28 +477,14 @@ func (s *Server) Close() { s.Kill() }
 
 // LogTail returns the last lines of weed's log, for a failure report.
 func (s *Server) LogTail() string {
-	return fmt.Sprintf("=== weed log tail, %s:\n%s\n", s.logPath, tail(readFile(s.logPath), logTailLines))
+	return fmt.Sprintf("=== weed log tail, %s:\n%s\n", s.logPath, testproc.LogTail(s.logPath, logTailLines))
 }
 
-// freePorts returns weed's ports: distinct free TCP ports on 127.0.0.1 (never
-// avoidPort), all held open until all are chosen, then closed for weed to bind.
+// freePorts returns weed's ports: distinct free loopback ports (testproc).
 func freePorts() (ports, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var ps []int
-	for len(ps) < 8 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return ports{}, fmt.Errorf("s3test: free port: %w", err)
-		}
-		ls = append(ls, l)
-		if p := l.Addr().(*net.TCPAddr).Port; p != avoidPort {
-			ps = append(ps, p)
-		}
+	ps, err := testproc.FreePorts(8)
+	if err != nil {
+		return ports{}, fmt.Errorf("s3test: %w", err)
 	}
 	return ports{ps[0], ps[1], ps[2], ps[3], ps[4], ps[5], ps[6], ps[7]}, nil
 }
@@ -521,24 +493,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = io.ReadFull(rand.Reader, b)
 	return hex.EncodeToString(b)
-}
-
-// readFile returns path's contents, or nothing.
-func readFile(path string) []byte {
-	b, _ := os.ReadFile(path)
-	return b
-}
-
-// tail returns the last n lines of b.
-func tail(b []byte, n int) []byte {
-	b = bytes.TrimRight(b, "\n")
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == '\n' {
-			n--
-			if n == 0 {
-				return b[i+1:]
-			}
-		}
-	}
-	return b
 }
