@@ -318,14 +318,6 @@ func (p *Packager) localStored(roomUUID string) bool {
 	return p.uploader.RoomStored(roomUUID)
 }
 
-// UploadStats returns the object store upload backlog (zero without Objects).
-func (p *Packager) UploadStats() upload.Stats {
-	if p.uploader == nil {
-		return upload.Stats{}
-	}
-	return p.uploader.Stats()
-}
-
 // Attach starts packaging s (every publish, whatever its mode: the VOD records
 // every session) as a preview. The stream is recorded and, unless the session is
 // RecordOnly, playable under its session's URLs once Bind is called (before or
