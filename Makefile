@@ -36,7 +36,8 @@ test: lint weed
 
 # Real clients against the real binary: ffmpeg and GStreamer publish like OBS; hls.js,
 # dash.js, Shaka Player (headless Chromium), GStreamer, ffmpeg and an RTMP relay player
-# play; VODs are checked with ffprobe. About 4 minutes (see e2e/doc.go).
+# play; VODs are checked with ffprobe. About 4 minutes (see e2e/doc.go), then
+# about 5 for the cluster and object-store tests of cmd/roomcast.
 e2e-deps:
 	cd e2e && npm ci --no-audit --no-fund
 
