@@ -902,8 +902,9 @@ func TestClusterForceEndAndDeadlines(t *testing.T) {
 
 // TestClusterEdgePlayback: any node serves any live session with the same URL.
 // A publish on A is played through B and C by path: the playlists grow on both,
-// ffmpeg plays 8 s through C, and B's many concurrent viewers of one part make
-// one fetch from A. The added latency of the edge hop is measured.
+// ffmpeg plays 75 s through C (past the edge cache lifetime), and B's many
+// concurrent viewers of one part make one fetch from A. The added latency of
+// the edge hop is measured.
 func TestClusterEdgePlayback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real etcd members and roomcast processes, broadcasting in real time")
